@@ -1,0 +1,39 @@
+# Two commands on a fresh machine: `make run` and `make test`. Both create .venv and install first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DAGSTER_HOME := $(CURDIR)/.dagster_home
+export DAGSTER_HOME
+
+.PHONY: install run test dev bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
+	touch $@
+
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp dagster.yaml $@
+
+## Materialize every asset on the bundled data, then print a summary of the stored tables.
+run: install $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dagster asset materialize --select '*' -m emergent_pipeline.definitions
+	$(BIN)/emergent-pipeline summary
+
+## Run the whole test suite.
+test: install
+	$(BIN)/python -m pytest
+
+## Start the Dagster UI (http://127.0.0.1:3000) with a persistent instance in .dagster_home/.
+dev: install $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dg dev --host 127.0.0.1 --port 3000
+
+bench: install
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script; done
+
+clean:
+	rm -rf $(VENV) $(DAGSTER_HOME) data

@@ -1,0 +1,1 @@
+"""Pure domain code: vectorised pandas/numpy, no Dagster, no I/O."""

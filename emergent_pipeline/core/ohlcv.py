@@ -1,0 +1,101 @@
+"""The long OHLCV table every price source produces, and the row rules that admit a bar to it.
+
+Every source (bundled panel, yfinance, a user's file) ends in :func:`validate_ohlcv`, so a bar that
+enters ``price_history`` has passed the same rules whatever its origin. Rejected rows are returned
+with a reason each, never dropped silently: the asset shows and stores them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+OHLCV_COLUMNS = ["symbol", "date", "open", "high", "low", "close", "volume"]
+PRICE_COLUMNS = ["open", "high", "low", "close"]
+
+
+@dataclass(frozen=True)
+class ValidatedPrices:
+    """Accepted bars, in OHLCV form, and rejected input rows with a ``reason`` column."""
+
+    accepted: pd.DataFrame
+    rejected: pd.DataFrame
+
+
+def empty_ohlcv() -> pd.DataFrame:
+    """An OHLCV frame with no rows and the canonical dtypes."""
+    return pd.DataFrame(
+        {
+            "symbol": pd.Series(dtype="object"),
+            "date": pd.Series(dtype="datetime64[ns]"),
+            **{c: pd.Series(dtype="float64") for c in PRICE_COLUMNS},
+            "volume": pd.Series(dtype="float64"),
+        }
+    )
+
+
+def validate_ohlcv(raw: pd.DataFrame) -> ValidatedPrices:
+    """Coerce ``raw`` (already carrying the OHLCV column names) and split it into accepted and
+    rejected rows.
+
+    A row is rejected, with the first reason that applies, when its symbol is empty, its date does
+    not parse, its close is missing, any present price is not positive, its high is below its low,
+    or it repeats an earlier (symbol, date). A missing open/high/low alone is not a rejection: the
+    close is still a real print, and the ``ohlc_consistency`` check reports such bars.
+    """
+    missing = [c for c in OHLCV_COLUMNS if c not in raw.columns]
+    if missing:
+        raise ValueError(
+            f"price data lacks the column(s) {missing}; it has {list(raw.columns)}. "
+            "Map the source's names onto symbol, date, open, high, low, close, volume."
+        )
+    frame = raw[OHLCV_COLUMNS].copy()
+    frame["symbol"] = frame["symbol"].astype("string").str.strip().str.upper()
+    frame["date"] = pd.to_datetime(frame["date"], errors="coerce", format="mixed")
+    if getattr(frame["date"].dt, "tz", None) is not None:
+        frame["date"] = frame["date"].dt.tz_localize(None)
+    frame["date"] = frame["date"].dt.normalize().astype("datetime64[ns]")
+    for column in [*PRICE_COLUMNS, "volume"]:
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+
+    prices = frame[PRICE_COLUMNS]
+    rules = [
+        ("empty symbol", frame["symbol"].isna() | (frame["symbol"] == "")),
+        ("unparseable date", frame["date"].isna()),
+        ("missing close", frame["close"].isna()),
+        ("non-positive price", (prices <= 0).any(axis=1)),
+        ("high below low", frame["high"] < frame["low"]),
+        ("negative volume", frame["volume"] < 0),
+        ("duplicate (symbol, date)", frame.duplicated(["symbol", "date"], keep="first")),
+    ]
+    reason = pd.Series(pd.NA, index=frame.index, dtype="object")
+    for label, mask in reversed(rules):  # the first rule that applies wins
+        reason = reason.mask(mask.fillna(False).to_numpy(), label)
+    bad = reason.notna().to_numpy()
+
+    accepted = frame.loc[~bad].copy()
+    accepted["symbol"] = accepted["symbol"].astype(str)
+    accepted = accepted.sort_values(["symbol", "date"], kind="mergesort").reset_index(drop=True)
+    rejected = raw.loc[bad].copy()
+    rejected.insert(0, "reason", reason[bad].astype(str).to_numpy())
+    rejected.insert(0, "source_row", np.flatnonzero(bad))
+    return ValidatedPrices(accepted=accepted, rejected=rejected.reset_index(drop=True))
+
+
+def merge_new_bars(stored: pd.DataFrame, fresh: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Append the bars of ``fresh`` that ``stored`` does not have yet.
+
+    Stored bars are never rewritten: an incremental download only adds days. Returns the merged
+    table and the rows actually added.
+    """
+    if stored.empty:
+        added = fresh
+    else:
+        keys = pd.MultiIndex.from_frame(stored[["symbol", "date"]])
+        is_new = ~pd.MultiIndex.from_frame(fresh[["symbol", "date"]]).isin(keys)
+        added = fresh.loc[is_new]
+    merged = pd.concat([stored[OHLCV_COLUMNS], added[OHLCV_COLUMNS]], ignore_index=True)
+    merged = merged.sort_values(["symbol", "date"], kind="mergesort").reset_index(drop=True)
+    return merged, added.reset_index(drop=True)

@@ -1,0 +1,60 @@
+"""The benchmark series and the market context computed from it."""
+
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from emergent_pipeline.core.benchmark import equal_weight_index
+from emergent_pipeline.core.market_context import compute_market_context
+from emergent_pipeline.defs.metadata import date_range, png, table_preview
+from emergent_pipeline.defs.prices.assets import price_history
+from emergent_pipeline.defs.prices.resources import PriceSourceResource
+from emergent_pipeline.plots import regime_chart
+from emergent_pipeline.storage import read_table, replace_table
+
+GROUP = "market"
+
+
+@dg.asset(group_name=GROUP, kinds={"duckdb", "pandas"}, deps=[price_history])
+def benchmark_history(duckdb: DuckDBResource, price_source: PriceSourceResource) -> dg.MaterializeResult:
+    """The index market context is read from: the configured one, or else the universe's
+    equal-weight index built from ``price_history``."""
+    index = price_source.build().benchmark()
+    origin = "configured index"
+    if index is None:
+        with duckdb.get_connection() as conn:
+            prices = read_table(conn, "price_history")
+        index = equal_weight_index(prices)
+        origin = "equal-weight index of the universe"
+    with duckdb.get_connection() as conn:
+        replace_table(conn, "benchmark_history", index)
+    return dg.MaterializeResult(
+        metadata={"origin": origin, "dagster/row_count": len(index), "date_range": date_range(index),
+                  "preview": table_preview(index.tail(5))}
+    )
+
+
+@dg.asset(group_name=GROUP, kinds={"duckdb", "pandas"}, deps=[benchmark_history])
+def market_context(duckdb: DuckDBResource) -> dg.MaterializeResult:
+    """One row per trading day: regime (BULL/BEAR/SIDEWAYS, UNKNOWN before 200 bars), annualised
+    20-day volatility, 20-day trend, and whether the index is above its SMA50 and SMA200. The newest
+    row is the current market context."""
+    with duckdb.get_connection() as conn:
+        index = read_table(conn, "benchmark_history")
+    context = compute_market_context(index)
+    with duckdb.get_connection() as conn:
+        replace_table(conn, "market_context", context)
+    latest = context.iloc[-1]
+    shares = context["regime"].value_counts(normalize=True).round(4).to_dict()
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(context),
+            "date_range": date_range(context),
+            "regime_share_of_days": dg.MetadataValue.json(shares),
+            "current_regime": str(latest["regime"]),
+            "current_volatility": float(latest["volatility"]),
+            "current_trend_20d": float(latest["trend_20d"]),
+            "regime_chart": png(regime_chart(context), "benchmark with regimes"),
+            "latest_rows": table_preview(context.tail(5)),
+        }
+    )

@@ -1,0 +1,82 @@
+"""Data-quality checks on ``price_history``; each shows the offending rows in its metadata.
+
+Which checks block downstream assets, and why:
+- duplicate keys and non-positive prices BLOCK: a repeated bar double-counts a day in every rolling
+  window, and a zero or negative price makes returns and logs meaningless, so signals computed on
+  them would be wrong, not merely noisy. The row rules at ingestion reject both, so a failure here
+  means the table was written by something else and must be looked at before anything builds on it.
+- OHLC consistency, staleness and extreme moves WARN: the bundled real data has all three (a few
+  bars with the open or close outside the day's range, spin-offs the source did not adjust such as
+  EBAY 2015-07-20 and BAX 2015-07-01). They are real and rare; strategies treat a missing value as
+  "does not fire", so the pipeline goes on and the user sees the rows here.
+"""
+
+
+import dagster as dg
+import pandas as pd
+from dagster_duckdb import DuckDBResource
+
+from emergent_pipeline.core import price_quality
+from emergent_pipeline.defs.metadata import table_preview
+from emergent_pipeline.defs.prices.assets import price_history
+from emergent_pipeline.defs.prices.resources import PriceSourceResource
+from emergent_pipeline.storage import read_table
+
+EXTREME_MOVE = 0.40
+SHOWN_ROWS = 50
+
+
+def _load(duckdb: DuckDBResource) -> pd.DataFrame:
+    with duckdb.get_connection() as conn:
+        stored = read_table(conn, "price_history")
+    if stored is None:
+        raise dg.Failure("price_history has not been materialized yet")
+    return stored
+
+
+def _result(found: pd.DataFrame, severity: dg.AssetCheckSeverity, what: str, **extra) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        passed=found.empty,
+        severity=severity,
+        description=f"{len(found)} {what}" if len(found) else f"no {what}",
+        metadata={"offending_rows": len(found), "rows": table_preview(found, rows=SHOWN_ROWS), **extra},
+    )
+
+
+@dg.asset_check(asset=price_history, blocking=True, description="No (symbol, date) occurs twice.")
+def price_history_unique_keys(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    found = price_quality.duplicate_keys(_load(duckdb))
+    return _result(found, dg.AssetCheckSeverity.ERROR, "rows with a duplicated (symbol, date)")
+
+
+@dg.asset_check(asset=price_history, blocking=True, description="Every open, high, low and close is above zero.")
+def price_history_positive_prices(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    found = price_quality.non_positive_prices(_load(duckdb))
+    return _result(found, dg.AssetCheckSeverity.ERROR, "rows with a non-positive price")
+
+
+@dg.asset_check(asset=price_history, description="low <= open, close <= high, and the range is complete.")
+def price_history_ohlc_consistency(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    found = price_quality.ohlc_inconsistencies(_load(duckdb))
+    by_problem = found["problem"].value_counts().to_dict() if len(found) else {}
+    return _result(found, dg.AssetCheckSeverity.WARN, "bars whose OHLC do not fit together",
+                   by_problem=dg.MetadataValue.json(by_problem))
+
+
+@dg.asset_check(asset=price_history, description="No symbol's newest bar lags behind.")
+def price_history_freshness(duckdb: DuckDBResource, price_source: PriceSourceResource) -> dg.AssetCheckResult:
+    prices = _load(duckdb)
+    source = price_source.build()
+    # A live source should have the last business day; a fixed panel is judged against its own end.
+    reference = pd.Timestamp.today().normalize() if source.live else pd.Timestamp(prices["date"].max())
+    found = price_quality.stale_symbols(prices, reference, price_source.stale_after_business_days)
+    return _result(found, dg.AssetCheckSeverity.WARN, "stale symbols",
+                   reference_date=f"{reference:%Y-%m-%d}", newest_date=f"{prices['date'].max():%Y-%m-%d}",
+                   max_lag_business_days=price_source.stale_after_business_days)
+
+
+@dg.asset_check(asset=price_history, description=f"No one-day close-to-close move beyond ±{EXTREME_MOVE:.0%}.")
+def price_history_extreme_moves(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    found = price_quality.extreme_moves(_load(duckdb), EXTREME_MOVE)
+    return _result(found, dg.AssetCheckSeverity.WARN, f"one-day moves beyond ±{EXTREME_MOVE:.0%}",
+                   threshold=EXTREME_MOVE)

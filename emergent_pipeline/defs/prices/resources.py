@@ -1,0 +1,63 @@
+"""Which price source the pipeline reads, chosen by configuration."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import dagster as dg
+from pydantic import Field
+
+from emergent_pipeline.sources.base import PriceSource
+from emergent_pipeline.sources.bundled import BundledSource
+from emergent_pipeline.sources.file import FileSource
+from emergent_pipeline.sources.yfinance_source import YFinanceClient, YFinanceSource, yfinance_download
+
+
+class PriceSourceResource(dg.ConfigurableResource):
+    """``bundled`` (default, offline), ``yfinance`` (live, incremental) or ``file`` (CSV/Parquet).
+
+    All three yield the same long OHLCV table; see README "Data sources" for examples.
+    """
+
+    kind: Literal["bundled", "yfinance", "file"] = Field(default="bundled", description="Where prices come from.")
+    symbols: list[str] = Field(
+        default_factory=list,
+        description="yfinance: tickers to download (NSE with the .NS suffix); empty means the bundled universe.",
+    )
+    history_start: str = Field(default="2013-01-01", description="yfinance: first day for a symbol with no history.")
+    benchmark_symbol: str | None = Field(
+        default="^GSPC", description="yfinance: index for market context (^NSEI for NSE); null for equal-weight."
+    )
+    batch_size: int = Field(default=50, description="yfinance: tickers per download call.")
+    max_attempts: int = Field(default=3, description="yfinance: tries per batch before its symbols count as failed.")
+    backoff_seconds: float = Field(default=2.0, description="yfinance: first wait between tries, doubled each time.")
+    path: str | None = Field(default=None, description="file: the CSV or Parquet file of daily bars.")
+    column_map: dict[str, str] = Field(
+        default_factory=dict, description="file: the file's column names mapped onto symbol, date, open, ..."
+    )
+    universe_path: str | None = Field(default=None, description="file: optional symbol, name, sector, ... table.")
+    benchmark_path: str | None = Field(default=None, description="file: optional index file (date, close, ...).")
+    stale_after_business_days: int = Field(
+        default=3, description="A symbol whose newest bar is older than this (in business days) is stale."
+    )
+
+    def build(self) -> PriceSource:
+        """The configured source, ready to fetch."""
+        if self.kind == "bundled":
+            return BundledSource()
+        if self.kind == "file":
+            if not self.path:
+                raise ValueError("price_source.kind is 'file' but no path is configured")
+            return FileSource(self.path, self.column_map, self.universe_path, self.benchmark_path)
+        symbols = self.symbols or BundledSource().universe()["symbol"].tolist()
+        client = YFinanceClient(
+            download=self.download_function(),
+            batch_size=self.batch_size,
+            max_attempts=self.max_attempts,
+            backoff_seconds=self.backoff_seconds,
+        )
+        return YFinanceSource(symbols, self.history_start, self.benchmark_symbol, client=client)
+
+    def download_function(self):
+        """The network call; tests replace only this, with a replay of a recorded response."""
+        return yfinance_download

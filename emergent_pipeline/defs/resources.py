@@ -1,0 +1,21 @@
+"""Resources bound to every asset: the DuckDB file and the price source."""
+
+from __future__ import annotations
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from emergent_pipeline.defs.prices.resources import PriceSourceResource
+from emergent_pipeline.storage import default_db_path, ensure_parent_dir
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    db_path = default_db_path()
+    ensure_parent_dir(db_path)
+    return dg.Definitions(
+        resources={
+            "duckdb": DuckDBResource(database=db_path),
+            "price_source": PriceSourceResource(),
+        }
+    )

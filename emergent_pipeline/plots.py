@@ -1,0 +1,37 @@
+"""PNG charts for asset metadata, drawn with matplotlib's Agg backend (no display needed)."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+REGIME_COLOURS = {"BULL": "#2e7d32", "BEAR": "#c62828", "SIDEWAYS": "#f9a825", "UNKNOWN": "#9e9e9e"}
+
+
+def regime_chart(context: pd.DataFrame, title: str = "Benchmark with market regimes") -> bytes:
+    """The benchmark close with SMA50/200 and each day's regime shaded behind it."""
+    frame = context.sort_values("date")
+    dates = pd.to_datetime(frame["date"])
+    fig, ax = plt.subplots(figsize=(11, 4.2), dpi=100)
+    ax.plot(dates, frame["close"], color="black", linewidth=0.9, label="close")
+    ax.plot(dates, frame["sma_50"], color="#1565c0", linewidth=0.7, label="SMA 50")
+    ax.plot(dates, frame["sma_200"], color="#6a1b9a", linewidth=0.7, label="SMA 200")
+    band = ax.get_xaxis_transform()  # x in dates, y from 0 to 1 of the axes
+    for regime, colour in REGIME_COLOURS.items():
+        ax.fill_between(dates, 0, 1, where=(frame["regime"] == regime).to_numpy(), step="post",
+                        transform=band, color=colour, alpha=0.18, linewidth=0)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c, alpha=0.35) for c in REGIME_COLOURS.values()]
+    line_handles, line_labels = ax.get_legend_handles_labels()
+    ax.legend(line_handles + handles, line_labels + list(REGIME_COLOURS), loc="upper left", fontsize=8, ncol=2)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()

@@ -1,0 +1,53 @@
+"""The interface every price source implements, and what a price fetch returns."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+UNIVERSE_COLUMNS = ["symbol", "name", "sector", "sub_industry", "market_cap"]
+
+
+@dataclass
+class PriceFetch:
+    """Raw bars from a source (not yet validated) and the symbols it could not get, with why."""
+
+    raw: pd.DataFrame
+    failures: dict[str, str] = field(default_factory=dict)
+    requested: int = 0
+
+
+class PriceSource(ABC):
+    """A place prices come from.
+
+    ``incremental`` sources (yfinance) add only the days the store lacks; the others hand over
+    their whole table, which replaces the stored one.
+    """
+
+    name: str = "abstract"
+    incremental: bool = False
+    live: bool = False
+    """A live source should have yesterday's bars; a fixed one is judged against its own newest day."""
+
+    @abstractmethod
+    def universe(self) -> pd.DataFrame:
+        """One row per symbol with :data:`UNIVERSE_COLUMNS` (unknown values missing)."""
+
+    @abstractmethod
+    def fetch_prices(self, stored: pd.DataFrame) -> PriceFetch:
+        """Bars for the universe; an incremental source fetches only days after ``stored``'s."""
+
+    @abstractmethod
+    def fundamentals(self) -> pd.DataFrame:
+        """Point-in-time fundamentals, one row per (symbol, as_of); may be empty."""
+
+    @abstractmethod
+    def benchmark(self) -> pd.DataFrame | None:
+        """The configured index as ``date, open, high, low, close, volume``, or None when the
+        source has none (the universe's equal-weight index then stands in)."""
+
+    def describe(self) -> dict[str, str]:
+        """What the asset metadata says about the source."""
+        return {"source": self.name}

@@ -1,0 +1,189 @@
+"""Live daily bars from Yahoo Finance through the ``yfinance`` library.
+
+Downloads go in batches, each retried with exponential backoff; a symbol that still fails is
+reported (with the reason) rather than failing the whole run, and only the days the store lacks are
+requested. The network call is one injectable function (``download``, default ``yfinance.download``)
+so tests replay a recorded real response through the same code path.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from emergent_pipeline.core.ohlcv import OHLCV_COLUMNS, empty_ohlcv
+from emergent_pipeline.sources.base import UNIVERSE_COLUMNS, PriceFetch, PriceSource
+from emergent_pipeline.sources.bundled import BundledSource
+
+log = logging.getLogger(__name__)
+
+DownloadFunction = Callable[..., pd.DataFrame | None]
+YAHOO_FIELDS = {"Open": "open", "High": "high", "Low": "low", "Close": "close", "Volume": "volume"}
+
+
+def yfinance_download(*args: Any, **kwargs: Any) -> pd.DataFrame | None:
+    """``yfinance.download``, imported on first use so the offline default never loads it."""
+    import yfinance
+
+    return yfinance.download(*args, **kwargs)
+
+
+def download_to_long(data: pd.DataFrame | None, requested: Sequence[str]) -> pd.DataFrame:
+    """Turn a ``yfinance.download`` frame (wide, one column block per ticker) into long OHLCV rows.
+
+    Accepts both column layouts yfinance produces (``group_by='ticker'`` gives (Ticker, Price),
+    ``'column'`` gives (Price, Ticker)) and a flat frame for a single ticker. Rows where every price
+    is missing are yfinance's padding to a shared calendar, not bars, and are left out.
+    """
+    if data is None or data.empty:
+        return empty_ohlcv()
+    frame = data.copy()
+    if isinstance(frame.columns, pd.MultiIndex):
+        level_values = [set(map(str, frame.columns.get_level_values(i))) for i in range(frame.columns.nlevels)]
+        ticker_level = next(i for i, values in enumerate(level_values) if not values & set(YAHOO_FIELDS))
+        long = frame.stack(level=ticker_level, future_stack=True)
+        long.index = long.index.set_names(["date", "symbol"])
+        long = long.reset_index()
+    else:
+        if len(requested) != 1:
+            raise ValueError("a flat yfinance frame can only be read for a single requested ticker")
+        long = frame.rename_axis("date").reset_index()
+        long["symbol"] = requested[0]
+    long.columns = [str(c) for c in long.columns]
+    long = long.rename(columns=YAHOO_FIELDS)
+    missing = [c for c in OHLCV_COLUMNS if c not in long.columns]
+    if missing:
+        raise ValueError(f"yfinance returned no {missing} columns; it returned {list(long.columns)}")
+    long = long.loc[long[["open", "high", "low", "close"]].notna().any(axis=1), OHLCV_COLUMNS]
+    long["date"] = pd.to_datetime(long["date"])
+    if long["date"].dt.tz is not None:
+        long["date"] = long["date"].dt.tz_localize(None)
+    return long.reset_index(drop=True)
+
+
+class YFinanceClient:
+    """Batched, retried calls to the download function."""
+
+    def __init__(
+        self,
+        download: DownloadFunction = yfinance_download,
+        batch_size: int = 50,
+        max_attempts: int = 3,
+        backoff_seconds: float = 2.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if batch_size < 1 or max_attempts < 1:
+            raise ValueError("batch_size and max_attempts must be at least 1")
+        self.download = download
+        self.batch_size = batch_size
+        self.max_attempts = max_attempts
+        self.backoff_seconds = backoff_seconds
+        self.sleep = sleep
+
+    def fetch(self, symbols: Sequence[str], start: pd.Timestamp) -> PriceFetch:
+        """Bars of ``symbols`` from ``start`` on; each symbol that yields nothing is in ``failures``."""
+        frames, failures = [], {}
+        for offset in range(0, len(symbols), self.batch_size):
+            batch = list(symbols[offset : offset + self.batch_size])
+            try:
+                data = self._download_with_retries(batch, start)
+            except Exception as error:  # noqa: BLE001 - any library error fails the batch, not the run
+                failures.update({s: f"download failed after {self.max_attempts} attempts: {error!r}" for s in batch})
+                continue
+            long = download_to_long(data, batch)
+            frames.append(long)
+            returned = set(long["symbol"].unique())
+            failures.update({s: "no bars returned" for s in batch if s not in returned})
+        raw = pd.concat(frames, ignore_index=True) if frames else empty_ohlcv()
+        return PriceFetch(raw=raw, failures=failures, requested=len(symbols))
+
+    def _download_with_retries(self, batch: list[str], start: pd.Timestamp) -> pd.DataFrame | None:
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                return self.download(
+                    batch,
+                    start=start.strftime("%Y-%m-%d"),
+                    interval="1d",
+                    group_by="ticker",
+                    auto_adjust=False,  # split-adjusted, not dividend-adjusted, like the bundled panel
+                    actions=False,
+                    progress=False,
+                    threads=True,
+                    multi_level_index=True,
+                )
+            except Exception as error:  # noqa: BLE001
+                if attempt == self.max_attempts:
+                    raise
+                wait = self.backoff_seconds * 2 ** (attempt - 1)
+                log.warning("yfinance batch %s failed (attempt %d): %r; retrying in %.1fs", batch[:3], attempt, error, wait)
+                self.sleep(wait)
+        return None  # unreachable: the loop returns or raises
+
+
+class YFinanceSource(PriceSource):
+    """yfinance prices for a list of symbols (US tickers; NSE with the ``.NS`` suffix).
+
+    Sector and name come from the bundled universe where the symbol is in it. Fundamentals are not
+    fetched here: the screen treats them as unknown until a snapshot source is configured.
+    """
+
+    name = "yfinance"
+    incremental = True
+    live = True
+
+    def __init__(
+        self,
+        symbols: Sequence[str],
+        history_start: str = "2013-01-01",
+        benchmark_symbol: str | None = "^GSPC",
+        client: YFinanceClient | None = None,
+        today: pd.Timestamp | None = None,
+    ) -> None:
+        self.symbols = [s.strip().upper() for s in symbols if s.strip()]
+        if not self.symbols:
+            raise ValueError("the yfinance source needs at least one symbol")
+        self.history_start = pd.Timestamp(history_start)
+        self.benchmark_symbol = benchmark_symbol
+        self.client = client or YFinanceClient()
+        self.today = pd.Timestamp(today or pd.Timestamp.today()).normalize()
+
+    def universe(self) -> pd.DataFrame:
+        known = BundledSource().universe()
+        members = pd.DataFrame({"symbol": self.symbols}).merge(known, on="symbol", how="left")
+        return members[UNIVERSE_COLUMNS]
+
+    def fetch_prices(self, stored: pd.DataFrame) -> PriceFetch:
+        """Download, per group of symbols with the same newest stored day, the days after it."""
+        last = stored.groupby("symbol")["date"].max() if not stored.empty else pd.Series(dtype="datetime64[ns]")
+        start = pd.Series(self.history_start, index=self.symbols)
+        start.update(last.reindex(self.symbols).dropna() + pd.Timedelta(days=1))
+        due = start[start.to_numpy() <= np.datetime64(self.today)]
+        fetches = [self.client.fetch(list(group.index), day) for day, group in due.groupby(due)]
+        raw = pd.concat([f.raw for f in fetches], ignore_index=True) if fetches else empty_ohlcv()
+        failures = {s: why for f in fetches for s, why in f.failures.items()}
+        if not raw.empty:  # a provider may send a bar we already hold again; only new days count
+            raw = raw.loc[raw["date"].to_numpy() >= start.reindex(raw["symbol"]).to_numpy()]
+        return PriceFetch(raw=raw.reset_index(drop=True), failures=failures, requested=len(due))
+
+    def fundamentals(self) -> pd.DataFrame:
+        return pd.DataFrame({"symbol": pd.Series(dtype="object"), "as_of": pd.Series(dtype="datetime64[ns]")})
+
+    def benchmark(self) -> pd.DataFrame | None:
+        if not self.benchmark_symbol:
+            return None
+        fetch = self.client.fetch([self.benchmark_symbol], self.history_start)
+        if fetch.raw.empty:
+            raise RuntimeError(f"benchmark {self.benchmark_symbol} could not be downloaded: {fetch.failures}")
+        return fetch.raw.drop(columns="symbol")
+
+    def describe(self) -> dict[str, str]:
+        return {
+            "source": self.name,
+            "symbols": str(len(self.symbols)),
+            "benchmark": str(self.benchmark_symbol or "equal-weight index of the universe"),
+        }

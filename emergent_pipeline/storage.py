@@ -1,0 +1,81 @@
+"""Reading and writing the pipeline's DuckDB tables.
+
+Tables are named after the assets. A table is always replaced inside one transaction, so a run that
+fails half-way leaves the previous version whole, and a reader never sees a half-written table.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DB_PATH_ENV = "EMERGENT_PIPELINE_DB"
+DATE_COLUMNS = ("date", "as_of", "last_date")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def default_db_path() -> str:
+    """``$EMERGENT_PIPELINE_DB`` if set, else ``data/emergent.duckdb`` under the project root."""
+    return os.environ.get(DB_PATH_ENV) or str(PROJECT_ROOT / "data" / "emergent.duckdb")
+
+
+def ensure_parent_dir(db_path: str) -> None:
+    """DuckDB creates the file but not its folder."""
+    if db_path != ":memory:":
+        Path(db_path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def _checked(name: str) -> str:
+    if not _IDENTIFIER.match(name):
+        raise ValueError(f"invalid table name {name!r}")
+    return name
+
+
+def table_exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
+    query = "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_schema = 'main'"
+    return conn.execute(query, [name]).fetchone()[0] > 0
+
+
+def read_table(conn: duckdb.DuckDBPyConnection, name: str) -> pd.DataFrame | None:
+    """The whole table as a DataFrame, or None when it does not exist yet."""
+    if not table_exists(conn, name):
+        return None
+    return conn.execute(f"SELECT * FROM {_checked(name)}").df()
+
+
+def replace_tables(conn: duckdb.DuckDBPyConnection, frames: Mapping[str, pd.DataFrame]) -> None:
+    """Atomically replace each named table with its frame, all in one transaction.
+
+    Datetime columns named in :data:`DATE_COLUMNS` are stored as DATE (daily data has no time).
+    Either every table is replaced or, on any error, none is.
+    """
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        for name, frame in frames.items():
+            casts = [
+                f"CAST({c} AS DATE) AS {c}"
+                for c in DATE_COLUMNS
+                if c in frame.columns and pd.api.types.is_datetime64_any_dtype(frame[c])
+            ]
+            select = f"SELECT * REPLACE ({', '.join(casts)}) FROM staged" if casts else "SELECT * FROM staged"
+            conn.register("staged", frame)
+            try:
+                conn.execute(f"CREATE OR REPLACE TABLE {_checked(name)} AS {select}")
+            finally:
+                conn.unregister("staged")
+        conn.execute("COMMIT")
+    except Exception:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def replace_table(conn: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> int:
+    """Atomically replace table ``name`` with ``frame``; see :func:`replace_tables`."""
+    replace_tables(conn, {name: frame})
+    return len(frame)
