@@ -13,6 +13,20 @@ import pandas as pd
 from emergent_pipeline.core.ohlcv import OHLCV_COLUMNS, empty_ohlcv, merge_new_bars, validate_ohlcv
 
 
+@dataclass
+class PriceFetch:
+    """What a source handed over: raw bars (not yet validated), and per symbol why it got none.
+
+    ``errored`` names the symbols whose download raised (network, provider errors), as opposed to
+    symbols for which the provider simply had no new bar.
+    """
+
+    raw: pd.DataFrame
+    failures: dict[str, str] = field(default_factory=dict)
+    errored: set[str] = field(default_factory=set)
+    requested: int = 0
+
+
 class PriceUpdateError(RuntimeError):
     """The fetch gave nothing usable; the stored history must not be touched."""
 
@@ -26,20 +40,20 @@ class PriceUpdate:
     requested: int = 0
 
 
-def apply_fetch(
-    stored: pd.DataFrame | None, raw: pd.DataFrame, failures: dict[str, str], requested: int, incremental: bool
-) -> PriceUpdate:
-    """Validate ``raw`` and merge it into ``stored`` (incremental sources) or replace it (others).
+def apply_fetch(stored: pd.DataFrame | None, fetch: PriceFetch, incremental: bool) -> PriceUpdate:
+    """Validate the fetched bars and merge them into ``stored`` (incremental sources) or replace it.
 
-    Raises :class:`PriceUpdateError` when every requested symbol failed to download, or when the
-    result would hold no usable bar at all, with the reasons in the message.
+    Raises :class:`PriceUpdateError`, with the reasons, when the download raised for every requested
+    symbol, or when the result would hold no usable bar at all. A provider that simply has no new
+    bar yet (a holiday) is not an error: nothing is added and the failures are reported.
     """
     stored = empty_ohlcv() if stored is None else stored[OHLCV_COLUMNS]
-    if requested and len(failures) >= requested and raw.empty:
-        sample = "; ".join(f"{s}: {why}" for s, why in list(failures.items())[:5])
+    if fetch.requested and len(fetch.errored) >= fetch.requested:
+        sample = "; ".join(f"{s}: {fetch.failures[s]}" for s in sorted(fetch.errored)[:5])
         raise PriceUpdateError(
-            f"every one of the {requested} requested symbols failed ({sample}); stored history left as it was"
+            f"every one of the {fetch.requested} requested symbols failed ({sample}); stored history left as it was"
         )
+    raw = fetch.raw
     checked = validate_ohlcv(raw)
     if incremental:
         table, added = merge_new_bars(stored, checked.accepted)
@@ -50,4 +64,6 @@ def apply_fetch(
         raise PriceUpdateError(
             f"no usable price row: {len(raw)} rows read, {len(checked.rejected)} rejected {reasons}"
         )
-    return PriceUpdate(table=table, added=added, rejected=checked.rejected, failures=failures, requested=requested)
+    return PriceUpdate(
+        table=table, added=added, rejected=checked.rejected, failures=fetch.failures, requested=fetch.requested
+    )

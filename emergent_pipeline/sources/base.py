@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
-
 import pandas as pd
 
+from emergent_pipeline.core.price_update import PriceFetch
+
 UNIVERSE_COLUMNS = ["symbol", "name", "sector", "sub_industry", "market_cap"]
-
-
-@dataclass
-class PriceFetch:
-    """Raw bars from a source (not yet validated) and the symbols it could not get, with why."""
-
-    raw: pd.DataFrame
-    failures: dict[str, str] = field(default_factory=dict)
-    requested: int = 0
+__all__ = ["UNIVERSE_COLUMNS", "PriceFetch", "PriceSource"]
 
 
 class PriceSource(ABC):

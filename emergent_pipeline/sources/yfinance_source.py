@@ -87,20 +87,21 @@ class YFinanceClient:
 
     def fetch(self, symbols: Sequence[str], start: pd.Timestamp) -> PriceFetch:
         """Bars of ``symbols`` from ``start`` on; each symbol that yields nothing is in ``failures``."""
-        frames, failures = [], {}
+        frames, failures, errored = [], {}, set()
         for offset in range(0, len(symbols), self.batch_size):
             batch = list(symbols[offset : offset + self.batch_size])
             try:
                 data = self._download_with_retries(batch, start)
             except Exception as error:  # noqa: BLE001 - any library error fails the batch, not the run
                 failures.update({s: f"download failed after {self.max_attempts} attempts: {error!r}" for s in batch})
+                errored.update(batch)
                 continue
             long = download_to_long(data, batch)
             frames.append(long)
             returned = set(long["symbol"].unique())
             failures.update({s: "no bars returned" for s in batch if s not in returned})
         raw = pd.concat(frames, ignore_index=True) if frames else empty_ohlcv()
-        return PriceFetch(raw=raw, failures=failures, requested=len(symbols))
+        return PriceFetch(raw=raw, failures=failures, errored=errored, requested=len(symbols))
 
     def _download_with_retries(self, batch: list[str], start: pd.Timestamp) -> pd.DataFrame | None:
         for attempt in range(1, self.max_attempts + 1):
@@ -166,9 +167,10 @@ class YFinanceSource(PriceSource):
         fetches = [self.client.fetch(list(group.index), day) for day, group in due.groupby(due)]
         raw = pd.concat([f.raw for f in fetches], ignore_index=True) if fetches else empty_ohlcv()
         failures = {s: why for f in fetches for s, why in f.failures.items()}
+        errored = {s for f in fetches for s in f.errored}
         if not raw.empty:  # a provider may send a bar we already hold again; only new days count
             raw = raw.loc[raw["date"].to_numpy() >= start.reindex(raw["symbol"]).to_numpy()]
-        return PriceFetch(raw=raw.reset_index(drop=True), failures=failures, requested=len(due))
+        return PriceFetch(raw=raw.reset_index(drop=True), failures=failures, errored=errored, requested=len(due))
 
     def fundamentals(self) -> pd.DataFrame:
         return pd.DataFrame({"symbol": pd.Series(dtype="object"), "as_of": pd.Series(dtype="datetime64[ns]")})

@@ -5,7 +5,7 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from emergent_pipeline.core.price_update import apply_fetch
+from emergent_pipeline.core.price_update import PriceUpdateError, apply_fetch
 from emergent_pipeline.defs.metadata import date_range, table_preview
 from emergent_pipeline.defs.prices.resources import PriceSourceResource
 from emergent_pipeline.storage import read_table, replace_table, replace_tables
@@ -42,11 +42,22 @@ def price_history(context: dg.AssetExecutionContext, duckdb: DuckDBResource, pri
     source = price_source.build()
     with duckdb.get_connection() as conn:
         stored = read_table(conn, "price_history")
-    fetch = source.fetch_prices(stored if stored is not None else pd.DataFrame())
-    update = apply_fetch(stored, fetch.raw, fetch.failures, fetch.requested, source.incremental)
+    try:
+        fetch = source.fetch_prices(stored if stored is not None else pd.DataFrame())
+        update = apply_fetch(stored, fetch, source.incremental)
+    except (PriceUpdateError, ValueError, OSError) as error:
+        # Expected input problems: say what is wrong, plainly; nothing has been written.
+        raise dg.Failure(
+            description=f"price_history not updated: {error}",
+            metadata={**source.describe(), "stored_rows_kept": 0 if stored is None else len(stored)},
+        ) from error
     # Rejected rows are kept as text, exactly as read: they failed to parse as bars.
     rejected = update.rejected.astype("string").assign(source=source.name, detected_at=pd.Timestamp.now())
     with duckdb.get_connection() as conn:
+        if source.incremental:  # earlier runs' rejections stay on record next to today's
+            earlier = read_table(conn, "price_rejections")
+            if earlier is not None and len(earlier):
+                rejected = pd.concat([earlier.astype("string"), rejected.astype({"detected_at": "string"})], ignore_index=True)
         replace_tables(conn, {"price_history": update.table, "price_rejections": rejected})
 
     table = update.table

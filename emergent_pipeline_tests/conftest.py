@@ -1,0 +1,58 @@
+"""Shared test helpers: real Dagster runs into a temporary DuckDB file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pandas as pd
+import pytest
+from dagster_duckdb import DuckDBResource
+
+from emergent_pipeline.defs.prices.resources import PriceSourceResource
+from emergent_pipeline.definitions import defs as load_defs
+
+
+@pytest.fixture(scope="session")
+def definitions() -> dg.Definitions:
+    return load_defs()
+
+
+def materialize(
+    definitions: dg.Definitions,
+    db_path: Path,
+    price_source: PriceSourceResource,
+    selection: str | None = None,
+    raise_on_error: bool = True,
+) -> dg.ExecuteInProcessResult:
+    """Materialize the project's assets and run their checks, as `make run` does, into ``db_path``."""
+    assets = list(definitions.assets or []) + list(definitions.asset_checks or [])
+    return dg.materialize(
+        assets,
+        resources={"duckdb": DuckDBResource(database=str(db_path)), "price_source": price_source},
+        selection=selection,
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=raise_on_error,
+    )
+
+
+def read(db_path: Path, sql: str) -> pd.DataFrame:
+    with duckdb.connect(str(db_path), read_only=True) as conn:
+        return conn.execute(sql).df()
+
+
+@pytest.fixture(scope="session")
+def bundled_db(definitions, tmp_path_factory) -> Path:
+    """The whole graph materialized once on the bundled data (shared by read-only tests)."""
+    db_path = tmp_path_factory.mktemp("bundled") / "emergent.duckdb"
+    materialize(definitions, db_path, PriceSourceResource())
+    return db_path
+
+
+def failure_message(result: dg.ExecuteInProcessResult) -> str:
+    """The description of the first failed step, as the Dagster UI shows it."""
+    failure = result.get_step_failure_events()[0].step_failure_data
+    if failure.user_failure_data is not None:
+        return failure.user_failure_data.description
+    return failure.error.to_string()

@@ -1,0 +1,114 @@
+"""The `file` source through real Dagster runs: column mapping, row-level rejections, failures."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from emergent_pipeline.defs.prices.resources import PriceSourceResource
+from emergent_pipeline.sources.bundled import PRICES_FILE
+
+from emergent_pipeline_tests.conftest import failure_message, materialize, read
+
+COLUMN_MAP = {"Ticker": "symbol", "Day": "date", "O": "open", "H": "high", "L": "low", "C": "close", "Vol": "volume"}
+PRICE_ASSETS = ["universe", "price_history"]
+
+
+def user_file(tmp_path: Path, rows: pd.DataFrame, name: str = "prices.csv") -> Path:
+    path = tmp_path / name
+    renamed = rows.rename(columns={v: k for k, v in COLUMN_MAP.items()})
+    renamed.to_csv(path, index=False) if path.suffix == ".csv" else renamed.to_parquet(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def real_rows() -> pd.DataFrame:
+    """300 real days of three bundled symbols, with the date as text as a CSV would have it."""
+    panel = pd.read_parquet(PRICES_FILE)
+    rows = panel[panel["symbol"].isin(["AAPL", "MSFT", "XOM"])].groupby("symbol").tail(300)
+    return rows.assign(date=rows["date"].dt.strftime("%Y-%m-%d")).reset_index(drop=True)
+
+
+def source(path: Path) -> PriceSourceResource:
+    return PriceSourceResource(kind="file", path=str(path), column_map=COLUMN_MAP)
+
+
+def test_a_mapped_csv_loads_and_bad_rows_are_rejected_with_reasons(definitions, tmp_path, real_rows):
+    bad = pd.DataFrame(
+        [
+            ["AAPL", "31/31/2017", 1, 2, 0.5, 1.5, 10],
+            ["MSFT", "2017-12-29", -5, 2, 1, 1.5, 10],
+            ["XOM", "2017-12-29", 80, 79, 81, 80, 10],
+        ],
+        columns=real_rows.columns,
+    )
+    rows = pd.concat([real_rows, bad, real_rows.iloc[[0]]], ignore_index=True)  # plus one duplicate
+    db = tmp_path / "db.duckdb"
+    result = materialize(definitions, db, source(user_file(tmp_path, rows)))
+    assert result.success
+
+    stored = read(db, "SELECT * FROM price_history")
+    assert len(stored) == len(real_rows) and set(stored["symbol"]) == {"AAPL", "MSFT", "XOM"}
+    rejected = read(db, "SELECT symbol, reason FROM price_rejections ORDER BY symbol, reason")
+    assert rejected.values.tolist() == [
+        ["AAPL", "duplicate (symbol, date)"] if real_rows.iloc[0]["symbol"] == "AAPL" else ["AAPL", "unparseable date"],
+        *([["AAPL", "unparseable date"]] if real_rows.iloc[0]["symbol"] == "AAPL" else []),
+        ["MSFT", "non-positive price"],
+        ["XOM", "high below low"],
+    ]
+    metadata = next(
+        e.materialization.metadata for e in result.get_asset_materialization_events()
+        if e.asset_key.to_user_string() == "price_history"
+    )
+    assert metadata["rows_rejected"].value == 4
+    assert metadata["rejections_by_reason"].value == {
+        "unparseable date": 1, "non-positive price": 1, "high below low": 1, "duplicate (symbol, date)": 1
+    }
+    assert "31/31/2017" in metadata["rejected_rows"].value  # the offending row itself is shown
+    # No benchmark file configured: market context comes from the universe's equal-weight index.
+    origin = next(
+        e.materialization.metadata["origin"].value for e in result.get_asset_materialization_events()
+        if e.asset_key.to_user_string() == "benchmark_history"
+    )
+    assert origin == "equal-weight index of the universe"
+
+
+def test_parquet_with_plain_names_needs_no_mapping(definitions, tmp_path, real_rows):
+    path = tmp_path / "prices.parquet"
+    real_rows.rename(columns=str.title).to_parquet(path)  # Symbol, Date, Open, ...: matched case-insensitively
+    db = tmp_path / "db.duckdb"
+    materialize(definitions, db, PriceSourceResource(kind="file", path=str(path)), selection=PRICE_ASSETS)
+    assert read(db, "SELECT count(*) n FROM price_history")["n"].item() == len(real_rows)
+
+
+def test_a_file_with_no_usable_row_fails_and_leaves_stored_history_intact(definitions, tmp_path, real_rows):
+    db = tmp_path / "db.duckdb"
+    materialize(definitions, db, source(user_file(tmp_path, real_rows)), selection=PRICE_ASSETS)
+    before = read(db, "SELECT * FROM price_history ORDER BY symbol, date")
+
+    hopeless = real_rows.head(5).assign(date="not a date")
+    result = materialize(
+        definitions, db, source(user_file(tmp_path, hopeless, "bad.csv")), selection=PRICE_ASSETS, raise_on_error=False
+    )
+    assert not result.success
+    message = failure_message(result)
+    assert "no usable price row" in message and "unparseable date" in message
+    pd.testing.assert_frame_equal(read(db, "SELECT * FROM price_history ORDER BY symbol, date"), before)
+
+
+def test_a_missing_file_is_a_clear_error(definitions, tmp_path):
+    result = materialize(
+        definitions, tmp_path / "db.duckdb", source(tmp_path / "nope.csv"), selection=PRICE_ASSETS, raise_on_error=False
+    )
+    assert not result.success
+    assert "does not exist" in failure_message(result)
+
+
+def test_missing_columns_are_named_in_the_error(definitions, tmp_path, real_rows):
+    path = tmp_path / "prices.csv"
+    real_rows.drop(columns="close").to_csv(path, index=False)
+    result = materialize(
+        definitions, tmp_path / "db.duckdb", PriceSourceResource(kind="file", path=str(path)),
+        selection=["price_history"], raise_on_error=False,
+    )
+    assert "lacks the column(s) ['close']" in failure_message(result)
