@@ -30,7 +30,7 @@ test: install
 
 ## Start the Dagster UI (http://127.0.0.1:3000) with a persistent instance in .dagster_home/.
 dev: install $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dg dev --host 127.0.0.1 --port 3000
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/dg dev --host 127.0.0.1 --port 3000
 
 bench: install
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script; done

@@ -52,12 +52,13 @@ def price_history(context: dg.AssetExecutionContext, duckdb: DuckDBResource, pri
             metadata={**source.describe(), "stored_rows_kept": 0 if stored is None else len(stored)},
         ) from error
     # Rejected rows are kept as text, exactly as read: they failed to parse as bars.
-    rejected = update.rejected.astype("string").assign(source=source.name, detected_at=pd.Timestamp.now())
+    detected_at = pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
+    rejected = update.rejected.astype("string").assign(source=source.name, detected_at=detected_at)
     with duckdb.get_connection() as conn:
         if source.incremental:  # earlier runs' rejections stay on record next to today's
             earlier = read_table(conn, "price_rejections")
             if earlier is not None and len(earlier):
-                rejected = pd.concat([earlier.astype("string"), rejected.astype({"detected_at": "string"})], ignore_index=True)
+                rejected = pd.concat([earlier.astype("string"), rejected], ignore_index=True)
         replace_tables(conn, {"price_history": update.table, "price_rejections": rejected})
 
     table = update.table
