@@ -1,0 +1,181 @@
+"""Per-symbol technical indicators over the long price panel, computed once and shared by every
+strategy.
+
+Standard definitions come from TA-Lib (Wilder RSI and ATR, SMA, Bollinger, rolling MAX/MIN/SUM);
+the loop is over symbols only, around TA-Lib calls. Every value on row (symbol, D) uses bars up to
+and including D; the "previous-bars" columns are shifted so that they end at D-1.
+
+TA-Lib cannot skip a missing value inside a series (an exponential indicator stays wrong from that
+bar on), so a bar with only a close is treated as flat (open = high = low = close) for the
+indicators, and a missing volume as zero volume. The stored prices keep the gaps; the
+``price_history_ohlc_consistency`` check lists them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import talib
+from numpy.lib.stride_tricks import sliding_window_view
+
+TRADING_DAYS = 252
+
+
+@dataclass(frozen=True)
+class SymbolBlocks:
+    """Where each symbol's rows start and end in a panel sorted by (symbol, date)."""
+
+    starts: np.ndarray
+    ends: np.ndarray
+    position: np.ndarray  # each row's bar number within its symbol, from 0
+
+    @classmethod
+    def of(cls, symbols: pd.Series) -> SymbolBlocks:
+        values = symbols.to_numpy()
+        change = np.r_[True, values[1:] != values[:-1]]
+        starts = np.flatnonzero(change)
+        ends = np.r_[starts[1:], len(values)]
+        position = np.arange(len(values)) - np.repeat(starts, ends - starts)
+        return cls(starts, ends, position)
+
+    def apply(self, function: Callable[..., np.ndarray], *arrays: np.ndarray, **kwargs) -> np.ndarray:
+        """Run a TA-Lib-style function on each symbol's slice; one output array."""
+        out = np.full(len(arrays[0]), np.nan)
+        for lo, hi in zip(self.starts, self.ends):
+            out[lo:hi] = function(*(a[lo:hi] for a in arrays), **kwargs)
+        return out
+
+    def shift(self, values: np.ndarray, periods: int) -> np.ndarray:
+        """``values`` moved ``periods`` bars later within each symbol (NaN where none)."""
+        out = np.full(len(values), np.nan)
+        out[periods:] = values[:-periods]
+        out[self.position < periods] = np.nan
+        return out
+
+
+def sample_std(blocks: SymbolBlocks, values: np.ndarray, window: int) -> np.ndarray:
+    """Rolling sample standard deviation (ddof=1), from TA-Lib's population STDDEV."""
+    return blocks.apply(talib.STDDEV, values, timeperiod=window, nbdev=1.0) * np.sqrt(window / (window - 1))
+
+
+def rolling_max_drawdown(blocks: SymbolBlocks, close: np.ndarray, window: int) -> np.ndarray:
+    """Worst peak-to-trough fall of the close inside each ``window``-bar window ending at D (<= 0)."""
+
+    def one_symbol(series: np.ndarray) -> np.ndarray:
+        out = np.full(len(series), np.nan)
+        if len(series) >= window:
+            frames = sliding_window_view(series, window)
+            out[window - 1 :] = (frames / np.maximum.accumulate(frames, axis=1) - 1.0).min(axis=1)
+        return out
+
+    return blocks.apply(one_symbol, close)
+
+
+def rolling_median(blocks: SymbolBlocks, values: np.ndarray, window: int) -> np.ndarray:
+    def one_symbol(series: np.ndarray) -> np.ndarray:
+        out = np.full(len(series), np.nan)
+        if len(series) >= window:
+            out[window - 1 :] = np.median(sliding_window_view(series, window), axis=1)
+        return out
+
+    return blocks.apply(one_symbol, values)
+
+
+def compute_indicators(prices: pd.DataFrame, benchmark: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The price panel sorted by (symbol, date) with every indicator the strategies use.
+
+    Columns added: rsi_14, atr_14, sma_20/50/200, bb_upper/bb_middle/bb_lower (20, 2σ),
+    volume_ratio (volume / mean volume of the 20 previous bars), dollar_volume_20 (mean close × volume
+    of the last 20 bars), ret_20/30/60/63/126 (close-to-close
+    returns over that many bars), vol_20/vol_60 (annualised sample std of daily returns),
+    sigma_20 (20-bar-horizon volatility: daily std × √20), mdd_60 (max drawdown in the last 60 bars),
+    range_high_20_prev/range_low_20_prev/close_mean_20_prev/close_std_20_prev (the 20 bars before D),
+    high_20/low_20 (the 20 bars up to D), high_60_lag5 (60-bar high ending 5 bars before D),
+    low_60, low_200, beta_60 (to the benchmark, when given), cpr_width (central pivot range width
+    over P) and cpr_width_median_20.
+    """
+    panel = prices.sort_values(["symbol", "date"], kind="mergesort").reset_index(drop=True)
+    blocks = SymbolBlocks.of(panel["symbol"])
+    close = panel["close"].to_numpy(dtype="float64")
+    high = panel["high"].fillna(panel["close"]).to_numpy(dtype="float64")
+    low = panel["low"].fillna(panel["close"]).to_numpy(dtype="float64")
+    volume = panel["volume"].fillna(0.0).to_numpy(dtype="float64")
+
+    columns: dict[str, np.ndarray] = {
+        "rsi_14": blocks.apply(talib.RSI, close, timeperiod=14),
+        "atr_14": blocks.apply(talib.ATR, high, low, close, timeperiod=14),
+        "sma_20": blocks.apply(talib.SMA, close, timeperiod=20),
+        "sma_50": blocks.apply(talib.SMA, close, timeperiod=50),
+        "sma_200": blocks.apply(talib.SMA, close, timeperiod=200),
+    }
+    upper = np.full(len(close), np.nan)
+    lower = np.full(len(close), np.nan)
+    for lo, hi in zip(blocks.starts, blocks.ends):
+        upper[lo:hi], _, lower[lo:hi] = talib.BBANDS(close[lo:hi], timeperiod=20, nbdevup=2.0, nbdevdn=2.0)
+    columns.update(bb_upper=upper, bb_middle=columns["sma_20"], bb_lower=lower)
+
+    columns["volume_ratio"] = volume / blocks.shift(blocks.apply(talib.SMA, volume, timeperiod=20), 1)
+    columns["dollar_volume_20"] = blocks.apply(talib.SMA, close * volume, timeperiod=20)
+    for n in (20, 30, 60, 63, 126):
+        columns[f"ret_{n}"] = close / blocks.shift(close, n) - 1.0
+    daily_return = close / blocks.shift(close, 1) - 1.0
+    daily_return_filled = np.nan_to_num(daily_return)  # the first bar has no return; TA-Lib needs no gaps
+    std_20 = sample_std(blocks, daily_return_filled, 20)
+    std_60 = sample_std(blocks, daily_return_filled, 60)
+    columns["vol_20"] = np.where(blocks.position >= 20, std_20 * np.sqrt(TRADING_DAYS), np.nan)
+    columns["vol_60"] = np.where(blocks.position >= 60, std_60 * np.sqrt(TRADING_DAYS), np.nan)
+    columns["sigma_20"] = np.where(blocks.position >= 20, std_20 * np.sqrt(20), np.nan)
+    columns["mdd_60"] = rolling_max_drawdown(blocks, close, 60)
+
+    high_20 = blocks.apply(talib.MAX, high, timeperiod=20)
+    low_20 = blocks.apply(talib.MIN, low, timeperiod=20)
+    columns.update(
+        high_20=high_20,
+        low_20=low_20,
+        range_high_20_prev=blocks.shift(high_20, 1),
+        range_low_20_prev=blocks.shift(low_20, 1),
+        close_mean_20_prev=blocks.shift(columns["sma_20"], 1),
+        close_std_20_prev=blocks.shift(sample_std(blocks, close, 20), 1),
+        high_60_lag5=blocks.shift(blocks.apply(talib.MAX, high, timeperiod=60), 5),
+        low_60=blocks.apply(talib.MIN, low, timeperiod=60),
+        low_200=blocks.apply(talib.MIN, low, timeperiod=200),
+    )
+
+    pivot = (high + low + close) / 3.0
+    bottom_central = (high + low) / 2.0
+    columns["cpr_width"] = np.abs(2.0 * pivot - 2.0 * bottom_central) / pivot
+    columns["cpr_width_median_20"] = rolling_median(blocks, columns["cpr_width"], 20)
+
+    if benchmark is not None and not benchmark.empty:
+        columns["beta_60"] = rolling_beta(panel, blocks, daily_return, benchmark, 60)
+    else:
+        columns["beta_60"] = np.full(len(close), np.nan)
+
+    indicators = pd.DataFrame(columns, index=panel.index)
+    # Warm-up: TA-Lib fills a window's first bars with NaN already; the shifted/derived ones above too.
+    return pd.concat([panel, indicators], axis=1)
+
+
+def rolling_beta(
+    panel: pd.DataFrame, blocks: SymbolBlocks, stock_return: np.ndarray, benchmark: pd.DataFrame, window: int
+) -> np.ndarray:
+    """OLS beta of the symbol's daily returns on the benchmark's over the last ``window`` bars,
+    cov(r, m) / var(m), from rolling sums (TA-Lib SUM). Days the benchmark lacks give NaN."""
+    index_close = benchmark.set_index("date")["close"].sort_index()
+    index_return = (index_close / index_close.shift(1) - 1.0).reindex(panel["date"]).to_numpy()
+    valid = ~(np.isnan(stock_return) | np.isnan(index_return))
+    r = np.where(valid, stock_return, 0.0)
+    m = np.where(valid, index_return, 0.0)
+    n = blocks.apply(talib.SUM, valid.astype("float64"), timeperiod=window)
+    sum_r = blocks.apply(talib.SUM, r, timeperiod=window)
+    sum_m = blocks.apply(talib.SUM, m, timeperiod=window)
+    sum_rm = blocks.apply(talib.SUM, r * m, timeperiod=window)
+    sum_mm = blocks.apply(talib.SUM, m * m, timeperiod=window)
+    covariance = sum_rm - sum_r * sum_m / n
+    variance = sum_mm - sum_m * sum_m / n
+    with np.errstate(invalid="ignore", divide="ignore"):
+        beta = covariance / variance
+    return np.where(n >= window * 0.9, beta, np.nan)

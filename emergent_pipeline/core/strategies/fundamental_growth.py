@@ -1,0 +1,50 @@
+"""Fundamental growth: profitable, growing companies (point-in-time) in an uptrend.
+
+Uses what the source has: ROE (EPS / book per share) and EBITDA margin (EBITDA / revenue, revenue
+= market cap / P/S) from every snapshot, and EPS growth once two snapshots exist. On the bundled
+history no snapshot is known at any bar, so it does not fire there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from emergent_pipeline.core.strategies.base import fires, make_signals, num, pct, squash
+
+NAME = "fundamental_growth"
+
+
+@dataclass(frozen=True)
+class Params:
+    min_roe: float = 0.15
+    min_ebitda_margin: float = 0.15
+    min_eps_growth: float = 0.0
+    stop_atr: float = 3.0
+    reward_risk: float = 2.0
+    validity_days: int = 60
+    confidence_scale: float = 2.0
+
+
+def generate(panel: pd.DataFrame, params: Params = Params()) -> pd.DataFrame:
+    """BUY when EPS > 0, ROE >= 15 %, EBITDA margin >= 15 %, EPS growth > 0 where a previous
+    snapshot exists, and the close is above SMA50. Stop entry - 3 ATR; target 2R; 60 days."""
+    close, atr = panel["close"], panel["atr_14"]
+    growth_ok = panel["eps_growth"].isna() | (panel["eps_growth"] > params.min_eps_growth)
+    mask = fires(
+        panel["eps"] > 0,
+        panel["roe"] >= params.min_roe,
+        panel["ebitda_margin"] >= params.min_ebitda_margin,
+        growth_ok,
+        close > panel["sma_50"],
+        atr > 0,
+    )
+    stop = close - params.stop_atr * atr
+    score = panel["roe"] / params.min_roe + panel["ebitda_margin"] / params.min_ebitda_margin + panel["eps_growth"].fillna(0.0).clip(lower=0)
+    return make_signals(
+        panel, mask, NAME, "BUY", squash(score, params.confidence_scale),
+        target=close + params.reward_risk * (close - stop), stop=stop, validity_days=params.validity_days,
+        reason=lambda r: "ROE " + pct(r["roe"]) + ", EBITDA margin " + pct(r["ebitda_margin"]) + ", EPS growth " + pct(r["eps_growth"].fillna(0)),
+        indicator_columns=["eps", "roe", "ebitda_margin", "eps_growth", "sma_50", "atr_14"],
+    )

@@ -1,0 +1,51 @@
+"""Multibagger: a smaller company breaking out to new highs after a strong half-year."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from emergent_pipeline.core.strategies.base import fires, log_ratio, make_signals, num, pct, squash
+
+NAME = "multibagger"
+
+
+@dataclass(frozen=True)
+class Params:
+    max_size_percentile: float = 0.67
+    min_return_6m: float = 0.15
+    min_return_3m: float = 0.0
+    breakout_multiple: float = 1.05
+    min_volume_ratio: float = 1.5
+    stop_fraction: float = 0.80
+    target_multiple: float = 2.0
+    validity_days: int = 120
+    confidence_scale: float = 1.5
+
+
+def generate(panel: pd.DataFrame, params: Params = Params()) -> pd.DataFrame:
+    """BUY when the symbol is in the smaller two thirds of the universe on D (``size_pct``: by
+    point-in-time market cap where known, else by dollar volume), its 6-month return >= 15 % and
+    3-month return > 0, the close is above 1.05 × the 60-bar high that ends 5 bars before D, on a
+    volume surge (volume_ratio >= 1.5), and, where point-in-time fundamentals exist, EPS > 0.
+    Stop max(0.8 × entry, 60-day low); target 2 × entry; 120 days."""
+    close = panel["close"]
+    profitable_or_unknown = panel["eps"].isna() | (panel["eps"] > 0)
+    mask = fires(
+        panel["size_pct"] <= params.max_size_percentile,
+        panel["ret_126"] >= params.min_return_6m,
+        panel["ret_63"] > params.min_return_3m,
+        close > params.breakout_multiple * panel["high_60_lag5"],
+        panel["volume_ratio"] >= params.min_volume_ratio,
+        profitable_or_unknown,
+    )
+    score = log_ratio(panel["ret_126"], params.min_return_6m) + log_ratio(panel["volume_ratio"], params.min_volume_ratio) + 0.5
+    stop = np.maximum(params.stop_fraction * close, panel["low_60"])
+    return make_signals(
+        panel, mask, NAME, "BUY", squash(score, params.confidence_scale),
+        target=params.target_multiple * close, stop=pd.Series(stop, index=panel.index), validity_days=params.validity_days,
+        reason=lambda r: "6m return " + pct(r["ret_126"]) + ", new 60-bar high, size pct " + num(r["size_pct"]) + " (" + r["size_basis"].astype(str) + ")",
+        indicator_columns=["size_pct", "ret_126", "ret_63", "high_60_lag5", "volume_ratio", "low_60"],
+    )

@@ -1,0 +1,61 @@
+"""Pivot / central pivot range: a narrow CPR day closing above its top on volume.
+
+Standard floor pivots from D's bar: P = (H+L+C)/3, BC = (H+L)/2, TC = 2P - BC, R1 = 2P - L,
+S1 = 2P - H, R2 = P + (H - L), S2 = P - (H - L). They are the levels for the next days.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from emergent_pipeline.core.strategies.base import fires, log_ratio, make_signals, num, squash
+
+NAME = "pivot_cpr"
+
+
+@dataclass(frozen=True)
+class Params:
+    min_volume_ratio: float = 1.5
+    min_reward_risk: float = 1.2
+    validity_days: int = 3
+    confidence_scale: float = 1.0
+
+
+def pivot_levels(panel: pd.DataFrame) -> pd.DataFrame:
+    """P, BC, TC, R1, S1, R2, S2 of each bar."""
+    high, low, close = panel["high"], panel["low"], panel["close"]
+    pivot = (high + low + close) / 3.0
+    bottom = (high + low) / 2.0
+    return pd.DataFrame(
+        {"pivot": pivot, "bc": bottom, "tc": 2.0 * pivot - bottom, "r1": 2.0 * pivot - low, "s1": 2.0 * pivot - high,
+         "r2": pivot + (high - low), "s2": pivot - (high - low)},
+        index=panel.index,
+    )
+
+
+def generate(panel: pd.DataFrame, params: Params = Params()) -> pd.DataFrame:
+    """BUY when the CPR width is below its own 20-day median, the close is above TC, and
+    volume_ratio >= 1.5; target R1 (R2 when R1 is not above the close), stop BC, only if
+    reward/risk >= 1.2; 3 days."""
+    levels = pivot_levels(panel)
+    close = panel["close"]
+    target = levels["r1"].where(levels["r1"] > close, levels["r2"])
+    reward_risk = (target - close) / (close - levels["bc"])
+    mask = fires(
+        panel["cpr_width"] < panel["cpr_width_median_20"],
+        close > levels["tc"],
+        panel["volume_ratio"] >= params.min_volume_ratio,
+        target > close,
+        reward_risk >= params.min_reward_risk,
+    )
+    score = log_ratio(reward_risk, params.min_reward_risk) + log_ratio(panel["volume_ratio"], params.min_volume_ratio) + 0.5
+    panel = panel.join(levels)
+    return make_signals(
+        panel, mask, NAME, "BUY", squash(score, params.confidence_scale),
+        target=target, stop=levels["bc"], validity_days=params.validity_days,
+        reason=lambda r: "narrow CPR, close above TC " + num(r["tc"]) + ", volume x" + num(r["volume_ratio"]),
+        indicator_columns=["pivot", "bc", "tc", "r1", "r2", "cpr_width", "cpr_width_median_20", "volume_ratio"],
+    )

@@ -1,0 +1,70 @@
+"""The ten strategies by name, with their parameter classes, and running them all on a panel."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+import pandas as pd
+
+from emergent_pipeline.core.strategies import (
+    breakout, fundamental_growth, low_volatility, mean_reversion, momentum, multibagger, pivot_cpr,
+    sector_rotation, swing, value,
+)
+from emergent_pipeline.core.strategies.base import SIGNAL_COLUMNS
+
+
+@dataclass(frozen=True)
+class Strategy:
+    name: str
+    generate: Callable[..., pd.DataFrame]
+    params: type
+    needs_fundamentals: bool = False
+
+
+STRATEGIES: dict[str, Strategy] = {
+    s.name: s
+    for s in [
+        Strategy(momentum.NAME, momentum.generate, momentum.Params),
+        Strategy(mean_reversion.NAME, mean_reversion.generate, mean_reversion.Params),
+        Strategy(breakout.NAME, breakout.generate, breakout.Params),
+        Strategy(value.NAME, value.generate, value.Params, needs_fundamentals=True),
+        Strategy(swing.NAME, swing.generate, swing.Params),
+        Strategy(multibagger.NAME, multibagger.generate, multibagger.Params),
+        Strategy(fundamental_growth.NAME, fundamental_growth.generate, fundamental_growth.Params, needs_fundamentals=True),
+        Strategy(low_volatility.NAME, low_volatility.generate, low_volatility.Params),
+        Strategy(sector_rotation.NAME, sector_rotation.generate, sector_rotation.Params),
+        Strategy(pivot_cpr.NAME, pivot_cpr.generate, pivot_cpr.Params),
+    ]
+}
+STRATEGY_NAMES = tuple(STRATEGIES)
+
+
+def resolve_params(overrides: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """Each strategy's parameters: the spec's defaults with ``overrides[name][field]`` applied.
+
+    An unknown strategy or field is an error that names the valid ones.
+    """
+    overrides = dict(overrides or {})
+    unknown = set(overrides) - set(STRATEGIES)
+    if unknown:
+        raise ValueError(f"unknown strategies {sorted(unknown)}; valid: {list(STRATEGIES)}")
+    resolved = {}
+    for name, strategy in STRATEGIES.items():
+        changes = dict(overrides.get(name, {}))
+        valid = {f.name for f in fields(strategy.params)}
+        if set(changes) - valid:
+            raise ValueError(f"{name} has no parameter(s) {sorted(set(changes) - valid)}; valid: {sorted(valid)}")
+        resolved[name] = replace(strategy.params(), **changes)
+    return resolved
+
+
+def run_strategies(panel: pd.DataFrame, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """Every strategy's signals on ``panel`` (from ``build_strategy_panel``), stacked."""
+    params = params or resolve_params()
+    frames = [STRATEGIES[name].generate(panel, params[name]) for name in STRATEGIES]
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame(columns=SIGNAL_COLUMNS)
+    return pd.concat(frames, ignore_index=True).sort_values(["date", "symbol", "strategy"], kind="mergesort").reset_index(drop=True)

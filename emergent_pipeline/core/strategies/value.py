@@ -1,0 +1,51 @@
+"""Value: cheap on point-in-time fundamentals against its sector, while the price holds up.
+
+Needs fundamentals known at D (see ``strategy_panel``): on the bundled history, whose only snapshot
+is dated after the last bar, it cannot fire without look-ahead and does not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from emergent_pipeline.core.strategies.base import fires, make_signals, num, squash
+
+NAME = "value"
+
+
+@dataclass(frozen=True)
+class Params:
+    max_pe: float = 15.0
+    max_pb: float = 2.0
+    low_band: float = 0.10
+    stop_fraction: float = 0.85
+    max_target_multiple: float = 1.5
+    validity_days: int = 60
+    confidence_scale: float = 1.0
+
+
+def generate(panel: pd.DataFrame, params: Params = Params()) -> pd.DataFrame:
+    """BUY when P/E at D <= 15 and below its sector's median P/E on D, P/B <= 2, and the close is
+    more than 10 % above its 200-day low. Stop 0.85 × entry; target min(1.5 × entry, fair value)
+    with fair value = EPS × sector median P/E; 60 days."""
+    close = panel["close"]
+    sector_pe = panel.groupby(["date", "sector"])["pe_pit"].transform("median")
+    fair_value = panel["eps"] * sector_pe
+    target = np.minimum(params.max_target_multiple * close, fair_value)
+    mask = fires(
+        panel["pe_pit"] <= params.max_pe,
+        panel["pe_pit"] < sector_pe,
+        panel["pb_pit"] <= params.max_pb,
+        close > panel["low_200"] * (1.0 + params.low_band),
+        target > close,
+    )
+    discount = 1.0 - panel["pe_pit"] / sector_pe
+    return make_signals(
+        panel, mask, NAME, "BUY", squash(discount + (params.max_pb - panel["pb_pit"]) / params.max_pb, params.confidence_scale),
+        target=target, stop=params.stop_fraction * close, validity_days=params.validity_days,
+        reason=lambda r: "P/E " + num(r["pe_pit"], 1) + " vs sector " + num(sector_pe[r.index], 1) + ", P/B " + num(r["pb_pit"]),
+        indicator_columns=["pe_pit", "pb_pit", "eps", "low_200"],
+    )

@@ -1,0 +1,77 @@
+"""The one panel every strategy reads: prices, indicators, sector, size and point-in-time
+fundamentals, one row per (symbol, D), all known at D's close.
+
+Fundamentals are joined "as of": a snapshot dated ``as_of`` reaches a row only when D >= as_of,
+and price-dependent ratios are recomputed with D's close (P/E at D = close_D / EPS known at D), so
+nothing from after D leaks in. On the bundled panel the only snapshot (2018-02-08) is newer than the
+last bar (2018-02-07): the fundamentals columns are missing on every row, and the strategies that
+need them do not fire there.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from emergent_pipeline.core.indicators import compute_indicators
+
+FUNDAMENTAL_COLUMNS = ["as_of", "price", "eps", "price_book", "price_sales", "market_cap", "ebitda", "eps_growth"]
+
+
+def point_in_time_fundamentals(fundamentals: pd.DataFrame | None) -> pd.DataFrame:
+    """Snapshots sorted by as_of with EPS growth against the symbol's previous snapshot."""
+    if fundamentals is None or fundamentals.empty or "eps" not in fundamentals.columns:
+        return pd.DataFrame({c: pd.Series(dtype="float64") for c in ["symbol", *FUNDAMENTAL_COLUMNS]}).astype(
+            {"symbol": "object", "as_of": "datetime64[ns]"}
+        )
+    snapshots = fundamentals.copy()
+    snapshots["as_of"] = pd.to_datetime(snapshots["as_of"]).astype("datetime64[ns]")
+    snapshots = snapshots.sort_values(["symbol", "as_of"])
+    previous_eps = snapshots.groupby("symbol")["eps"].shift(1)
+    snapshots["eps_growth"] = np.where(previous_eps > 0, snapshots["eps"] / previous_eps - 1.0, np.nan)
+    for column in FUNDAMENTAL_COLUMNS:
+        if column not in snapshots.columns:
+            snapshots[column] = np.nan
+    return snapshots[["symbol", *FUNDAMENTAL_COLUMNS]]
+
+
+def build_strategy_panel(
+    prices: pd.DataFrame,
+    universe: pd.DataFrame | None = None,
+    fundamentals: pd.DataFrame | None = None,
+    benchmark: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Indicators plus ``sector``, point-in-time fundamentals (``fund_as_of``, ``eps``, ``pe_pit``,
+    ``pb_pit``, ``roe``, ``ebitda_margin``, ``eps_growth``, ``market_cap_pit``) and ``size_pct``
+    (the symbol's size percentile among the symbols trading on D: by point-in-time market cap where
+    known, else by 20-day average dollar volume, a size proxy known at D)."""
+    panel = compute_indicators(prices, benchmark)
+    if universe is not None and "sector" in universe.columns:
+        panel = panel.merge(universe[["symbol", "sector"]], on="symbol", how="left")
+    else:
+        panel["sector"] = pd.NA
+
+    snapshots = point_in_time_fundamentals(fundamentals).rename(columns={"as_of": "fund_as_of", "price": "fund_price"})
+    panel = pd.merge_asof(
+        panel.sort_values("date", kind="mergesort"),
+        snapshots.sort_values("fund_as_of", kind="mergesort"),
+        left_on="date",
+        right_on="fund_as_of",
+        by="symbol",
+        direction="backward",
+    ).sort_values(["symbol", "date"], kind="mergesort").reset_index(drop=True)
+
+    close = panel["close"]
+    book_per_share = panel["fund_price"] / panel["price_book"]
+    panel["pe_pit"] = close / panel["eps"].where(panel["eps"] > 0)
+    panel["pb_pit"] = close / book_per_share.where(book_per_share > 0)
+    panel["roe"] = panel["eps"] / book_per_share.where(book_per_share > 0)
+    revenue = panel["market_cap"] / panel["price_sales"]
+    panel["ebitda_margin"] = panel["ebitda"] / revenue.where(revenue > 0)
+    panel["market_cap_pit"] = panel["market_cap"] * close / panel["fund_price"]
+
+    cap_rank = panel.groupby("date")["market_cap_pit"].rank(pct=True)
+    volume_rank = panel.groupby("date")["dollar_volume_20"].rank(pct=True)
+    panel["size_pct"] = cap_rank.fillna(volume_rank)
+    panel["size_basis"] = np.where(cap_rank.notna(), "market cap", np.where(volume_rank.notna(), "dollar volume", None))
+    return panel
