@@ -9,7 +9,10 @@ import duckdb
 
 from emergent_pipeline.storage import default_db_path, table_exists
 
-SUMMARY_TABLES = ["universe", "price_history", "price_rejections", "fundamentals", "benchmark_history", "market_context"]
+SUMMARY_TABLES = [
+    "universe", "price_history", "price_rejections", "fundamentals", "benchmark_history", "market_context",
+    "strategy_signals", "shariah_screen", "consensus_signals", "consensus_breakdown",
+]
 
 
 def summary(db_path: str) -> str:

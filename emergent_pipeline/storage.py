@@ -46,7 +46,12 @@ def read_table(conn: duckdb.DuckDBPyConnection, name: str) -> pd.DataFrame | Non
     """The whole table as a DataFrame, or None when it does not exist yet."""
     if not table_exists(conn, name):
         return None
-    return conn.execute(f"SELECT * FROM {_checked(name)}").df()
+    frame = conn.execute(f"SELECT * FROM {_checked(name)}").df()
+    # DuckDB hands DATE back as datetime64[us]; the core works in [ns], as pandas parses dates.
+    for column in frame.columns:
+        if pd.api.types.is_datetime64_any_dtype(frame[column]):
+            frame[column] = frame[column].astype("datetime64[ns]")
+    return frame
 
 
 def replace_tables(conn: duckdb.DuckDBPyConnection, frames: Mapping[str, pd.DataFrame]) -> None:
