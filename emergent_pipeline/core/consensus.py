@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from emergent_pipeline.core.indicators import sorted_panel
+
 DEFAULT_WEIGHTS = {
     "momentum": 0.15, "breakout": 0.13, "mean_reversion": 0.12, "value": 0.11, "swing": 0.10,
     "fundamental_growth": 0.09, "multibagger": 0.08, "low_volatility": 0.08, "sector_rotation": 0.07,
@@ -50,53 +52,74 @@ class ConsensusResult:
     """Symbol-days that qualified (before keeping only the first day of each run)."""
 
 
-def active_signal_matrix(grid: pd.DataFrame, signals: pd.DataFrame, strategies: list[str], same_day_only: bool) -> np.ndarray:
-    """(grid rows × strategies) matrix of the row number in ``signals`` of each strategy's newest
-    signal active on that symbol-day, -1 where none."""
-    keyed = signals.reset_index(drop=True).merge(
-        grid[["symbol", "date", "bar"]].reset_index(names="grid_row"), on=["symbol", "date"], how="inner"
-    )
+def active_signal_matrix(grid: pd.DataFrame, signals: pd.DataFrame, strategies: list[str], same_day_only: bool) -> tuple[np.ndarray, pd.DataFrame]:
+    """(grid rows × strategies) matrix of the row number in the returned signals frame of each
+    strategy's newest signal active on that symbol-day, -1 where none.
+
+    ``grid`` is ordered by (symbol, date) with ``bar`` numbering each symbol's bars. A signal is
+    active from its bar for ``validity_days`` bars; the newest one wins.
+    """
+    symbols = grid["symbol"].cat.categories
+    grid_codes = grid["symbol"].cat.codes.to_numpy().astype("int64")
+    grid_keys = grid_codes * 1_000_000 + grid["date"].to_numpy(dtype="datetime64[D]").astype("int64")
+    signal_codes = symbols.get_indexer(signals["symbol"].astype(str)).astype("int64")
+    signal_keys = signal_codes * 1_000_000 + signals["date"].to_numpy(dtype="datetime64[D]").astype("int64")
+    position = np.searchsorted(grid_keys, signal_keys)  # the grid is sorted by these keys
+    on_grid = (signal_codes >= 0) & (position < len(grid_keys))
+    on_grid[on_grid] = grid_keys[position[on_grid]] == signal_keys[on_grid]
+    keyed = signals[on_grid].reset_index(drop=True)
+    grid_row = position[on_grid]
+
+    bar = grid["bar"].to_numpy()
     ids = np.full((len(grid), len(strategies)), -1, dtype=np.int64)
-    symbols = grid["symbol"]
+    strategy_of = keyed["strategy"].to_numpy()
+    validity = keyed["validity_days"].to_numpy(dtype="int64")
+    everywhere = np.arange(len(grid))
     for column, name in enumerate(strategies):  # ten strategies: a loop over columns, not rows
-        own = keyed[keyed["strategy"] == name]
-        if own.empty:
+        own = np.flatnonzero(strategy_of == name)
+        if own.size == 0:
             continue
-        fired = pd.Series(np.nan, index=grid.index)
-        fired.iloc[own["grid_row"].to_numpy()] = own.index.to_numpy()
-        if not same_day_only:
-            fired = fired.groupby(symbols).ffill(limit=int(own["validity_days"].max()) - 1)
-        found = fired.notna().to_numpy()
-        signal_rows = fired.to_numpy()[found].astype(np.int64)
-        age = grid["bar"].to_numpy()[found] - keyed["bar"].to_numpy()[signal_rows]
-        still_valid = age < keyed["validity_days"].to_numpy()[signal_rows]
-        ids[np.flatnonzero(found)[still_valid], column] = keyed.index.to_numpy()[signal_rows[still_valid]]
+        fired_at = np.full(len(grid), -1, dtype=np.int64)
+        fired_at[grid_row[own]] = grid_row[own]
+        signal_at = np.full(len(grid), -1, dtype=np.int64)
+        signal_at[grid_row[own]] = own
+        # The newest firing at or before each row (a running maximum of firing positions) ...
+        newest = fired_at if same_day_only else np.maximum.accumulate(fired_at)
+        has = newest >= 0
+        source = signal_at[np.where(has, newest, 0)]
+        # ... counts if it belongs to the same symbol and is still within its validity.
+        age = bar - bar[np.where(has, newest, 0)]
+        active = has & (grid_codes[np.where(has, newest, 0)] == grid_codes) & (age < validity[np.where(has, source, 0)])
+        active &= (newest == everywhere) if same_day_only else True
+        ids[active, column] = source[active]
+    keyed["bar"] = bar[grid_row]
     return ids, keyed
 
 
 def compute_consensus(prices: pd.DataFrame, signals: pd.DataFrame, params: ConsensusParams = ConsensusParams()) -> ConsensusResult:
     """Consensus signals from ``signals`` (all strategies) over the bars of ``prices``."""
     strategies = list(params.weights)
-    grid = prices[["symbol", "date", "close"]].sort_values(["symbol", "date"], kind="mergesort").reset_index(drop=True)
-    grid["bar"] = grid.groupby("symbol").cumcount()
-    ids, keyed = active_signal_matrix(grid, signals, strategies, params.same_day_only)
+    grid = sorted_panel(prices)
+    all_ids, keyed = active_signal_matrix(grid, signals, strategies, params.same_day_only)
+    # Only symbol-days with enough active strategies can qualify; the rest of the work is on them.
+    considered = np.flatnonzero((all_ids >= 0).sum(axis=1) >= params.min_supporters)
+    ids = all_ids[considered]
     has = ids >= 0
     safe = np.where(has, ids, 0)
 
-    direction = np.where(has, np.where(keyed["signal_type"].to_numpy()[safe] == "BUY", 1, -1), 0)
+    signal_direction = np.where(keyed["signal_type"].to_numpy() == "BUY", 1, -1).astype(np.int8)
+    direction = np.where(has, signal_direction[safe], 0).astype(np.int8)
     confidence = np.where(has, keyed["confidence"].to_numpy(dtype="float64")[safe], np.nan)
     weights = np.array([params.weights[s] for s in strategies])
     buys, sells = (direction == 1).sum(axis=1), (direction == -1).sum(axis=1)
     active = buys + sells
     supporters = np.maximum(buys, sells)
     majority = np.where(buys > sells, 1, np.where(sells > buys, -1, 0))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        agreement = supporters / active
+    agreement = supporters / active
     agrees = (direction == majority[:, None]) & has & (majority[:, None] != 0)
-    # Levels and confidence only where the counts already allow a consensus (a few % of rows).
     candidate = (majority != 0) & (supporters >= params.min_supporters) & (agreement >= params.min_agreement)
-    consensus_confidence = np.full(len(grid), np.nan)
-    target, stop, validity = (np.full(len(grid), np.nan) for _ in range(3))
+    consensus_confidence = np.full(len(ids), np.nan)
+    target, stop, validity = (np.full(len(ids), np.nan) for _ in range(3))
     if candidate.any():
         rows_c, agree_c = np.flatnonzero(candidate), agrees[candidate]
         weighted = np.where(agree_c, confidence[candidate] * weights, 0.0).sum(axis=1)
@@ -104,7 +127,7 @@ def compute_consensus(prices: pd.DataFrame, signals: pd.DataFrame, params: Conse
         for out, column in ((target, "target_price"), (stop, "stop_loss"), (validity, "validity_days")):
             values = keyed[column].to_numpy(dtype="float64")[safe[candidate]]
             out[rows_c] = np.nanmedian(np.where(agree_c, values, np.nan), axis=1)
-    entry = grid["close"].to_numpy()
+    entry = grid["close"].to_numpy()[considered]
     composite = (
         params.confidence_weight * consensus_confidence
         + params.agreement_weight * agreement
@@ -112,12 +135,18 @@ def compute_consensus(prices: pd.DataFrame, signals: pd.DataFrame, params: Conse
     )
     levels_make_sense = np.where(majority == 1, (target > entry) & (stop < entry), (target < entry) & (stop > entry))
     qualifies = candidate & levels_make_sense & (composite >= params.min_composite)
-    state = pd.Series(np.where(qualifies, majority, 0), index=grid.index)
-    previous = state.groupby(grid["symbol"]).shift(1).fillna(0).to_numpy()
-    emit = qualifies & (state.to_numpy() != previous)
-    rows = np.flatnonzero(emit)
 
-    out = grid.loc[rows, ["symbol", "date"]].reset_index(drop=True)
+    # First day of each run of qualification (per symbol and direction), on the full grid.
+    state = np.zeros(len(grid), dtype=np.int8)
+    state[considered[qualifies]] = majority[qualifies]
+    previous = np.r_[0, state[:-1]]
+    previous[grid["bar"].to_numpy() == 0] = 0  # a symbol's first bar has no yesterday
+    emit_full = (state != 0) & (state != previous)
+    rows = np.flatnonzero(emit_full[considered])  # positions within the considered rows
+    grid_rows = considered[rows]
+
+    names = np.array(strategies)
+    out = pd.DataFrame({"symbol": grid["symbol"].to_numpy()[grid_rows].astype(str), "date": grid["date"].to_numpy()[grid_rows]})
     out["signal_type"] = np.where(majority[rows] == 1, "BUY", "SELL")
     out["consensus_confidence"] = consensus_confidence[rows]
     out["agreement"] = agreement[rows]
@@ -126,13 +155,15 @@ def compute_consensus(prices: pd.DataFrame, signals: pd.DataFrame, params: Conse
     out["entry_price"] = entry[rows]
     out["target_price"] = target[rows]
     out["stop_loss"] = stop[rows]
-    out["validity_days"] = validity[rows].round().astype(int) if len(rows) else pd.Series(dtype=int)
+    out["validity_days"] = validity[rows].round().astype(int)
     out["composite_score"] = composite[rows]
     out["quality_tier"] = np.select(
         [composite[rows] >= params.high_tier, composite[rows] >= params.medium_tier], ["HIGH", "MEDIUM"], "LOW"
     )
-    names = np.array(strategies)
-    out["strategies"] = [",".join(names[a]) for a in agrees[rows]] if len(rows) else []
+    joined = np.full(len(rows), "", dtype=object)
+    for column, name in enumerate(strategies):  # ten columns; each step is vectorised over rows
+        joined = joined + np.where(agrees[rows, column], name + ",", "")
+    out["strategies"] = pd.Series(joined, dtype="str").str.rstrip(",")
     for column, name in enumerate(strategies):
         out[f"{name}_vote"] = direction[rows, column]
         out[f"{name}_confidence"] = np.where(has[rows, column], confidence[rows, column], 0.0)

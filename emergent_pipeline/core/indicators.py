@@ -19,7 +19,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import talib
-from numpy.lib.stride_tricks import sliding_window_view
 
 TRADING_DAYS = 252
 
@@ -35,10 +34,16 @@ class SymbolBlocks:
     @classmethod
     def of(cls, symbols: pd.Series) -> SymbolBlocks:
         values = symbols.to_numpy()
-        change = np.r_[True, values[1:] != values[:-1]]
-        starts = np.flatnonzero(change)
-        ends = np.r_[starts[1:], len(values)]
-        position = np.arange(len(values)) - np.repeat(starts, ends - starts)
+        return cls.from_starts(np.flatnonzero(np.r_[True, values[1:] != values[:-1]]), len(values))
+
+    @classmethod
+    def from_positions(cls, position: np.ndarray) -> SymbolBlocks:
+        return cls.from_starts(np.flatnonzero(position == 0), len(position))
+
+    @classmethod
+    def from_starts(cls, starts: np.ndarray, length: int) -> SymbolBlocks:
+        ends = np.r_[starts[1:], length]
+        position = np.arange(length) - np.repeat(starts, ends - starts)
         return cls(starts, ends, position)
 
     def apply(self, function: Callable[..., np.ndarray], *arrays: np.ndarray, **kwargs) -> np.ndarray:
@@ -61,27 +66,26 @@ def sample_std(blocks: SymbolBlocks, values: np.ndarray, window: int) -> np.ndar
     return blocks.apply(talib.STDDEV, values, timeperiod=window, nbdev=1.0) * np.sqrt(window / (window - 1))
 
 
-def rolling_max_drawdown(blocks: SymbolBlocks, close: np.ndarray, window: int) -> np.ndarray:
-    """Worst peak-to-trough fall of the close inside each ``window``-bar window ending at D (<= 0)."""
+def sorted_panel(prices: pd.DataFrame) -> pd.DataFrame:
+    """Prices ordered by (symbol, date) with ``bar``, each row's bar number within its symbol.
 
-    def one_symbol(series: np.ndarray) -> np.ndarray:
-        out = np.full(len(series), np.nan)
-        if len(series) >= window:
-            frames = sliding_window_view(series, window)
-            out[window - 1 :] = (frames / np.maximum.accumulate(frames, axis=1) - 1.0).min(axis=1)
-        return out
-
-    return blocks.apply(one_symbol, close)
-
-
-def rolling_median(blocks: SymbolBlocks, values: np.ndarray, window: int) -> np.ndarray:
-    def one_symbol(series: np.ndarray) -> np.ndarray:
-        out = np.full(len(series), np.nan)
-        if len(series) >= window:
-            out[window - 1 :] = np.median(sliding_window_view(series, window), axis=1)
-        return out
-
-    return blocks.apply(one_symbol, values)
+    Sorting integer codes with numpy is an order of magnitude faster than sorting string keys, and
+    the symbol becomes a categorical, which every later group-by and take handles cheaply.
+    """
+    codes, symbols = pd.factorize(prices["symbol"].astype(str), sort=True)
+    dates = prices["date"].to_numpy(dtype="datetime64[ns]")
+    order = np.lexsort((dates.view("int64"), codes))
+    codes = codes[order]
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    ends = np.r_[starts[1:], len(codes)]
+    frame = {
+        "symbol": pd.Categorical.from_codes(codes, categories=pd.Index(symbols, dtype=object)),
+        "date": dates[order],
+        "bar": np.arange(len(codes)) - np.repeat(starts, ends - starts),
+    }
+    for column in ["open", "high", "low", "close", "volume"]:
+        frame[column] = prices[column].to_numpy(dtype="float64")[order]
+    return pd.DataFrame(frame)
 
 
 def compute_indicators(prices: pd.DataFrame, benchmark: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -91,14 +95,15 @@ def compute_indicators(prices: pd.DataFrame, benchmark: pd.DataFrame | None = No
     volume_ratio (volume / mean volume of the 20 previous bars), dollar_volume_20 (mean close × volume
     of the last 20 bars), ret_20/30/60/63/126 (close-to-close
     returns over that many bars), vol_20/vol_60 (annualised sample std of daily returns),
-    sigma_20 (20-bar-horizon volatility: daily std × √20), mdd_60 (max drawdown in the last 60 bars),
+    sigma_20 (20-bar-horizon volatility: daily std × √20),
     range_high_20_prev/range_low_20_prev/close_mean_20_prev/close_std_20_prev (the 20 bars before D),
     high_20/low_20 (the 20 bars up to D), high_60_lag5 (60-bar high ending 5 bars before D),
-    low_60, low_200, beta_60 (to the benchmark, when given), cpr_width (central pivot range width
-    over P) and cpr_width_median_20.
+    low_60, low_200, close_max_60/close_min_60 (highest and lowest close of the last 60 bars) and beta_60 (to the benchmark, when given). Windowed measures that only a few
+    candidate rows need (a 60-bar max drawdown, the 20-day median CPR width) are computed by the
+    strategies that use them, on those rows only.
     """
-    panel = prices.sort_values(["symbol", "date"], kind="mergesort").reset_index(drop=True)
-    blocks = SymbolBlocks.of(panel["symbol"])
+    panel = sorted_panel(prices)
+    blocks = SymbolBlocks.from_positions(panel["bar"].to_numpy())
     close = panel["close"].to_numpy(dtype="float64")
     high = panel["high"].fillna(panel["close"]).to_numpy(dtype="float64")
     low = panel["low"].fillna(panel["close"]).to_numpy(dtype="float64")
@@ -128,7 +133,6 @@ def compute_indicators(prices: pd.DataFrame, benchmark: pd.DataFrame | None = No
     columns["vol_20"] = np.where(blocks.position >= 20, std_20 * np.sqrt(TRADING_DAYS), np.nan)
     columns["vol_60"] = np.where(blocks.position >= 60, std_60 * np.sqrt(TRADING_DAYS), np.nan)
     columns["sigma_20"] = np.where(blocks.position >= 20, std_20 * np.sqrt(20), np.nan)
-    columns["mdd_60"] = rolling_max_drawdown(blocks, close, 60)
 
     high_20 = blocks.apply(talib.MAX, high, timeperiod=20)
     low_20 = blocks.apply(talib.MIN, low, timeperiod=20)
@@ -141,22 +145,18 @@ def compute_indicators(prices: pd.DataFrame, benchmark: pd.DataFrame | None = No
         close_std_20_prev=blocks.shift(sample_std(blocks, close, 20), 1),
         high_60_lag5=blocks.shift(blocks.apply(talib.MAX, high, timeperiod=60), 5),
         low_60=blocks.apply(talib.MIN, low, timeperiod=60),
+        close_max_60=blocks.apply(talib.MAX, close, timeperiod=60),
+        close_min_60=blocks.apply(talib.MIN, close, timeperiod=60),
         low_200=blocks.apply(talib.MIN, low, timeperiod=200),
     )
-
-    pivot = (high + low + close) / 3.0
-    bottom_central = (high + low) / 2.0
-    columns["cpr_width"] = np.abs(2.0 * pivot - 2.0 * bottom_central) / pivot
-    columns["cpr_width_median_20"] = rolling_median(blocks, columns["cpr_width"], 20)
 
     if benchmark is not None and not benchmark.empty:
         columns["beta_60"] = rolling_beta(panel, blocks, daily_return, benchmark, 60)
     else:
         columns["beta_60"] = np.full(len(close), np.nan)
 
-    indicators = pd.DataFrame(columns, index=panel.index)
-    # Warm-up: TA-Lib fills a window's first bars with NaN already; the shifted/derived ones above too.
-    return pd.concat([panel, indicators], axis=1)
+    # Warm-up bars are NaN: TA-Lib leaves a window's first bars empty, and shifts mask them too.
+    return panel.assign(**columns)
 
 
 def rolling_beta(

@@ -35,6 +35,31 @@ def point_in_time_fundamentals(fundamentals: pd.DataFrame | None) -> pd.DataFram
     return snapshots[["symbol", *FUNDAMENTAL_COLUMNS]]
 
 
+def as_of_join(panel: pd.DataFrame, codes: np.ndarray, symbols: pd.Index, snapshots: pd.DataFrame) -> dict[str, np.ndarray]:
+    """For each panel row, the columns of the symbol's newest snapshot with as_of <= D (else NaN).
+
+    Keys are (symbol code, day number) packed into one integer, so one ``searchsorted`` finds every
+    row's snapshot without re-sorting the panel.
+    """
+    day = panel["date"].to_numpy(dtype="datetime64[D]").astype("int64")
+    snap_codes = symbols.get_indexer(snapshots["symbol"].astype(str))
+    keep = snap_codes >= 0
+    snapshots, snap_codes = snapshots[keep], snap_codes[keep]
+    snap_day = snapshots["fund_as_of"].to_numpy(dtype="datetime64[D]").astype("int64")
+    packed = snap_codes.astype("int64") * 1_000_000 + snap_day
+    order = np.argsort(packed, kind="mergesort")
+    position = np.searchsorted(packed[order], codes.astype("int64") * 1_000_000 + day, side="right") - 1
+    found = position >= 0
+    found[found] = snap_codes[order][position[found]] == codes[found]
+    rows = order[np.where(found, position, 0)]
+    joined = {}
+    for column in snapshots.columns.drop("symbol"):
+        values = snapshots[column].to_numpy()[rows] if len(snapshots) else np.full(len(panel), np.nan)
+        missing = np.datetime64("NaT") if column == "fund_as_of" else np.nan
+        joined[column] = np.where(found, values, missing) if len(snapshots) else np.full(len(panel), missing)
+    return joined
+
+
 def build_strategy_panel(
     prices: pd.DataFrame,
     universe: pd.DataFrame | None = None,
@@ -46,20 +71,16 @@ def build_strategy_panel(
     (the symbol's size percentile among the symbols trading on D: by point-in-time market cap where
     known, else by 20-day average dollar volume, a size proxy known at D)."""
     panel = compute_indicators(prices, benchmark)
+    symbols = panel["symbol"].cat.categories
+    codes = panel["symbol"].cat.codes.to_numpy()
     if universe is not None and "sector" in universe.columns:
-        panel = panel.merge(universe[["symbol", "sector"]], on="symbol", how="left")
+        sector_of = universe.drop_duplicates("symbol").set_index("symbol")["sector"].reindex(symbols)
+        panel["sector"] = pd.Categorical(sector_of.to_numpy()[codes])
     else:
-        panel["sector"] = pd.NA
+        panel["sector"] = pd.Categorical([None] * len(panel))
 
     snapshots = point_in_time_fundamentals(fundamentals).rename(columns={"as_of": "fund_as_of", "price": "fund_price"})
-    panel = pd.merge_asof(
-        panel.sort_values("date", kind="mergesort"),
-        snapshots.sort_values("fund_as_of", kind="mergesort"),
-        left_on="date",
-        right_on="fund_as_of",
-        by="symbol",
-        direction="backward",
-    ).sort_values(["symbol", "date"], kind="mergesort").reset_index(drop=True)
+    panel = panel.assign(**as_of_join(panel, codes, symbols, snapshots))
 
     close = panel["close"]
     book_per_share = panel["fund_price"] / panel["price_book"]
@@ -70,8 +91,11 @@ def build_strategy_panel(
     panel["ebitda_margin"] = panel["ebitda"] / revenue.where(revenue > 0)
     panel["market_cap_pit"] = panel["market_cap"] * close / panel["fund_price"]
 
-    cap_rank = panel.groupby("date")["market_cap_pit"].rank(pct=True)
-    volume_rank = panel.groupby("date")["dollar_volume_20"].rank(pct=True)
+    by_date = panel.groupby("date", sort=False)
+    volume_rank = by_date["dollar_volume_20"].rank(pct=True)
+    cap_rank = by_date["market_cap_pit"].rank(pct=True) if panel["market_cap_pit"].notna().any() else pd.Series(np.nan, index=panel.index)
     panel["size_pct"] = cap_rank.fillna(volume_rank)
-    panel["size_basis"] = np.where(cap_rank.notna(), "market cap", np.where(volume_rank.notna(), "dollar volume", None))
+    panel["size_basis"] = pd.Categorical.from_codes(
+        np.where(cap_rank.notna(), 0, np.where(volume_rank.notna(), 1, -1)), categories=["market cap", "dollar volume"]
+    )
     return panel

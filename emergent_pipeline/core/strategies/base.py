@@ -1,16 +1,23 @@
-"""What every strategy returns, and the helpers that build it without a loop over rows."""
+"""What every strategy returns, and the helpers that build it without a loop over rows.
+
+Text (reasons, the indicator JSON) is assembled with Arrow's vectorised string kernels: formatting
+numbers one Python string at a time would cost more than all the rules together.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 SIGNAL_COLUMNS = [
     "symbol", "date", "strategy", "signal_type", "confidence", "entry_price", "target_price",
     "stop_loss", "validity_days", "reason", "indicators",
 ]
+Text = pa.Array | str
 
 
 def squash(score: pd.Series | np.ndarray, scale: float) -> np.ndarray:
@@ -28,59 +35,113 @@ def log_ratio(value: pd.Series, floor: float) -> pd.Series:
         return np.log(value / floor)
 
 
-def fires(*conditions: pd.Series) -> pd.Series:
+def fires(*conditions: pd.Series) -> np.ndarray:
     """All conditions true; a comparison with a missing value is False, so missing never passes."""
-    mask = conditions[0].fillna(False).astype(bool)
-    for condition in conditions[1:]:
-        mask &= condition.fillna(False).astype(bool)
+    mask = np.ones(len(conditions[0]), dtype=bool)
+    for condition in conditions:
+        values = condition.to_numpy() if isinstance(condition, pd.Series) else np.asarray(condition)
+        mask &= values.astype(bool) if values.dtype == bool else pd.array(values, dtype="boolean").fillna(False).to_numpy(dtype=bool)
     return mask
 
 
-def pct(values: pd.Series) -> pd.Series:
-    """+8.3% style text, vectorised."""
-    sign = pd.Series(np.where(values >= 0, "+", ""), index=values.index)
-    return sign + (values * 100).round(1).astype(str) + "%"
+def lag(panel: pd.DataFrame, values: pd.Series | np.ndarray, periods: int) -> pd.Series:
+    """``values`` as they were ``periods`` bars earlier for the same symbol (NaN before its start).
+    The panel is ordered by (symbol, date) with ``bar`` numbering each symbol's bars."""
+    source = np.asarray(values, dtype="float64")
+    out = np.full(len(source), np.nan)
+    out[periods:] = source[:-periods]
+    out[panel["bar"].to_numpy() < periods] = np.nan
+    return pd.Series(out, index=panel.index)
 
 
-def num(values: pd.Series, digits: int = 2) -> pd.Series:
-    return values.round(digits).astype(str)
+def trailing_windows(panel: pd.DataFrame, values: np.ndarray, rows: np.ndarray, window: int) -> np.ndarray:
+    """(len(rows) × window) matrix of each row's last ``window`` values, oldest first; NaN rows
+    where the symbol has fewer bars. For indicators only a few candidate rows need."""
+    offsets = np.arange(window - 1, -1, -1)
+    positions = np.clip(rows[:, None] - offsets, 0, None)
+    windows = np.asarray(values, dtype="float64")[positions]
+    windows[panel["bar"].to_numpy()[rows] < window - 1] = np.nan
+    return windows
+
+
+def num(values: pd.Series | np.ndarray, digits: int = 2) -> pa.Array:
+    return pc.cast(pc.round(pa.array(np.asarray(values, dtype="float64")), digits), pa.string())
+
+
+def pct(values: pd.Series | np.ndarray) -> pa.Array:
+    """+8.3% style text."""
+    numbers = np.asarray(values, dtype="float64")
+    sign = pa.array(np.where(numbers >= 0, "+", ""))
+    return text(sign, num(numbers * 100, 1), "%")
+
+
+def label(values: pd.Series) -> pa.Array:
+    return pa.array(values.astype(str).to_numpy())
+
+
+def text(*parts: Text) -> pa.Array:
+    """Element-wise concatenation of Arrow string arrays and literal strings."""
+    return pc.binary_join_element_wise(*[pa.scalar(p) if isinstance(p, str) else p for p in parts], "")
+
+
+def to_json(columns: dict[str, np.ndarray]) -> pa.Array:
+    """One JSON object per row from numeric columns (null for missing), built with Arrow kernels."""
+    parts: list[Text] = []
+    for i, (name, values) in enumerate(columns.items()):
+        array = pa.array(np.asarray(values, dtype="float64"), from_pandas=True)
+        formatted = pc.fill_null(pc.cast(pc.round(array, 6), pa.string()), "null")
+        parts += [("{" if i == 0 else ", ") + f'"{name}": ', formatted]
+    return text(*parts, "}")
+
+
+class Rows:
+    """The firing rows of the panel, read column by column (no copy of the whole panel)."""
+
+    def __init__(self, panel: pd.DataFrame, positions: np.ndarray):
+        self.panel, self.positions = panel, positions
+
+    def __getitem__(self, column: str) -> pd.Series:
+        values = self.panel[column]
+        if pd.api.types.is_numeric_dtype(values.dtype):
+            return pd.Series(values.to_numpy()[self.positions])
+        return values.iloc[self.positions].reset_index(drop=True)  # strings/categories: take only these rows
 
 
 def make_signals(
     panel: pd.DataFrame,
-    mask: pd.Series,
+    mask: np.ndarray,
     strategy: str,
-    signal_type: str | pd.Series,
+    signal_type: str | np.ndarray,
     confidence: pd.Series | np.ndarray,
-    target: pd.Series,
-    stop: pd.Series,
+    target: pd.Series | np.ndarray,
+    stop: pd.Series | np.ndarray,
     validity_days: int,
-    reason: Callable[[pd.DataFrame], pd.Series],
-    indicator_columns: list[str],
+    reason: Callable[[Rows], pa.Array],
+    indicator_columns: Sequence[str],
 ) -> pd.DataFrame:
     """The signals frame for the rows of ``panel`` where ``mask`` holds.
 
-    Entry is D's close. ``reason`` builds the short text from the firing rows only. ``indicators``
-    holds the values the rule used, as one JSON object per row.
+    Entry is D's close. ``reason`` builds the short text from the firing rows only; ``indicators``
+    holds the values the rule used, one JSON object per row.
     """
-    rows = panel.loc[mask]
-    confidence = pd.Series(np.asarray(confidence, dtype="float64"), index=panel.index)[mask]
-    kind = signal_type[mask] if isinstance(signal_type, pd.Series) else signal_type
-    used = rows[indicator_columns].astype("float64").round(6)
-    indicators = used.to_json(orient="records", lines=True).splitlines() if len(used) else []
+    positions = np.flatnonzero(mask)
+    rows = Rows(panel, positions)
+    pick = lambda values: np.asarray(values, dtype="float64")[positions]  # noqa: E731
+    kind = signal_type if isinstance(signal_type, str) else np.asarray(signal_type)[positions]
     return pd.DataFrame(
         {
-            "symbol": rows["symbol"].astype(str).to_numpy(),
-            "date": rows["date"].to_numpy(),
+            "symbol": panel["symbol"].to_numpy()[positions].astype(str),
+            "date": panel["date"].to_numpy()[positions],
             "strategy": strategy,
-            "signal_type": np.asarray(kind) if not isinstance(kind, str) else kind,
-            "confidence": confidence.to_numpy(),
-            "entry_price": rows["close"].to_numpy(),
-            "target_price": target[mask].to_numpy(dtype="float64"),
-            "stop_loss": stop[mask].to_numpy(dtype="float64"),
+            "signal_type": kind,
+            "confidence": pick(confidence),
+            "entry_price": pick(panel["close"]),
+            "target_price": pick(target),
+            "stop_loss": pick(stop),
             "validity_days": validity_days,
-            "reason": reason(rows).astype(str).to_numpy() if len(rows) else [],
-            "indicators": indicators,
+            "reason": pd.arrays.ArrowStringArray(reason(rows)) if len(positions) else pd.array([], dtype="str"),
+            "indicators": pd.arrays.ArrowStringArray(to_json({c: rows[c].to_numpy() for c in indicator_columns}))
+            if len(positions) else pd.array([], dtype="str"),
         },
         columns=SIGNAL_COLUMNS,
     )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from emergent_pipeline.core.strategies.base import fires, log_ratio, make_signals, num, pct, squash
+from emergent_pipeline.core.strategies.base import fires, log_ratio, make_signals, num, pct, squash, text
 
 NAME = "breakout"
 
@@ -51,6 +51,6 @@ def generate(panel: pd.DataFrame, params: Params = Params()) -> pd.DataFrame:
     return make_signals(
         panel, mask, NAME, "BUY", squash(score, params.confidence_scale),
         target=target, stop=range_low, validity_days=params.validity_days,
-        reason=lambda r: "close " + pct(r["close"] / r["range_high_20_prev"] - 1) + " above 20-bar range, volume x" + num(r["volume_ratio"]),
+        reason=lambda r: text("close ", pct(r["close"] / r["range_high_20_prev"] - 1), " above 20-bar range, volume x", num(r["volume_ratio"])),
         indicator_columns=["range_high_20_prev", "range_low_20_prev", "close_std_20_prev", "close_mean_20_prev", "volume_ratio"],
     )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from emergent_pipeline.core.strategies.base import fires, make_signals, num, pct, squash
+from emergent_pipeline.core.strategies.base import fires, make_signals, pct, squash, text
 
 NAME = "fundamental_growth"
 
@@ -45,6 +45,6 @@ def generate(panel: pd.DataFrame, params: Params = Params()) -> pd.DataFrame:
     return make_signals(
         panel, mask, NAME, "BUY", squash(score, params.confidence_scale),
         target=close + params.reward_risk * (close - stop), stop=stop, validity_days=params.validity_days,
-        reason=lambda r: "ROE " + pct(r["roe"]) + ", EBITDA margin " + pct(r["ebitda_margin"]) + ", EPS growth " + pct(r["eps_growth"].fillna(0)),
+        reason=lambda r: text("ROE ", pct(r["roe"]), ", EBITDA margin ", pct(r["ebitda_margin"]), ", EPS growth ", pct(r["eps_growth"].fillna(0))),
         indicator_columns=["eps", "roe", "ebitda_margin", "eps_growth", "sma_50", "atr_14"],
     )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from emergent_pipeline.core.strategies.base import fires, make_signals, num, pct, squash
+from emergent_pipeline.core.strategies.base import fires, lag, make_signals, num, pct, squash, text, trailing_windows
 
 NAME = "low_volatility"
 
@@ -16,6 +16,7 @@ NAME = "low_volatility"
 class Params:
     max_volatility_60d: float = 0.25
     max_drawdown_60d: float = 0.15
+    drawdown_window: int = 60
     min_positive_blocks: float = 0.60
     max_beta: float = 0.90
     stop_sigma: float = 1.5
@@ -27,11 +28,14 @@ class Params:
 
 def positive_block_share(panel: pd.DataFrame, blocks: int = 6, block_bars: int = 20) -> pd.Series:
     """Share of the six 20-bar blocks of the last 120 bars whose return was positive."""
-    by_symbol = panel["ret_20"].groupby(panel["symbol"])
-    shifted = [by_symbol.shift(k * block_bars) for k in range(blocks)]
-    stacked = np.column_stack([s.to_numpy() for s in shifted])
+    stacked = np.column_stack([lag(panel, panel["ret_20"], k * block_bars) if k else panel["ret_20"].to_numpy() for k in range(blocks)])
     share = (stacked > 0).mean(axis=1)
     return pd.Series(np.where(np.isnan(stacked).any(axis=1), np.nan, share), index=panel.index)
+
+
+def max_drawdown(windows: np.ndarray) -> np.ndarray:
+    """Worst peak-to-trough fall inside each row's window of closes (<= 0)."""
+    return (windows / np.maximum.accumulate(windows, axis=1) - 1.0).min(axis=1)
 
 
 def generate(panel: pd.DataFrame, params: Params = Params()) -> pd.DataFrame:
@@ -41,18 +45,25 @@ def generate(panel: pd.DataFrame, params: Params = Params()) -> pd.DataFrame:
     target entry × 1.08; 60 days."""
     close = panel["close"]
     positive = positive_block_share(panel)
-    mask = fires(
+    candidate = fires(
         panel["vol_60"] <= params.max_volatility_60d,
-        panel["mdd_60"] >= -params.max_drawdown_60d,
         positive > params.min_positive_blocks,
         panel["beta_60"] <= params.max_beta,
     )
+    # The 60-bar max drawdown is a windowed scan: run it only where everything else passes and
+    # the window's whole range (lowest over highest close) does not already settle it.
+    range_floor = panel["close_min_60"] / panel["close_max_60"] - 1.0
+    drawdown = np.where(candidate & (range_floor >= -params.max_drawdown_60d), 0.0, np.nan)
+    drawdown = np.maximum(drawdown, range_floor)  # the fall is never worse than the range
+    rows = np.flatnonzero(candidate & (range_floor < -params.max_drawdown_60d))
+    drawdown[rows] = max_drawdown(trailing_windows(panel, close.to_numpy(), rows, params.drawdown_window))
+    mask = candidate & fires(drawdown >= -params.max_drawdown_60d)
     stop_distance = np.minimum(params.stop_sigma * panel["sigma_20"], params.max_stop)
     score = (params.max_volatility_60d - panel["vol_60"]) / params.max_volatility_60d + (params.max_beta - panel["beta_60"]) + (positive - params.min_positive_blocks)
-    panel = panel.assign(positive_blocks=positive)
+    panel = panel.assign(positive_blocks=positive, max_drawdown_60=drawdown)
     return make_signals(
         panel, mask, NAME, "BUY", squash(score, params.confidence_scale),
         target=close * (1.0 + params.target_gain), stop=close * (1.0 - stop_distance), validity_days=params.validity_days,
-        reason=lambda r: "60d vol " + pct(r["vol_60"]) + ", max drawdown " + pct(r["mdd_60"]) + ", beta " + num(r["beta_60"]),
-        indicator_columns=["vol_60", "mdd_60", "positive_blocks", "beta_60", "sigma_20"],
+        reason=lambda r: text("60d vol ", pct(r["vol_60"]), ", max drawdown ", pct(r["max_drawdown_60"]), ", beta ", num(r["beta_60"])),
+        indicator_columns=["vol_60", "max_drawdown_60", "positive_blocks", "beta_60", "sigma_20"],
     )

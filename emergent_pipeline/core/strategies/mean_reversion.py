@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from emergent_pipeline.core.strategies.base import fires, make_signals, num, squash
+from emergent_pipeline.core.strategies.base import fires, make_signals, num, squash, text
 
 NAME = "mean_reversion"
 
@@ -29,13 +29,11 @@ def generate(panel: pd.DataFrame, params: Params = Params()) -> pd.DataFrame:
     risk = params.stop_atr * atr
     buy = fires(close <= panel["bb_lower"], rsi <= params.rsi_oversold, (middle - close) >= params.min_reward_risk * risk, atr > 0)
     sell = fires(close >= panel["bb_upper"], rsi >= params.rsi_overbought, (close - middle) >= params.min_reward_risk * risk, atr > 0)
-    is_buy = pd.Series(buy.to_numpy(), index=panel.index)
-    score = np.where(is_buy, params.rsi_oversold - rsi, rsi - params.rsi_overbought) + (middle - close).abs() / atr
+    score = np.where(buy, params.rsi_oversold - rsi, rsi - params.rsi_overbought) + (middle - close).abs() / atr
     return make_signals(
-        panel, buy | sell, NAME, pd.Series(np.where(is_buy, "BUY", "SELL"), index=panel.index),
-        squash(score, params.confidence_scale),
-        target=middle, stop=pd.Series(np.where(is_buy, close - risk, close + risk), index=panel.index),
+        panel, buy | sell, NAME, np.where(buy, "BUY", "SELL"), squash(score, params.confidence_scale),
+        target=middle, stop=np.where(buy, close - risk, close + risk),
         validity_days=params.validity_days,
-        reason=lambda r: "close " + num(r["close"]) + " beyond band (" + num(r["bb_lower"]) + " / " + num(r["bb_upper"]) + "), RSI " + num(r["rsi_14"], 1),
+        reason=lambda r: text("close ", num(r["close"]), " beyond band (", num(r["bb_lower"]), " / ", num(r["bb_upper"]), "), RSI ", num(r["rsi_14"], 1)),
         indicator_columns=["bb_lower", "bb_middle", "bb_upper", "rsi_14", "atr_14"],
     )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from emergent_pipeline.core.strategies.base import fires, log_ratio, make_signals, num, pct, squash
+from emergent_pipeline.core.strategies.base import fires, log_ratio, make_signals, num, pct, squash, text
 
 NAME = "momentum"
 
@@ -41,6 +41,6 @@ def generate(panel: pd.DataFrame, params: Params = Params()) -> pd.DataFrame:
         panel, mask, NAME, "BUY", squash(score, params.confidence_scale),
         target=close + params.target_atr * atr, stop=close - params.stop_atr * atr,
         validity_days=params.validity_days,
-        reason=lambda r: "20d return " + pct(r["ret_20"]) + ", volume x" + num(r["volume_ratio"]) + ", RSI " + num(r["rsi_14"], 1),
+        reason=lambda r: text("20d return ", pct(r["ret_20"]), ", volume x", num(r["volume_ratio"]), ", RSI ", num(r["rsi_14"], 1)),
         indicator_columns=["ret_20", "volume_ratio", "rsi_14", "sma_20", "sma_50", "atr_14"],
     )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from emergent_pipeline.core.strategies.base import fires, log_ratio, make_signals, num, pct, squash
+from emergent_pipeline.core.strategies.base import fires, label, log_ratio, make_signals, num, pct, squash, text
 
 NAME = "multibagger"
 
@@ -45,7 +45,7 @@ def generate(panel: pd.DataFrame, params: Params = Params()) -> pd.DataFrame:
     stop = np.maximum(params.stop_fraction * close, panel["low_60"])
     return make_signals(
         panel, mask, NAME, "BUY", squash(score, params.confidence_scale),
-        target=params.target_multiple * close, stop=pd.Series(stop, index=panel.index), validity_days=params.validity_days,
-        reason=lambda r: "6m return " + pct(r["ret_126"]) + ", new 60-bar high, size pct " + num(r["size_pct"]) + " (" + r["size_basis"].astype(str) + ")",
+        target=params.target_multiple * close, stop=stop, validity_days=params.validity_days,
+        reason=lambda r: text("6m return ", pct(r["ret_126"]), ", new 60-bar high, size pct ", num(r["size_pct"]), " (", label(r["size_basis"]), ")"),
         indicator_columns=["size_pct", "ret_126", "ret_63", "high_60_lag5", "volume_ratio", "low_60"],
     )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from emergent_pipeline.core.strategies.base import fires, log_ratio, make_signals, num, squash
+from emergent_pipeline.core.strategies.base import fires, log_ratio, make_signals, num, squash, text, trailing_windows
 
 NAME = "pivot_cpr"
 
@@ -20,6 +20,7 @@ NAME = "pivot_cpr"
 class Params:
     min_volume_ratio: float = 1.5
     min_reward_risk: float = 1.2
+    width_window: int = 20
     validity_days: int = 3
     confidence_scale: float = 1.0
 
@@ -36,26 +37,36 @@ def pivot_levels(panel: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def cpr_width(levels: pd.DataFrame) -> pd.Series:
+    """Width of the central pivot range relative to the pivot: |TC - BC| / P."""
+    return (levels["tc"] - levels["bc"]).abs() / levels["pivot"]
+
+
 def generate(panel: pd.DataFrame, params: Params = Params()) -> pd.DataFrame:
     """BUY when the CPR width is below its own 20-day median, the close is above TC, and
     volume_ratio >= 1.5; target R1 (R2 when R1 is not above the close), stop BC, only if
     reward/risk >= 1.2; 3 days."""
     levels = pivot_levels(panel)
     close = panel["close"]
+    width = cpr_width(levels)
     target = levels["r1"].where(levels["r1"] > close, levels["r2"])
     reward_risk = (target - close) / (close - levels["bc"])
-    mask = fires(
-        panel["cpr_width"] < panel["cpr_width_median_20"],
+    candidate = fires(
         close > levels["tc"],
         panel["volume_ratio"] >= params.min_volume_ratio,
         target > close,
         reward_risk >= params.min_reward_risk,
     )
+    # The 20-day median width is needed only where everything else holds.
+    rows = np.flatnonzero(candidate)
+    median_width = np.full(len(panel), np.nan)
+    median_width[rows] = np.median(trailing_windows(panel, width.to_numpy(), rows, params.width_window), axis=1)
+    mask = candidate & fires(width < median_width)
     score = log_ratio(reward_risk, params.min_reward_risk) + log_ratio(panel["volume_ratio"], params.min_volume_ratio) + 0.5
-    panel = panel.join(levels)
+    panel = panel.join(levels).assign(cpr_width=width, cpr_width_median=median_width)
     return make_signals(
         panel, mask, NAME, "BUY", squash(score, params.confidence_scale),
         target=target, stop=levels["bc"], validity_days=params.validity_days,
-        reason=lambda r: "narrow CPR, close above TC " + num(r["tc"]) + ", volume x" + num(r["volume_ratio"]),
-        indicator_columns=["pivot", "bc", "tc", "r1", "r2", "cpr_width", "cpr_width_median_20", "volume_ratio"],
+        reason=lambda r: text("narrow CPR, close above TC ", num(r["tc"]), ", volume x", num(r["volume_ratio"])),
+        indicator_columns=["pivot", "bc", "tc", "r1", "r2", "cpr_width", "cpr_width_median", "volume_ratio"],
     )

@@ -61,10 +61,11 @@ def resolve_params(overrides: Mapping[str, Mapping[str, Any]] | None = None) -> 
 
 
 def run_strategies(panel: pd.DataFrame, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
-    """Every strategy's signals on ``panel`` (from ``build_strategy_panel``), stacked."""
+    """Every strategy's signals on ``panel`` (from ``build_strategy_panel``), stacked in registry
+    order, each strategy's by symbol and date."""
     params = params or resolve_params()
     frames = [STRATEGIES[name].generate(panel, params[name]) for name in STRATEGIES]
     frames = [f for f in frames if len(f)]
     if not frames:
         return pd.DataFrame(columns=SIGNAL_COLUMNS)
-    return pd.concat(frames, ignore_index=True).sort_values(["date", "symbol", "strategy"], kind="mergesort").reset_index(drop=True)
+    return pd.concat(frames, ignore_index=True)  # by strategy, then symbol and date

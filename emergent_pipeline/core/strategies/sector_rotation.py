@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from emergent_pipeline.core.strategies.base import fires, make_signals, pct, squash
+from emergent_pipeline.core.strategies.base import fires, label, make_signals, num, pct, squash, text
 
 NAME = "sector_rotation"
 
@@ -30,12 +30,12 @@ class Params:
 
 def sector_scores(panel: pd.DataFrame, params: Params = Params()) -> pd.DataFrame:
     """Per (date, sector): ret_60, ret_30 (member means), acceleration, breadth, members, rank (1 = best)."""
-    grouped = panel.assign(above_50=(panel["close"] > panel["sma_50"]).astype(float)).groupby(["sector", "date"])
+    grouped = panel.assign(above_50=(panel["close"] > panel["sma_50"]).astype(float)).groupby(["sector", "date"], observed=True)
     sectors = grouped.agg(
         sector_ret_60=("ret_60", "mean"), sector_ret_30=("ret_30", "mean"), breadth=("above_50", "mean"),
         members=("ret_60", "count"),
     ).reset_index()
-    sectors["acceleration"] = sectors["sector_ret_60"] - sectors.groupby("sector")["sector_ret_60"].shift(params.acceleration_bars)
+    sectors["acceleration"] = sectors["sector_ret_60"] - sectors.groupby("sector", observed=True)["sector_ret_60"].shift(params.acceleration_bars)
     eligible = sectors["members"] >= params.min_sector_members
     ranks = sectors[eligible].groupby("date")[["sector_ret_60", "acceleration", "breadth"]].rank(ascending=False)
     composite = ranks.sum(axis=1, min_count=3)
@@ -64,6 +64,6 @@ def generate(panel: pd.DataFrame, params: Params = Params()) -> pd.DataFrame:
     return make_signals(
         panel, mask, NAME, "BUY", squash(excess, params.confidence_scale),
         target=close * (1.0 + gain), stop=close - params.stop_atr * atr, validity_days=params.validity_days,
-        reason=lambda r: r["sector"].astype(str) + " ranked " + r["rank"].astype(int).astype(str) + ", 30d return " + pct(r["ret_30"]) + " vs sector " + pct(r["sector_ret_30"]),
+        reason=lambda r: text(label(r["sector"]), " ranked ", num(r["rank"], 0), ", 30d return ", pct(r["ret_30"]), " vs sector ", pct(r["sector_ret_30"])),
         indicator_columns=["sector_ret_60", "acceleration", "breadth", "rank", "ret_30", "sector_ret_30", "atr_14"],
     )

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
-from emergent_pipeline.core.strategies.base import fires, make_signals, num, squash
+from emergent_pipeline.core.strategies.base import fires, lag, make_signals, num, squash, text
 
 NAME = "swing"
 
@@ -31,18 +32,17 @@ class Params:
 def swing_low_confirmed_today(panel: pd.DataFrame, half_width: int = 2) -> pd.DataFrame:
     """For each D: the low, RSI and 20-day range position of bar D - half_width, and whether that
     bar is a fractal low (lowest of the ``2 × half_width + 1`` bars centred on it, the last of which is D)."""
-    low = panel["low"].fillna(panel["close"])
-    by_symbol = low.groupby(panel["symbol"])
-    lowest = by_symbol.rolling(2 * half_width + 1).min().reset_index(level=0, drop=True)
+    low = panel["low"].fillna(panel["close"]).to_numpy()
+    window = [lag(panel, low, k) if k else pd.Series(low, index=panel.index) for k in range(2 * half_width + 1)]
+    lowest = np.minimum.reduce([w.to_numpy() for w in window])  # NaN (too few bars) propagates
+    centre = window[half_width]
     range_position = (panel["close"] - panel["low_20"]) / (panel["high_20"] - panel["low_20"])
-    at_swing = pd.DataFrame({"range_position": range_position, "rsi_14": panel["rsi_14"]}).groupby(panel["symbol"]).shift(half_width)
-    centre = by_symbol.shift(half_width)
     return pd.DataFrame(
         {
             "swing_low": centre,
-            "is_fractal": (centre == lowest) & lowest.notna(),
-            "swing_range_position": at_swing["range_position"],
-            "swing_rsi": at_swing["rsi_14"],
+            "is_fractal": (centre.to_numpy() == lowest) & ~np.isnan(lowest),
+            "swing_range_position": lag(panel, range_position, half_width),
+            "swing_rsi": lag(panel, panel["rsi_14"], half_width),
         },
         index=panel.index,
     )
@@ -72,6 +72,6 @@ def generate(panel: pd.DataFrame, params: Params = Params()) -> pd.DataFrame:
     return make_signals(
         panel, mask, NAME, "BUY", squash(score, params.confidence_scale),
         target=target, stop=stop, validity_days=params.validity_days,
-        reason=lambda r: "swing low " + num(r["swing_low"]) + " confirmed after pull-back (RSI " + num(r["swing_rsi"], 1) + ")",
+        reason=lambda r: text("swing low ", num(r["swing_low"]), " confirmed after pull-back (RSI ", num(r["swing_rsi"], 1), ")"),
         indicator_columns=["sma_20", "sma_50", "high_20", "swing_low", "swing_range_position", "swing_rsi"],
     )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from emergent_pipeline.core.strategies.base import fires, make_signals, num, squash
+from emergent_pipeline.core.strategies.base import fires, make_signals, num, squash, text
 
 NAME = "value"
 
@@ -32,7 +32,10 @@ def generate(panel: pd.DataFrame, params: Params = Params()) -> pd.DataFrame:
     more than 10 % above its 200-day low. Stop 0.85 × entry; target min(1.5 × entry, fair value)
     with fair value = EPS × sector median P/E; 60 days."""
     close = panel["close"]
-    sector_pe = panel.groupby(["date", "sector"])["pe_pit"].transform("median")
+    known = panel["pe_pit"].notna()
+    sector_pe = pd.Series(np.nan, index=panel.index)
+    if known.any():  # only days with point-in-time fundamentals have a sector P/E
+        sector_pe[known] = panel[known].groupby(["date", "sector"], observed=True)["pe_pit"].transform("median")
     fair_value = panel["eps"] * sector_pe
     target = np.minimum(params.max_target_multiple * close, fair_value)
     mask = fires(
@@ -43,9 +46,10 @@ def generate(panel: pd.DataFrame, params: Params = Params()) -> pd.DataFrame:
         target > close,
     )
     discount = 1.0 - panel["pe_pit"] / sector_pe
+    panel = panel.assign(sector_pe=sector_pe)
     return make_signals(
         panel, mask, NAME, "BUY", squash(discount + (params.max_pb - panel["pb_pit"]) / params.max_pb, params.confidence_scale),
         target=target, stop=params.stop_fraction * close, validity_days=params.validity_days,
-        reason=lambda r: "P/E " + num(r["pe_pit"], 1) + " vs sector " + num(sector_pe[r.index], 1) + ", P/B " + num(r["pb_pit"]),
-        indicator_columns=["pe_pit", "pb_pit", "eps", "low_200"],
+        reason=lambda r: text("P/E ", num(r["pe_pit"], 1), " vs sector ", num(r["sector_pe"], 1), ", P/B ", num(r["pb_pit"])),
+        indicator_columns=["pe_pit", "sector_pe", "pb_pit", "eps", "low_200"],
     )
