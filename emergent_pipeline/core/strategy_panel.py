@@ -45,6 +45,8 @@ def as_of_join(panel: pd.DataFrame, codes: np.ndarray, symbols: pd.Index, snapsh
     snap_codes = symbols.get_indexer(snapshots["symbol"].astype(str))
     keep = snap_codes >= 0
     snapshots, snap_codes = snapshots[keep], snap_codes[keep]
+    if snapshots.empty:
+        return {c: np.full(len(panel), np.datetime64("NaT", "ns") if c == "fund_as_of" else np.nan) for c in snapshots.columns.drop("symbol")}
     snap_day = snapshots["fund_as_of"].to_numpy(dtype="datetime64[D]").astype("int64")
     packed = snap_codes.astype("int64") * 1_000_000 + snap_day
     order = np.argsort(packed, kind="mergesort")
@@ -54,9 +56,8 @@ def as_of_join(panel: pd.DataFrame, codes: np.ndarray, symbols: pd.Index, snapsh
     rows = order[np.where(found, position, 0)]
     joined = {}
     for column in snapshots.columns.drop("symbol"):
-        values = snapshots[column].to_numpy()[rows] if len(snapshots) else np.full(len(panel), np.nan)
-        missing = np.datetime64("NaT") if column == "fund_as_of" else np.nan
-        joined[column] = np.where(found, values, missing) if len(snapshots) else np.full(len(panel), missing)
+        missing = np.datetime64("NaT", "ns") if column == "fund_as_of" else np.nan
+        joined[column] = np.where(found, snapshots[column].to_numpy()[rows], missing)
     return joined
 
 
