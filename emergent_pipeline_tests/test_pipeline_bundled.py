@@ -67,7 +67,7 @@ def test_checks_pass_or_warn_with_the_known_real_quirks(definitions, tmp_path):
     assert evaluations["price_history_freshness"].metadata["reference_date"].value == "2018-02-07"
     # Every asset was materialized: WARN checks do not block downstream.
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
-    assert materialized == {"universe", "price_history", "fundamentals", "benchmark_history", "market_context"}
+    assert {"universe", "price_history", "fundamentals", "benchmark_history", "market_context", "strategy_signals", "consensus_signals", "shariah_screen"} <= materialized
 
 
 def test_market_context_metadata_has_the_regime_chart(definitions, tmp_path):

@@ -21,6 +21,9 @@ class Params:
     min_volume_ratio: float = 1.5
     min_reward_risk: float = 1.2
     width_window: int = 20
+    min_risk: float = 0.001
+    """The stop (BC) must sit at least 0.1 % under the close: a bar closing on its midpoint has
+    TC = BC = close up to rounding, and a stop at the entry is no stop."""
     validity_days: int = 3
     confidence_scale: float = 1.0
 
@@ -53,6 +56,7 @@ def generate(panel: pd.DataFrame, params: Params = Params()) -> pd.DataFrame:
     reward_risk = (target - close) / (close - levels["bc"])
     candidate = fires(
         close > levels["tc"],
+        (close - levels["bc"]) >= params.min_risk * close,
         panel["volume_ratio"] >= params.min_volume_ratio,
         target > close,
         reward_risk >= params.min_reward_risk,
