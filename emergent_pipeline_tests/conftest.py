@@ -23,8 +23,9 @@ def materialize(
     definitions: dg.Definitions,
     db_path: Path,
     price_source: PriceSourceResource,
-    selection: str | None = None,
+    selection: str | list[str] | None = None,
     raise_on_error: bool = True,
+    run_config: dict | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Materialize the project's assets and run their checks, as `make run` does, into ``db_path``."""
     assets = list(definitions.assets or []) + list(definitions.asset_checks or [])
@@ -34,6 +35,7 @@ def materialize(
         selection=selection,
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=raise_on_error,
+        run_config=run_config,
     )
 
 
@@ -56,3 +58,10 @@ def failure_message(result: dg.ExecuteInProcessResult) -> str:
     if failure.user_failure_data is not None:
         return failure.user_failure_data.description
     return failure.error.to_string()
+
+
+def materialization_metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
+    return next(
+        e.materialization.metadata for e in result.get_asset_materialization_events()
+        if e.asset_key.to_user_string() == asset
+    )

@@ -1,0 +1,100 @@
+"""strategy_signals, shariah_screen and consensus_signals as stored by real Dagster runs."""
+
+import json
+import shutil
+
+import pandas as pd
+import pytest
+
+from emergent_pipeline.core.strategies.registry import STRATEGY_NAMES
+from emergent_pipeline.defs.prices.resources import PriceSourceResource
+
+from emergent_pipeline_tests.conftest import failure_message, materialization_metadata, materialize, read
+
+
+@pytest.fixture
+def db_copy(bundled_db, tmp_path):
+    """A private copy of the fully materialized bundled database, to re-run single assets on."""
+    path = tmp_path / "emergent.duckdb"
+    shutil.copy(bundled_db, path)
+    return path
+
+
+def test_strategy_signals_table(bundled_db):
+    summary = read(bundled_db, "SELECT strategy, count(*) n, min(confidence) lo, max(confidence) hi FROM strategy_signals GROUP BY strategy")
+    fired = set(summary["strategy"])
+    # value and fundamental_growth need fundamentals known at D: none is on the bundled history.
+    assert fired == set(STRATEGY_NAMES) - {"value", "fundamental_growth"}
+    assert summary["lo"].min() >= 0 and summary["hi"].max() <= 1
+    row = read(bundled_db, "SELECT * FROM strategy_signals WHERE strategy = 'breakout' LIMIT 1").iloc[0]
+    assert set(json.loads(row["indicators"])) >= {"range_high_20_prev", "volume_ratio"}
+
+
+def test_consensus_tables(bundled_db):
+    consensus = read(bundled_db, "SELECT * FROM consensus_signals")
+    assert len(consensus) > 2_000
+    assert set(consensus["quality_tier"]) <= {"HIGH", "MEDIUM", "LOW"}
+    assert set(consensus["shariah_status"]) <= {"COMPLIANT", "NON_COMPLIANT", "UNKNOWN"}
+    assert {f"{name}_vote" for name in STRATEGY_NAMES} <= set(consensus.columns)
+    unmatched = read(
+        bundled_db,
+        "SELECT count(*) n FROM consensus_signals c ANTI JOIN consensus_breakdown b ON b.symbol = c.symbol AND b.date = c.date",
+    )
+    assert unmatched["n"].item() == 0  # every consensus signal has its breakdown
+    agreeing = read(bundled_db, "SELECT symbol, date, count(*) n FROM consensus_breakdown WHERE agrees GROUP BY ALL")
+    merged = consensus.merge(agreeing, on=["symbol", "date"])
+    assert (merged["n"] == merged["supporters"]).all()
+
+
+def test_shariah_screen_table(bundled_db):
+    screen = read(bundled_db, "SELECT * FROM shariah_screen").set_index("symbol")
+    for symbol, reason in [("BAC", "conventional finance"), ("TAP", "alcohol"), ("MO", "tobacco"), ("WYNN", "gambling"), ("LMT", "defence")]:
+        assert screen.loc[symbol, "status"] == "NON_COMPLIANT" and reason in screen.loc[symbol, "reasons"]
+    # No balance sheets in the bundled data: the ratio screens cannot pass anyone.
+    assert screen.loc["AAPL", "status"] == "UNKNOWN"
+    assert (screen["status"] != "COMPLIANT").all()
+
+
+def test_metadata_shows_fires_settings_and_top_signals(definitions, db_copy):
+    result = materialize(definitions, db_copy, PriceSourceResource(), selection=["strategy_signals", "consensus_signals", "shariah_screen"])
+    strategies = materialization_metadata(result, "strategy_signals")
+    assert all(name in strategies["fires_per_strategy"].value for name in STRATEGY_NAMES)
+    assert "after the last bar" in strategies["fundamentals"].value
+    assert strategies["settings"].value["momentum"]["min_return_20d"] == 0.08
+    consensus = materialization_metadata(result, "consensus_signals")
+    assert consensus["settings"].value["min_supporters"] == 3
+    assert sum(consensus["counts_by_tier"].value.values()) == consensus["dagster/row_count"].value
+    assert "composite_score" in consensus["newest_day_top_signals"].value
+    screen = materialization_metadata(result, "shariah_screen")
+    assert screen["counts_by_status"].value["NON_COMPLIANT"] > 50
+    assert screen["shariah_only_policy"].value == "COMPLIANT only"
+
+
+def test_run_config_changes_the_consensus(definitions, db_copy):
+    before = read(db_copy, "SELECT count(*) n FROM consensus_signals")["n"].item()
+    config = {"ops": {"consensus_signals": {"config": {"min_supporters": 4}}}}
+    result = materialize(definitions, db_copy, PriceSourceResource(), selection=["consensus_signals"], run_config=config)
+    after = read(db_copy, "SELECT count(*) n, min(supporters) s FROM consensus_signals").iloc[0]
+    assert 0 < after["n"] < before and after["s"] >= 4
+    assert materialization_metadata(result, "consensus_signals")["settings"].value["min_supporters"] == 4
+
+
+def test_strategy_overrides_apply_and_bad_ones_are_named(definitions, db_copy):
+    config = {"ops": {"strategy_signals": {"config": {"params": {"momentum": {"min_return_20d": 0.15}}}}}}
+    materialize(definitions, db_copy, PriceSourceResource(), selection=["strategy_signals"], run_config=config)
+    momentum = read(db_copy, "SELECT min(json_extract(indicators, '$.ret_20')::DOUBLE) r FROM strategy_signals WHERE strategy = 'momentum'")
+    assert momentum["r"].item() >= 0.15
+
+    bad = {"ops": {"strategy_signals": {"config": {"params": {"momentum": {"min_retrun_20d": 0.15}}}}}}
+    result = materialize(definitions, db_copy, PriceSourceResource(), selection=["strategy_signals"], run_config=bad, raise_on_error=False)
+    assert not result.success
+    assert "momentum has no parameter(s) ['min_retrun_20d']" in failure_message(result)
+
+
+def test_shariah_standard_from_run_config(definitions, db_copy):
+    config = {"ops": {"shariah_screen": {"config": {"standard": "DJIM"}}}}
+    materialize(definitions, db_copy, PriceSourceResource(), selection=["shariah_screen"], run_config=config)
+    screen = read(db_copy, "SELECT symbol, standard, activity FROM shariah_screen").set_index("symbol")
+    assert (screen["standard"] == "DJIM").all()
+    assert pd.isna(screen.loc["CCL", "activity"])  # cruise lines are excluded by the strict standards only
+    assert screen.loc["BAC", "activity"] == "conventional finance"
