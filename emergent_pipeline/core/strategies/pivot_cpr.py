@@ -21,8 +21,8 @@ class Params:
     min_volume_ratio: float = 1.5
     min_reward_risk: float = 1.2
     width_window: int = 20
-    min_risk: float = 0.001
-    """The stop (BC) must sit at least 0.1 % under the close: a bar closing on its midpoint has
+    min_risk: float = 0.0005
+    """The stop (BC) must sit at least 0.05 % under the close: a bar closing on its midpoint has
     TC = BC = close up to rounding, and a stop at the entry is no stop."""
     validity_days: int = 3
     confidence_scale: float = 1.0
