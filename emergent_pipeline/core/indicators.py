@@ -67,7 +67,8 @@ def sample_std(blocks: SymbolBlocks, values: np.ndarray, window: int) -> np.ndar
 
 
 def sorted_panel(prices: pd.DataFrame) -> pd.DataFrame:
-    """Prices ordered by (symbol, date) with ``bar``, each row's bar number within its symbol.
+    """Prices ordered by (symbol, date) with ``bar``, each row's bar number within its symbol, and
+    ``day``, the date's number among all the panel's dates (cross-sections index by it).
 
     Sorting integer codes with numpy is an order of magnitude faster than sorting string keys, and
     the symbol becomes a categorical, which every later group-by and take handles cheaply.
@@ -78,10 +79,12 @@ def sorted_panel(prices: pd.DataFrame) -> pd.DataFrame:
     codes = codes[order]
     starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
     ends = np.r_[starts[1:], len(codes)]
+    days, day_codes = np.unique(dates[order], return_inverse=True)
     frame = {
         "symbol": pd.Categorical.from_codes(codes, categories=pd.Index(symbols, dtype=object)),
         "date": dates[order],
         "bar": np.arange(len(codes)) - np.repeat(starts, ends - starts),
+        "day": day_codes,  # index of the date among the panel's trading days, for cross-sections
     }
     for column in ["open", "high", "low", "close", "volume"]:
         frame[column] = prices[column].to_numpy(dtype="float64")[order]

@@ -67,10 +67,8 @@ def build_strategy_panel(
     fundamentals: pd.DataFrame | None = None,
     benchmark: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Indicators plus ``sector``, point-in-time fundamentals (``fund_as_of``, ``eps``, ``pe_pit``,
-    ``pb_pit``, ``roe``, ``ebitda_margin``, ``eps_growth``, ``market_cap_pit``) and ``size_pct``
-    (the symbol's size percentile among the symbols trading on D: by point-in-time market cap where
-    known, else by 20-day average dollar volume, a size proxy known at D)."""
+    """Indicators plus ``sector`` and point-in-time fundamentals (``fund_as_of``, ``eps``, ``pe_pit``,
+    ``pb_pit``, ``roe``, ``ebitda_margin``, ``eps_growth``, ``market_cap_pit``)."""
     panel = compute_indicators(prices, benchmark)
     symbols = panel["symbol"].cat.categories
     codes = panel["symbol"].cat.codes.to_numpy()
@@ -92,11 +90,31 @@ def build_strategy_panel(
     panel["ebitda_margin"] = panel["ebitda"] / revenue.where(revenue > 0)
     panel["market_cap_pit"] = panel["market_cap"] * close / panel["fund_price"]
 
-    by_date = panel.groupby("date", sort=False)
-    volume_rank = by_date["dollar_volume_20"].rank(pct=True)
-    cap_rank = by_date["market_cap_pit"].rank(pct=True) if panel["market_cap_pit"].notna().any() else pd.Series(np.nan, index=panel.index)
-    panel["size_pct"] = cap_rank.fillna(volume_rank)
-    panel["size_basis"] = pd.Categorical.from_codes(
-        np.where(cap_rank.notna(), 0, np.where(volume_rank.notna(), 1, -1)), categories=["market cap", "dollar volume"]
-    )
     return panel
+
+
+def size_percentile(panel: pd.DataFrame, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For the given panel rows: the symbol's size percentile among the symbols trading that day,
+    and its basis. By point-in-time market cap where the day has one for the symbol, else by 20-day
+    average dollar volume, a size proxy known at D.
+
+    Each measure is laid out as a (days × symbols) matrix, so a row's percentile is one comparison
+    with its day's row of the matrix: no sort of the whole panel.
+    """
+    day = panel["day"].to_numpy()
+    symbol = panel["symbol"].cat.codes.to_numpy()
+    shape = (int(day.max()) + 1, len(panel["symbol"].cat.categories))
+    percentile = np.full(len(rows), np.nan)
+    basis = np.full(len(rows), None, dtype=object)
+    for column, name in (("dollar_volume_20", "dollar volume"), ("market_cap_pit", "market cap")):  # cap wins
+        values = panel[column].to_numpy(dtype="float64")
+        matrix = np.full(shape, np.nan)
+        matrix[day, symbol] = values
+        own = values[rows]
+        same_day = matrix[day[rows]]
+        with np.errstate(invalid="ignore"):
+            ranked = (same_day <= own[:, None]).sum(axis=1) / (~np.isnan(same_day)).sum(axis=1)
+        known = ~np.isnan(own)
+        percentile = np.where(known, ranked, percentile)
+        basis = np.where(known, name, basis)
+    return percentile, basis

@@ -6,7 +6,7 @@ numbers one Python string at a time would cost more than all the rules together.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -95,13 +95,16 @@ def to_json(columns: dict[str, np.ndarray]) -> pa.Array:
 
 
 class Rows:
-    """The firing rows of the panel, read column by column (no copy of the whole panel)."""
+    """The firing rows of the panel, read column by column (no copy of the whole panel); ``extra``
+    holds a strategy's own full-length columns (levels, windowed measures) by name."""
 
-    def __init__(self, panel: pd.DataFrame, positions: np.ndarray):
-        self.panel, self.positions = panel, positions
+    def __init__(self, panel: pd.DataFrame, positions: np.ndarray, extra: Mapping[str, object] | None = None):
+        self.panel, self.positions, self.extra = panel, positions, dict(extra or {})
 
     def __getitem__(self, column: str) -> pd.Series:
-        values = self.panel[column]
+        values = self.extra[column] if column in self.extra else self.panel[column]
+        if not isinstance(values, pd.Series):
+            return pd.Series(np.asarray(values)[self.positions])
         if pd.api.types.is_numeric_dtype(values.dtype):
             return pd.Series(values.to_numpy()[self.positions])
         return values.iloc[self.positions].reset_index(drop=True)  # strings/categories: take only these rows
@@ -118,14 +121,15 @@ def make_signals(
     validity_days: int,
     reason: Callable[[Rows], pa.Array],
     indicator_columns: Sequence[str],
+    extra: Mapping[str, object] | None = None,
 ) -> pd.DataFrame:
     """The signals frame for the rows of ``panel`` where ``mask`` holds.
 
     Entry is D's close. ``reason`` builds the short text from the firing rows only; ``indicators``
-    holds the values the rule used, one JSON object per row.
+    holds the values the rule used, one JSON object per row, read from the panel or from ``extra``.
     """
     positions = np.flatnonzero(mask)
-    rows = Rows(panel, positions)
+    rows = Rows(panel, positions, extra)
     pick = lambda values: np.asarray(values, dtype="float64")[positions]  # noqa: E731
     kind = signal_type if isinstance(signal_type, str) else np.asarray(signal_type)[positions]
     return pd.DataFrame(

@@ -60,10 +60,11 @@ def generate(panel: pd.DataFrame, params: Params = Params()) -> pd.DataFrame:
     mask = candidate & fires(drawdown >= -params.max_drawdown_60d)
     stop_distance = np.minimum(params.stop_sigma * panel["sigma_20"], params.max_stop)
     score = (params.max_volatility_60d - panel["vol_60"]) / params.max_volatility_60d + (params.max_beta - panel["beta_60"]) + (positive - params.min_positive_blocks)
-    panel = panel.assign(positive_blocks=positive, max_drawdown_60=drawdown)
+    extra = {"positive_blocks": positive, "max_drawdown_60": drawdown}
     return make_signals(
         panel, mask, NAME, "BUY", squash(score, params.confidence_scale),
         target=close * (1.0 + params.target_gain), stop=close * (1.0 - stop_distance), validity_days=params.validity_days,
         reason=lambda r: text("60d vol ", pct(r["vol_60"]), ", max drawdown ", pct(r["max_drawdown_60"]), ", beta ", num(r["beta_60"])),
         indicator_columns=["vol_60", "max_drawdown_60", "positive_blocks", "beta_60", "sigma_20"],
+        extra=extra,
     )

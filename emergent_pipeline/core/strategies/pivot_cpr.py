@@ -67,10 +67,11 @@ def generate(panel: pd.DataFrame, params: Params = Params()) -> pd.DataFrame:
     median_width[rows] = np.median(trailing_windows(panel, width.to_numpy(), rows, params.width_window), axis=1)
     mask = candidate & fires(width < median_width)
     score = log_ratio(reward_risk, params.min_reward_risk) + log_ratio(panel["volume_ratio"], params.min_volume_ratio) + 0.5
-    panel = panel.join(levels).assign(cpr_width=width, cpr_width_median=median_width)
+    extra = {**levels, "cpr_width": width, "cpr_width_median": median_width}
     return make_signals(
         panel, mask, NAME, "BUY", squash(score, params.confidence_scale),
         target=target, stop=levels["bc"], validity_days=params.validity_days,
         reason=lambda r: text("narrow CPR, close above TC ", num(r["tc"]), ", volume x", num(r["volume_ratio"])),
         indicator_columns=["pivot", "bc", "tc", "r1", "r2", "cpr_width", "cpr_width_median", "volume_ratio"],
+        extra=extra,
     )

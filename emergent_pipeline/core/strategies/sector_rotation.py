@@ -28,28 +28,60 @@ class Params:
     confidence_scale: float = 0.10
 
 
-def sector_scores(panel: pd.DataFrame, params: Params = Params()) -> pd.DataFrame:
-    """Per (date, sector): ret_60, ret_30 (member means), acceleration, breadth, members, rank (1 = best)."""
-    grouped = panel.assign(above_50=(panel["close"] > panel["sma_50"]).astype(float)).groupby(["sector", "date"], observed=True)
-    sectors = grouped.agg(
-        sector_ret_60=("ret_60", "mean"), sector_ret_30=("ret_30", "mean"), breadth=("above_50", "mean"),
-        members=("ret_60", "count"),
-    ).reset_index()
-    sectors["acceleration"] = sectors["sector_ret_60"] - sectors.groupby("sector", observed=True)["sector_ret_60"].shift(params.acceleration_bars)
-    eligible = sectors["members"] >= params.min_sector_members
-    ranks = sectors[eligible].groupby("date")[["sector_ret_60", "acceleration", "breadth"]].rank(ascending=False)
-    composite = ranks.sum(axis=1, min_count=3)
-    sectors["rank"] = composite.groupby(sectors.loc[eligible, "date"]).rank(method="first")
-    return sectors
+def cross_section_mean(values: np.ndarray, group: np.ndarray, day: np.ndarray, groups: int, days: int) -> np.ndarray:
+    """(groups × days) mean of ``values`` per group and day, NaN where no member has a value."""
+    valid = ~np.isnan(values) & (group >= 0)
+    key = group[valid] * days + day[valid]
+    total = np.bincount(key, weights=values[valid], minlength=groups * days)
+    count = np.bincount(key, minlength=groups * days)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (total / count).reshape(groups, days)
+
+
+def sector_scores(panel: pd.DataFrame, params: Params = Params()) -> dict[str, np.ndarray]:
+    """(sectors × days) matrices: sector_ret_60 and sector_ret_30 (member means), acceleration
+    (change of sector_ret_60 over ``acceleration_bars`` days), breadth (share above SMA50), members,
+    and rank (1 = best) among sectors with enough members, by the sum of the three ranks."""
+    sector = panel["sector"].cat.codes.to_numpy().astype("int64")
+    day = panel["day"].to_numpy()
+    groups, days = len(panel["sector"].cat.categories), int(day.max()) + 1
+    ret_60 = panel["ret_60"].to_numpy(dtype="float64")
+    scores = {
+        "sector_ret_60": cross_section_mean(ret_60, sector, day, groups, days),
+        "sector_ret_30": cross_section_mean(panel["ret_30"].to_numpy(dtype="float64"), sector, day, groups, days),
+        "breadth": cross_section_mean(
+            np.where(panel["sma_50"].isna(), np.nan, (panel["close"] > panel["sma_50"]).astype(float)), sector, day, groups, days
+        ),
+        "members": np.bincount(sector[(sector >= 0) & ~np.isnan(ret_60)] * days + day[(sector >= 0) & ~np.isnan(ret_60)], minlength=groups * days).reshape(groups, days),
+    }
+    lagged = np.full_like(scores["sector_ret_60"], np.nan)
+    lagged[:, params.acceleration_bars :] = scores["sector_ret_60"][:, : -params.acceleration_bars]
+    scores["acceleration"] = scores["sector_ret_60"] - lagged
+    eligible = scores["members"] >= params.min_sector_members
+    ranked = [
+        pd.DataFrame(np.where(eligible, scores[name], np.nan)).rank(axis=0, ascending=False).to_numpy()
+        for name in ("sector_ret_60", "acceleration", "breadth")
+    ]
+    composite = ranked[0] + ranked[1] + ranked[2]  # NaN unless all three are known
+    scores["rank"] = pd.DataFrame(composite).rank(axis=0, method="first").to_numpy()
+    return scores
 
 
 def generate(panel: pd.DataFrame, params: Params = Params()) -> pd.DataFrame:
     """BUY for members of the top-3 sectors whose 60-day return and acceleration are positive, when
     the stock's 30-day return beats its sector's. Stop entry - 2.5 ATR; target entry × (1 + max(half
     the sector's 60-day return, 8 %)); 20 days."""
-    sectors = sector_scores(panel, params)
-    rows = panel[["sector", "date"]].merge(sectors, on=["sector", "date"], how="left")
-    rows.index = panel.index
+    sector = panel["sector"].cat.codes.to_numpy()
+    day = panel["day"].to_numpy()
+    known = sector >= 0
+    if not known.any():  # no sector information (a user's file without a universe): nothing to rank
+        return make_signals(panel, np.zeros(len(panel), dtype=bool), NAME, "BUY", np.zeros(len(panel)), panel["close"],
+                            panel["close"], params.validity_days, reason=lambda r: text(""), indicator_columns=[])
+    scores = sector_scores(panel, params)
+    rows = pd.DataFrame(
+        {name: np.where(known, matrix[np.where(known, sector, 0), day], np.nan) for name, matrix in scores.items() if name != "members"},
+        index=panel.index,
+    )
     close, atr = panel["close"], panel["atr_14"]
     excess = panel["ret_30"] - rows["sector_ret_30"]
     mask = fires(
@@ -60,10 +92,11 @@ def generate(panel: pd.DataFrame, params: Params = Params()) -> pd.DataFrame:
         atr > 0,
     )
     gain = np.maximum(rows["sector_ret_60"] / 2.0, params.min_target_gain)
-    panel = panel.assign(**{c: rows[c] for c in ["sector_ret_60", "acceleration", "breadth", "rank", "sector_ret_30"]})
+    extra = dict(rows)
     return make_signals(
         panel, mask, NAME, "BUY", squash(excess, params.confidence_scale),
         target=close * (1.0 + gain), stop=close - params.stop_atr * atr, validity_days=params.validity_days,
         reason=lambda r: text(label(r["sector"]), " ranked ", num(r["rank"], 0), ", 30d return ", pct(r["ret_30"]), " vs sector ", pct(r["sector_ret_30"])),
         indicator_columns=["sector_ret_60", "acceleration", "breadth", "rank", "ret_30", "sector_ret_30", "atr_14"],
+        extra=extra,
     )

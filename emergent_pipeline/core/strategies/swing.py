@@ -68,10 +68,11 @@ def generate(panel: pd.DataFrame, params: Params = Params()) -> pd.DataFrame:
         reward_risk >= params.min_reward_risk,
     )
     score = (params.max_rsi - swing["swing_rsi"]) / 10.0 + reward_risk / params.min_reward_risk
-    panel = panel.join(swing[["swing_low", "swing_range_position", "swing_rsi"]])
+    extra = dict(swing)
     return make_signals(
         panel, mask, NAME, "BUY", squash(score, params.confidence_scale),
         target=target, stop=stop, validity_days=params.validity_days,
         reason=lambda r: text("swing low ", num(r["swing_low"]), " confirmed after pull-back (RSI ", num(r["swing_rsi"], 1), ")"),
         indicator_columns=["sma_20", "sma_50", "high_20", "swing_low", "swing_range_position", "swing_rsi"],
+        extra=extra,
     )

@@ -46,10 +46,11 @@ def generate(panel: pd.DataFrame, params: Params = Params()) -> pd.DataFrame:
         target > close,
     )
     discount = 1.0 - panel["pe_pit"] / sector_pe
-    panel = panel.assign(sector_pe=sector_pe)
+    extra = {"sector_pe": sector_pe}
     return make_signals(
         panel, mask, NAME, "BUY", squash(discount + (params.max_pb - panel["pb_pit"]) / params.max_pb, params.confidence_scale),
         target=target, stop=params.stop_fraction * close, validity_days=params.validity_days,
         reason=lambda r: text("P/E ", num(r["pe_pit"], 1), " vs sector ", num(r["sector_pe"], 1), ", P/B ", num(r["pb_pit"])),
         indicator_columns=["pe_pit", "sector_pe", "pb_pit", "eps", "low_200"],
+        extra=extra,
     )
