@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 DAGSTER_HOME := $(CURDIR)/.dagster_home
 export DAGSTER_HOME
+# dg expects the project's environment to be the active one.
+DG := VIRTUAL_ENV=$(CURDIR)/$(VENV) PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/dg
+QUIET_LOGS := {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 .PHONY: install run test dev bench clean
 
@@ -21,7 +24,7 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 
 ## Materialize every asset on the bundled data, then print a summary of the stored tables.
 run: install $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster asset materialize --select '*' -m emergent_pipeline.definitions
+	$(DG) launch --assets '*' --config-json '$(QUIET_LOGS)'
 	$(BIN)/emergent-pipeline summary
 
 ## Run the whole test suite.
@@ -30,7 +33,7 @@ test: install
 
 ## Start the Dagster UI (http://127.0.0.1:3000) with a persistent instance in .dagster_home/.
 dev: install $(DAGSTER_HOME)/dagster.yaml
-	VIRTUAL_ENV=$(CURDIR)/$(VENV) PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/dg dev --host 127.0.0.1 --port 3000
+	$(DG) dev --host 127.0.0.1 --port 3000
 
 bench: install
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script; done
