@@ -35,8 +35,8 @@ def talib_only(prices) -> None:
     for lo, hi in zip(blocks.starts, blocks.ends):
         c, h, l, v, r = close[lo:hi], high[lo:hi], low[lo:hi], volume[lo:hi], returns[lo:hi]
         talib.RSI(c, 14), talib.ATR(h, l, c, 14), talib.BBANDS(c, 20, 2.0, 2.0)
-        talib.SMA(c, 20), talib.SMA(c, 50), talib.SMA(c, 200), talib.SMA(v, 20), talib.SMA(c * v, 20)
-        talib.MAX(h, 20), talib.MIN(l, 20), talib.MAX(h, 60), talib.MIN(l, 60), talib.MIN(l, 200), talib.MAX(c, 60), talib.MIN(c, 60)
+        talib.SMA(c, 20), talib.SMA(c, 50), talib.SMA(c, 200), talib.SUM(v, 20), talib.SUM(v, 20), talib.SMA(c * v, 20)
+        talib.MAX(h, 20), talib.MIN(l, 20), talib.MAX(h, 60), talib.MIN(l, 60), talib.MIN(l, 200)
         talib.STDDEV(r, 20), talib.STDDEV(r, 60), talib.STDDEV(c, 20)
         for _ in range(5):  # the rolling sums of the beta regression
             talib.SUM(r, 60)

@@ -91,3 +91,17 @@ def test_sorted_panel_numbers_each_symbols_bars():
     assert panel["symbol"].astype(str).tolist() == ["A", "A", "B", "B"]
     assert panel["close"].tolist() == [1.0, 2.0, 3.0, 4.0]
     assert panel["bar"].tolist() == [0, 1, 0, 1]
+
+
+def test_volume_ratio_against_no_known_volume_is_missing_not_infinite():
+    n = 30
+    close = 100 + np.arange(n, dtype=float)
+    volume = np.r_[np.full(n - 1, np.nan), 1e6]  # no volume known before the last bar
+    prices = pd.DataFrame({"symbol": "AAA", "date": pd.bdate_range("2021-01-04", periods=n), "open": close,
+                           "high": close + 0.5, "low": close - 0.5, "close": close, "volume": volume})
+    ratio = compute_indicators(prices)["volume_ratio"]
+    assert ratio.isna().all()
+    volume[:-1] = 2e6
+    volume[10] = np.nan  # a missing volume is left out of the average, not counted as zero
+    prices["volume"] = volume
+    assert compute_indicators(prices)["volume_ratio"].iloc[-1] == pytest.approx(0.5)

@@ -7,7 +7,7 @@ and including D; the "previous-bars" columns are shifted so that they end at D-1
 
 TA-Lib cannot skip a missing value inside a series (an exponential indicator stays wrong from that
 bar on), so a bar with only a close is treated as flat (open = high = low = close) for the
-indicators, and a missing volume as zero volume. The stored prices keep the gaps; the
+indicators; a missing volume is left out of the volume averages. The stored prices keep the gaps; the
 ``price_history_ohlc_consistency`` check lists them.
 """
 
@@ -101,7 +101,7 @@ def compute_indicators(prices: pd.DataFrame, benchmark: pd.DataFrame | None = No
     sigma_20 (20-bar-horizon volatility: daily std × √20),
     range_high_20_prev/range_low_20_prev/close_mean_20_prev/close_std_20_prev (the 20 bars before D),
     high_20/low_20 (the 20 bars up to D), high_60_lag5 (60-bar high ending 5 bars before D),
-    low_60, low_200, close_max_60/close_min_60 (highest and lowest close of the last 60 bars) and beta_60 (to the benchmark, when given). Windowed measures that only a few
+    low_60, low_200 and beta_60 (to the benchmark, when given). Windowed measures that only a few
     candidate rows need (a 60-bar max drawdown, the 20-day median CPR width) are computed by the
     strategies that use them, on those rows only.
     """
@@ -125,7 +125,14 @@ def compute_indicators(prices: pd.DataFrame, benchmark: pd.DataFrame | None = No
         upper[lo:hi], _, lower[lo:hi] = talib.BBANDS(close[lo:hi], timeperiod=20, nbdevup=2.0, nbdevdn=2.0)
     columns.update(bb_upper=upper, bb_middle=columns["sma_20"], bb_lower=lower)
 
-    columns["volume_ratio"] = volume / blocks.shift(blocks.apply(talib.SMA, volume, timeperiod=20), 1)
+    # Mean of the known volumes among the 20 previous bars; none known (or all zero) gives NaN.
+    volume_known = (~panel["volume"].isna()).to_numpy(dtype="float64")
+    volume_sum = blocks.apply(talib.SUM, volume, timeperiod=20)
+    known_count = blocks.apply(talib.SUM, volume_known, timeperiod=20)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        previous_mean = blocks.shift(volume_sum / known_count, 1)
+        ratio = np.where(previous_mean > 0, volume / previous_mean, np.nan)
+    columns["volume_ratio"] = np.where(volume_known > 0, ratio, np.nan)
     columns["dollar_volume_20"] = blocks.apply(talib.SMA, close * volume, timeperiod=20)
     for n in (20, 30, 60, 63, 126):
         columns[f"ret_{n}"] = close / blocks.shift(close, n) - 1.0
@@ -148,8 +155,6 @@ def compute_indicators(prices: pd.DataFrame, benchmark: pd.DataFrame | None = No
         close_std_20_prev=blocks.shift(sample_std(blocks, close, 20), 1),
         high_60_lag5=blocks.shift(blocks.apply(talib.MAX, high, timeperiod=60), 5),
         low_60=blocks.apply(talib.MIN, low, timeperiod=60),
-        close_max_60=blocks.apply(talib.MAX, close, timeperiod=60),
-        close_min_60=blocks.apply(talib.MIN, close, timeperiod=60),
         low_200=blocks.apply(talib.MIN, low, timeperiod=200),
     )
 

@@ -28,7 +28,8 @@ def point_in_time_fundamentals(fundamentals: pd.DataFrame | None) -> pd.DataFram
     snapshots["as_of"] = pd.to_datetime(snapshots["as_of"]).astype("datetime64[ns]")
     snapshots = snapshots.sort_values(["symbol", "as_of"])
     previous_eps = snapshots.groupby("symbol")["eps"].shift(1)
-    snapshots["eps_growth"] = np.where(previous_eps > 0, snapshots["eps"] / previous_eps - 1.0, np.nan)
+    # Relative to the size of the previous EPS, so a loss turning into a profit counts as growth.
+    snapshots["eps_growth"] = np.where(previous_eps != 0, (snapshots["eps"] - previous_eps) / previous_eps.abs(), np.nan)
     for column in FUNDAMENTAL_COLUMNS:
         if column not in snapshots.columns:
             snapshots[column] = np.nan
@@ -95,8 +96,8 @@ def build_strategy_panel(
 
 def size_percentile(panel: pd.DataFrame, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For the given panel rows: the symbol's size percentile among the symbols trading that day,
-    and its basis. By point-in-time market cap where the day has one for the symbol, else by 20-day
-    average dollar volume, a size proxy known at D.
+    and its basis: point-in-time market cap on days when most symbols have one, else 20-day
+    average dollar volume (a size proxy known at D). Ties share their average rank.
 
     Each measure is laid out as a (days × symbols) matrix, so a row's percentile is one comparison
     with its day's row of the matrix: no sort of the whole panel.
@@ -104,17 +105,23 @@ def size_percentile(panel: pd.DataFrame, rows: np.ndarray) -> tuple[np.ndarray, 
     day = panel["day"].to_numpy()
     symbol = panel["symbol"].cat.codes.to_numpy()
     shape = (int(day.max()) + 1, len(panel["symbol"].cat.categories))
-    percentile = np.full(len(rows), np.nan)
-    basis = np.full(len(rows), None, dtype=object)
-    for column, name in (("dollar_volume_20", "dollar volume"), ("market_cap_pit", "market cap")):  # cap wins
-        values = panel[column].to_numpy(dtype="float64")
+    matrices = {}
+    for column in ("market_cap_pit", "dollar_volume_20"):
         matrix = np.full(shape, np.nan)
-        matrix[day, symbol] = values
-        own = values[rows]
-        same_day = matrix[day[rows]]
-        with np.errstate(invalid="ignore"):
-            ranked = (same_day <= own[:, None]).sum(axis=1) / (~np.isnan(same_day)).sum(axis=1)
-        known = ~np.isnan(own)
-        percentile = np.where(known, ranked, percentile)
-        basis = np.where(known, name, basis)
+        matrix[day, symbol] = panel[column].to_numpy(dtype="float64")
+        matrices[column] = matrix
+    # One basis per day for everyone: market cap when most of the day's symbols have one, so a
+    # symbol is never ranked against a different measure than its neighbours.
+    traded = (~np.isnan(matrices["dollar_volume_20"])).sum(axis=1)
+    use_cap = (~np.isnan(matrices["market_cap_pit"])).sum(axis=1) >= 0.5 * np.maximum(traded, 1)
+    row_days = day[rows]
+    by_cap = use_cap[row_days]
+    same_day = np.where(by_cap[:, None], matrices["market_cap_pit"][row_days], matrices["dollar_volume_20"][row_days])
+    own = same_day[np.arange(len(rows)), symbol[rows]]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        below = (same_day < own[:, None]).sum(axis=1)
+        equal = (same_day == own[:, None]).sum(axis=1)
+        percentile = (below + (equal + 1) / 2.0) / (~np.isnan(same_day)).sum(axis=1)  # average rank of ties
+    percentile = np.where(np.isnan(own), np.nan, percentile)
+    basis = np.where(np.isnan(own), None, np.where(by_cap, "market cap", "dollar volume"))
     return percentile, basis

@@ -88,7 +88,8 @@ def to_json(columns: dict[str, np.ndarray]) -> pa.Array:
     """One JSON object per row from numeric columns (null for missing), built with Arrow kernels."""
     parts: list[Text] = []
     for i, (name, values) in enumerate(columns.items()):
-        array = pa.array(np.asarray(values, dtype="float64"), from_pandas=True)
+        numbers = np.asarray(values, dtype="float64")
+        array = pa.array(np.where(np.isfinite(numbers), numbers, np.nan), from_pandas=True)  # JSON has no inf
         formatted = pc.fill_null(pc.cast(pc.round(array, 6), pa.string()), "null")
         parts += [("{" if i == 0 else ", ") + f'"{name}": ', formatted]
     return text(*parts, "}")

@@ -50,12 +50,9 @@ def generate(panel: pd.DataFrame, params: Params = Params()) -> pd.DataFrame:
         positive > params.min_positive_blocks,
         panel["beta_60"] <= params.max_beta,
     )
-    # The 60-bar max drawdown is a windowed scan: run it only where everything else passes and
-    # the window's whole range (lowest over highest close) does not already settle it.
-    range_floor = panel["close_min_60"] / panel["close_max_60"] - 1.0
-    drawdown = np.where(candidate & (range_floor >= -params.max_drawdown_60d), 0.0, np.nan)
-    drawdown = np.maximum(drawdown, range_floor)  # the fall is never worse than the range
-    rows = np.flatnonzero(candidate & (range_floor < -params.max_drawdown_60d))
+    # The 60-bar max drawdown is a windowed scan: run it only on the rows that pass everything else.
+    rows = np.flatnonzero(candidate)
+    drawdown = np.full(len(panel), np.nan)
     drawdown[rows] = max_drawdown(trailing_windows(panel, close.to_numpy(), rows, params.drawdown_window))
     mask = candidate & fires(drawdown >= -params.max_drawdown_60d)
     stop_distance = np.minimum(params.stop_sigma * panel["sigma_20"], params.max_stop)

@@ -22,6 +22,8 @@ class Params:
     top_sectors: int = 3
     acceleration_bars: int = 20
     min_sector_members: int = 5
+    min_acceleration: float = 1e-9
+    """Acceleration must exceed this: a flat sector return differs from itself only by rounding."""
     stop_atr: float = 2.5
     min_target_gain: float = 0.08
     validity_days: int = 20
@@ -87,7 +89,7 @@ def generate(panel: pd.DataFrame, params: Params = Params()) -> pd.DataFrame:
     mask = fires(
         rows["rank"] <= params.top_sectors,
         rows["sector_ret_60"] > 0,
-        rows["acceleration"] > 0,
+        rows["acceleration"] > params.min_acceleration,
         excess > 0,
         atr > 0,
     )
