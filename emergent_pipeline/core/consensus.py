@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from emergent_pipeline.core.indicators import sorted_panel
+from emergent_pipeline.core.indicators import locate_rows, sorted_panel
 
 DEFAULT_WEIGHTS = {
     "momentum": 0.15, "breakout": 0.13, "mean_reversion": 0.12, "value": 0.11, "swing": 0.10,
@@ -59,14 +59,9 @@ def active_signal_matrix(grid: pd.DataFrame, signals: pd.DataFrame, strategies: 
     ``grid`` is ordered by (symbol, date) with ``bar`` numbering each symbol's bars. A signal is
     active from its bar for ``validity_days`` bars; the newest one wins.
     """
-    symbols = grid["symbol"].cat.categories
     grid_codes = grid["symbol"].cat.codes.to_numpy().astype("int64")
-    grid_keys = grid_codes * 1_000_000 + grid["date"].to_numpy(dtype="datetime64[D]").astype("int64")
-    signal_codes = symbols.get_indexer(signals["symbol"].astype(str)).astype("int64")
-    signal_keys = signal_codes * 1_000_000 + signals["date"].to_numpy(dtype="datetime64[D]").astype("int64")
-    position = np.searchsorted(grid_keys, signal_keys)  # the grid is sorted by these keys
-    on_grid = (signal_codes >= 0) & (position < len(grid_keys))
-    on_grid[on_grid] = grid_keys[position[on_grid]] == signal_keys[on_grid]
+    position = locate_rows(grid, signals["symbol"], signals["date"])
+    on_grid = position >= 0
     keyed = signals[on_grid].reset_index(drop=True)
     grid_row = position[on_grid]
 

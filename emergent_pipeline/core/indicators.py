@@ -91,6 +91,24 @@ def sorted_panel(prices: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(frame)
 
 
+def locate_rows(panel: pd.DataFrame, symbols: pd.Series | np.ndarray, dates: pd.Series | np.ndarray) -> np.ndarray:
+    """Row numbers in ``panel`` (from :func:`sorted_panel`) of each (symbol, date), -1 where absent.
+
+    Keys are (symbol code, day number) packed into one integer; the panel is sorted by them, so one
+    ``searchsorted`` finds every row.
+    """
+    categories = panel["symbol"].cat.categories
+    panel_keys = panel["symbol"].cat.codes.to_numpy().astype("int64") * 1_000_000 + panel["date"].to_numpy(
+        dtype="datetime64[D]"
+    ).astype("int64")
+    codes = categories.get_indexer(pd.Index(np.asarray(symbols, dtype=object)).astype(str)).astype("int64")
+    keys = codes * 1_000_000 + np.asarray(dates, dtype="datetime64[D]").astype("int64")
+    position = np.searchsorted(panel_keys, keys)
+    found = (codes >= 0) & (position < len(panel_keys))
+    found[found] = panel_keys[position[found]] == keys[found]
+    return np.where(found, position, -1)
+
+
 def compute_indicators(prices: pd.DataFrame, benchmark: pd.DataFrame | None = None) -> pd.DataFrame:
     """The price panel sorted by (symbol, date) with every indicator the strategies use.
 
