@@ -1,0 +1,128 @@
+"""Following a signal after day D: to its target, its stop, or the end of its horizon.
+
+The triple-barrier rule of the domain spec, used for the ML labels and for the outcome tracking:
+a BUY signalled on D enters at D+1's open and walks D+1, D+2, ... up to its validity. It succeeds
+if a high reaches the target before a low reaches the stop; a bar that touches both counts as the
+stop (we cannot know which came first, so we assume the worse); at the horizon without either, it
+succeeds if its return beats the round-trip costs. A SELL mirrors this. A gap through a barrier
+fills at the open, not at the barrier. A signal whose horizon has not ended and that has touched
+neither barrier is ``open``: unlabelled, never counted as a failure.
+
+Everything here uses bars after D by design. It must never feed a feature.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from emergent_pipeline.core.indicators import locate_rows, sorted_panel
+
+OUTCOMES = ("target", "stop", "timeout", "open")
+
+
+@dataclass(frozen=True)
+class OutcomeParams:
+    cost_bps_per_side: float = 10.0
+
+    @property
+    def round_trip_cost(self) -> float:
+        return 2.0 * self.cost_bps_per_side / 10_000.0
+
+
+def follow_signals(prices: pd.DataFrame, signals: pd.DataFrame, params: OutcomeParams = OutcomeParams()) -> pd.DataFrame:
+    """One row per signal (same order): outcome, entry_date, entry_fill, exit_date, exit_price,
+    return_net, mfe, mae (favourable/adverse excursion as returns from the fill), bars_held,
+    horizon_end (the date the horizon ends, NaT while in the future) and label (1 success, 0 failure,
+    NaN while open).
+
+    ``signals`` needs symbol, date, signal_type, target_price, stop_loss, validity_days.
+    """
+    panel = sorted_panel(prices)
+    n = len(signals)
+    row = locate_rows(panel, signals["symbol"], signals["date"])
+    if (row < 0).any():
+        missing = signals.loc[row < 0, ["symbol", "date"]].head(3).to_dict("records")
+        raise ValueError(f"{int((row < 0).sum())} signals have no price bar on their date, e.g. {missing}")
+    horizon = signals["validity_days"].to_numpy(dtype="int64")
+    width = int(horizon.max()) if n else 1
+    bars_left = _bars_left_in_symbol(panel)[row]  # bars after D for the same symbol
+    offsets = np.arange(1, width + 1)
+    positions = np.minimum(row[:, None] + offsets, len(panel) - 1)
+    inside = (offsets[None, :] <= np.minimum(horizon, bars_left)[:, None])
+
+    def window(column: str) -> np.ndarray:
+        values = panel[column].to_numpy(dtype="float64")[positions]
+        return np.where(inside, values, np.nan)
+
+    close = window("close")
+    opens = np.where(np.isnan(window("open")), close, window("open"))
+    high = np.where(np.isnan(window("high")), close, window("high"))
+    low = np.where(np.isnan(window("low")), close, window("low"))
+    is_buy = (signals["signal_type"].to_numpy() == "BUY")[:, None]
+    target = signals["target_price"].to_numpy(dtype="float64")[:, None]
+    stop = signals["stop_loss"].to_numpy(dtype="float64")[:, None]
+    # In "gain" terms a SELL is a BUY of the inverse: favourable moves are down.
+    favourable = np.where(is_buy, high >= target, low <= target)
+    adverse = np.where(is_buy, low <= stop, high >= stop)
+    hit = favourable | adverse
+    first = np.where(hit.any(axis=1), hit.argmax(axis=1), -1)
+    rows_n = np.arange(n)
+    stopped = (first >= 0) & adverse[rows_n, np.maximum(first, 0)]  # a bar touching both is a stop
+    reached = (first >= 0) & ~stopped
+    complete = bars_left >= horizon
+    outcome = np.select([stopped, reached, complete], ["stop", "target", "timeout"], "open")
+
+    entry_fill = opens[:, 0]
+    exit_offset = np.where(first >= 0, first, horizon - 1)
+    bar_open = opens[rows_n, np.minimum(exit_offset, width - 1)]
+    target_1d, stop_1d, buy_1d = target[:, 0], stop[:, 0], is_buy[:, 0]
+    exit_price = np.select(
+        [reached, stopped],
+        [
+            np.where(buy_1d, np.maximum(target_1d, bar_open), np.minimum(target_1d, bar_open)),  # a gap fills at the open
+            np.where(buy_1d, np.minimum(stop_1d, bar_open), np.maximum(stop_1d, bar_open)),
+        ],
+        close[rows_n, np.minimum(exit_offset, width - 1)],
+    )
+    exit_price = np.where(outcome == "open", np.nan, exit_price)
+    direction = np.where(buy_1d, 1.0, -1.0)
+    gross = direction * (exit_price / entry_fill - 1.0)
+    return_net = gross - params.round_trip_cost
+
+    held = offsets[None, :] <= (exit_offset + 1)[:, None]
+    up = np.nanmax(np.where(held & inside, high, np.nan), axis=1, initial=-np.inf) / entry_fill - 1.0
+    down = np.nanmin(np.where(held & inside, low, np.nan), axis=1, initial=np.inf) / entry_fill - 1.0
+    mfe = np.where(buy_1d, up, -down)
+    mae = np.where(buy_1d, down, -up)
+
+    dates = panel["date"].to_numpy()
+    exit_row = row + 1 + exit_offset
+    label = np.select([outcome == "target", outcome == "stop", outcome == "timeout"], [1.0, 0.0, (return_net > 0).astype(float)], np.nan)
+    resolved = outcome != "open"
+    return pd.DataFrame(
+        {
+            "outcome": outcome,
+            "entry_date": np.where(bars_left >= 1, dates[np.minimum(row + 1, len(panel) - 1)], np.datetime64("NaT")),
+            "entry_fill": np.where(bars_left >= 1, entry_fill, np.nan),
+            "exit_date": np.where(resolved, dates[np.minimum(exit_row, len(panel) - 1)], np.datetime64("NaT")),
+            "exit_price": exit_price,
+            "return_net": np.where(resolved, return_net, np.nan),
+            "mfe": np.where(bars_left >= 1, mfe, np.nan),
+            "mae": np.where(bars_left >= 1, mae, np.nan),
+            "bars_held": np.where(resolved, exit_offset + 1, np.minimum(bars_left, horizon)),
+            "horizon_end": np.where(complete, dates[np.minimum(row + horizon, len(panel) - 1)], np.datetime64("NaT")),
+            "label": label,
+        },
+        index=signals.index,
+    )
+
+
+def _bars_left_in_symbol(panel: pd.DataFrame) -> np.ndarray:
+    """For each row, how many later bars its symbol has in the panel."""
+    bar = panel["bar"].to_numpy()
+    starts = np.flatnonzero(bar == 0)
+    lengths = np.diff(np.r_[starts, len(panel)])
+    return np.repeat(lengths, lengths) - bar - 1

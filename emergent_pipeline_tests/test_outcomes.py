@@ -1,0 +1,103 @@
+"""The triple-barrier rule on hand-made price paths; every figure computed by hand."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from emergent_pipeline.core.outcomes import OutcomeParams, follow_signals
+
+DAYS = pd.bdate_range("2021-03-01", periods=8)
+COST = 0.002  # 10 bps per side, round trip
+
+
+def path(bars):
+    """bars: (open, high, low, close) for each day; day 0 is the signal day D."""
+    o, h, l, c = np.array(bars, dtype=float).T
+    return pd.DataFrame({"symbol": "AAA", "date": DAYS[: len(bars)], "open": o, "high": h, "low": l, "close": c, "volume": 1e6})
+
+
+def buy(target=110.0, stop=95.0, validity=3, kind="BUY"):
+    return pd.DataFrame([{"symbol": "AAA", "date": DAYS[0], "signal_type": kind, "target_price": target, "stop_loss": stop, "validity_days": validity}])
+
+
+FLAT = (100, 101, 99, 100)
+
+
+def test_target_first():
+    prices = path([FLAT, (100, 104, 98, 103), (103, 111, 102, 108), (108, 109, 90, 91), FLAT])
+    row = follow_signals(prices, buy()).iloc[0]
+    assert row["outcome"] == "target" and row["label"] == 1
+    assert row["entry_fill"] == 100 and row["exit_price"] == 110 and row["exit_date"] == DAYS[2]
+    assert row["return_net"] == pytest.approx(110 / 100 - 1 - COST)
+    assert row["bars_held"] == 2
+    assert row["mfe"] == pytest.approx(0.11) and row["mae"] == pytest.approx(-0.02)  # up to the exit bar only
+
+
+def test_stop_first():
+    prices = path([FLAT, (100, 101, 94, 96), (96, 120, 95, 119), FLAT, FLAT])
+    row = follow_signals(prices, buy()).iloc[0]
+    assert row["outcome"] == "stop" and row["label"] == 0 and row["exit_price"] == 95 and row["exit_date"] == DAYS[1]
+    assert row["return_net"] == pytest.approx(-0.05 - COST)
+
+
+def test_a_bar_touching_both_counts_as_the_stop():
+    prices = path([FLAT, (100, 112, 94, 105), FLAT, FLAT, FLAT])
+    row = follow_signals(prices, buy()).iloc[0]
+    assert row["outcome"] == "stop" and row["label"] == 0 and row["exit_price"] == 95
+
+
+def test_a_gap_through_the_stop_fills_at_the_open():
+    prices = path([FLAT, (90, 92, 88, 91), FLAT, FLAT, FLAT])
+    row = follow_signals(prices, buy()).iloc[0]
+    assert row["outcome"] == "stop" and row["exit_price"] == 90  # worse than the stop: the market opened there
+
+
+def test_timeout_with_a_gain_beating_costs_is_a_success():
+    prices = path([FLAT, (100, 102, 99, 101), (101, 103, 100, 102), (102, 104, 101, 103), (103, 120, 80, 100)])
+    row = follow_signals(prices, buy(validity=3)).iloc[0]
+    assert row["outcome"] == "timeout" and row["exit_date"] == DAYS[3] and row["exit_price"] == 103
+    assert row["return_net"] == pytest.approx(0.03 - COST) and row["label"] == 1
+    assert row["horizon_end"] == DAYS[3]
+
+
+def test_timeout_with_a_gain_below_costs_is_a_failure():
+    prices = path([FLAT, (100, 101, 99, 100.1), (100.1, 101, 99, 100.15), (100, 101, 99, 100.1), FLAT])
+    row = follow_signals(prices, buy(validity=3)).iloc[0]
+    assert row["outcome"] == "timeout" and 0 < row["exit_price"] / row["entry_fill"] - 1 < COST
+    assert row["label"] == 0
+
+
+def test_timeout_with_a_loss():
+    prices = path([FLAT, (100, 101, 97, 98), (98, 99, 96, 97), (97, 98, 96, 97), FLAT])
+    row = follow_signals(prices, buy(validity=3)).iloc[0]
+    assert row["outcome"] == "timeout" and row["return_net"] == pytest.approx(-0.03 - COST) and row["label"] == 0
+
+
+def test_a_signal_whose_horizon_has_not_ended_is_open_and_unlabelled():
+    prices = path([FLAT, (100, 104, 98, 103), (103, 105, 101, 104)])  # two bars after D, horizon 3
+    row = follow_signals(prices, buy(validity=3)).iloc[0]
+    assert row["outcome"] == "open" and np.isnan(row["label"]) and pd.isna(row["exit_date"])
+    assert pd.isna(row["horizon_end"]) and row["bars_held"] == 2
+    # ... but one that already reached its target is resolved, horizon or not.
+    prices = path([FLAT, (100, 111, 98, 109)])
+    assert follow_signals(prices, buy(validity=3)).iloc[0]["outcome"] == "target"
+
+
+def test_sell_mirrors_buy():
+    prices = path([FLAT, (100, 101, 89, 90), FLAT, FLAT, FLAT])
+    row = follow_signals(prices, buy(target=90, stop=105, kind="SELL")).iloc[0]
+    assert row["outcome"] == "target" and row["exit_price"] == 90
+    assert row["return_net"] == pytest.approx(0.10 - COST) and row["mfe"] == pytest.approx(0.11)
+
+
+def test_costs_are_a_parameter():
+    prices = path([FLAT, (100, 111, 98, 109), FLAT, FLAT])
+    row = follow_signals(prices, buy(), OutcomeParams(cost_bps_per_side=0)).iloc[0]
+    assert row["return_net"] == pytest.approx(0.10)
+
+
+def test_the_next_symbol_is_never_read_as_the_future():
+    other = path([(10, 10, 10, 10)] * 5).assign(symbol="ZZZ")
+    prices = pd.concat([path([FLAT, (100, 101, 99, 100)]), other])
+    row = follow_signals(prices, buy(validity=3)).iloc[0]
+    assert row["outcome"] == "open"  # ZZZ's bars (all at 10, under the stop) must not stop AAA out
