@@ -1,0 +1,83 @@
+"""Features of a consensus signal: only what is known at D's close.
+
+From the consensus row (confidence, agreement, supporters, each strategy's vote and confidence),
+the indicator panel at (symbol, D), the distances to target and stop in ATRs, the sector, and the
+market context of D. Nothing derived from a label or from the whole sample (no normalisation over
+all dates): a model trained on these can be used on D's signals before D+1 opens.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from emergent_pipeline.core.consensus import DEFAULT_WEIGHTS
+from emergent_pipeline.core.indicators import locate_rows
+
+STRATEGY_FEATURES = [f"{name}_{part}" for name in DEFAULT_WEIGHTS for part in ("vote", "confidence")]
+CONSENSUS_FEATURES = ["consensus_confidence", "agreement", "supporters", "strategies_active", "composite_score", "is_buy"]
+PANEL_FEATURES = ["rsi_14", "volume_ratio", "ret_20", "ret_60", "ret_126", "vol_20", "vol_60", "beta_60"]
+DERIVED_FEATURES = [
+    "atr_pct", "target_atr", "stop_atr", "reward_risk", "close_sma_20", "close_sma_50", "close_sma_200", "bb_position",
+]
+CONTEXT_FEATURES = ["market_volatility", "market_trend_20d", "market_above_sma_50", "market_above_sma_200", "market_regime"]
+SECTOR_FEATURE = "sector"
+REGIMES = ["BULL", "BEAR", "SIDEWAYS", "UNKNOWN"]
+FEATURES = CONSENSUS_FEATURES + STRATEGY_FEATURES + PANEL_FEATURES + DERIVED_FEATURES + CONTEXT_FEATURES + [SECTOR_FEATURE]
+CATEGORICAL_FEATURES = ["market_regime", SECTOR_FEATURE]
+
+
+def build_features(consensus: pd.DataFrame, panel: pd.DataFrame, context: pd.DataFrame | None, sectors: list[str]) -> pd.DataFrame:
+    """The feature frame, one row per consensus signal (same index), columns :data:`FEATURES`.
+
+    ``panel`` is the strategy panel (``build_strategy_panel``); ``context`` the market_context
+    table; ``sectors`` the list of known sector names, so that a sector's code is the same at
+    training and at scoring. Categorical features are integer codes (-1 for unknown).
+    """
+    rows = locate_rows(panel, consensus["symbol"], consensus["date"])
+    if (rows < 0).any():
+        raise ValueError(f"{int((rows < 0).sum())} consensus signals have no bar in the price panel")
+    at = lambda column: panel[column].to_numpy(dtype="float64")[rows]  # noqa: E731
+    close, atr = at("close"), at("atr_14")
+    entry = consensus["entry_price"].to_numpy(dtype="float64")
+    target = consensus["target_price"].to_numpy(dtype="float64")
+    stop = consensus["stop_loss"].to_numpy(dtype="float64")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        features = {
+            **{c: consensus[c].to_numpy(dtype="float64") for c in CONSENSUS_FEATURES if c != "is_buy"},
+            "is_buy": (consensus["signal_type"].to_numpy() == "BUY").astype("float64"),
+            **{c: consensus[c].to_numpy(dtype="float64") if c in consensus else np.zeros(len(consensus)) for c in STRATEGY_FEATURES},
+            **{c: at(c) for c in PANEL_FEATURES},
+            "atr_pct": atr / close,
+            "target_atr": np.abs(target - entry) / atr,
+            "stop_atr": np.abs(entry - stop) / atr,
+            "reward_risk": np.abs(target - entry) / np.abs(entry - stop),
+            "close_sma_20": close / at("sma_20") - 1.0,
+            "close_sma_50": close / at("sma_50") - 1.0,
+            "close_sma_200": close / at("sma_200") - 1.0,
+            "bb_position": (close - at("bb_lower")) / (at("bb_upper") - at("bb_lower")),
+        }
+    frame = pd.DataFrame(features, index=consensus.index)
+    frame = frame.join(_market_context(consensus, context))
+    sector_of = pd.Series(panel["sector"].to_numpy()[rows].astype(object), index=consensus.index)
+    frame[SECTOR_FEATURE] = pd.Categorical(sector_of, categories=sectors).codes.astype("float64")
+    frame.loc[frame[SECTOR_FEATURE] < 0, SECTOR_FEATURE] = np.nan
+    return frame[FEATURES]
+
+
+def _market_context(consensus: pd.DataFrame, context: pd.DataFrame | None) -> pd.DataFrame:
+    """The market context row of each signal's date (the context of D uses the index up to D)."""
+    if context is None or context.empty:
+        empty = pd.DataFrame(np.nan, index=consensus.index, columns=CONTEXT_FEATURES)
+        return empty
+    by_date = context.set_index("date").reindex(pd.DatetimeIndex(consensus["date"]))
+    return pd.DataFrame(
+        {
+            "market_volatility": by_date["volatility"].to_numpy(dtype="float64"),
+            "market_trend_20d": by_date["trend_20d"].to_numpy(dtype="float64"),
+            "market_above_sma_50": by_date["above_sma_50"].astype("float64").to_numpy(),
+            "market_above_sma_200": by_date["above_sma_200"].astype("float64").to_numpy(),
+            "market_regime": pd.Categorical(by_date["regime"], categories=REGIMES).codes.astype("float64"),
+        },
+        index=consensus.index,
+    )
