@@ -11,7 +11,8 @@ from emergent_pipeline.storage import default_db_path, table_exists
 
 SUMMARY_TABLES = [
     "universe", "price_history", "price_rejections", "fundamentals", "benchmark_history", "market_context",
-    "strategy_signals", "shariah_screen", "consensus_signals", "consensus_breakdown",
+    "strategy_signals", "shariah_screen", "consensus_signals", "consensus_breakdown", "signal_features",
+    "ml_enhanced_signals",
 ]
 
 
@@ -41,6 +42,13 @@ def summary(db_path: str) -> str:
                     f"Market context on {date}: {regime}, volatility {vol:.1%}, 20-day trend {trend:+.1%}, "
                     f"above SMA50 {above50}, above SMA200 {above200}"
                 )
+        if table_exists(conn, "ml_enhanced_signals"):
+            status = conn.execute(
+                "SELECT ml_status, any_value(model_version), count(*), avg(ml_probability) FROM ml_enhanced_signals GROUP BY 1"
+            ).fetchall()
+            for ml_status, version, count, probability in status:
+                detail = f"model version {version}, mean ml_probability {probability:.3f}" if ml_status == "scored" else ""
+                lines.append(f"ML: {count:,} signals {ml_status} {detail}".rstrip())
     return "\n".join(lines)
 
 

@@ -35,3 +35,24 @@ def regime_chart(context: pd.DataFrame, title: str = "Benchmark with market regi
     fig.savefig(buffer, format="png")
     plt.close(fig)
     return buffer.getvalue()
+
+
+def calibration_chart(table: pd.DataFrame, title: str = "Calibration on the hold-out") -> bytes:
+    """Observed success rate against mean predicted probability per bin, with bin counts."""
+    fig, (ax, counts) = plt.subplots(2, 1, figsize=(6, 6), dpi=100, height_ratios=[3, 1], sharex=True)
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=0.8, label="perfectly calibrated")
+    ax.plot(table["predicted"], table["observed"], marker="o", color="#1565c0", label="model")
+    ax.set_ylabel("observed success rate")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.legend(loc="upper left", fontsize=8)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    counts.bar(table["predicted"], table["count"], width=0.05, color="#90a4ae")
+    counts.set_xlabel("predicted probability")
+    counts.set_ylabel("signals")
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()

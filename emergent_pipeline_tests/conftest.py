@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from dagster_duckdb import DuckDBResource
 
+from emergent_pipeline.defs.ml.resources import MLflowResource
 from emergent_pipeline.defs.prices.resources import PriceSourceResource
 from emergent_pipeline.definitions import defs as load_defs
 
@@ -26,17 +27,28 @@ def materialize(
     selection: str | list[str] | None = None,
     raise_on_error: bool = True,
     run_config: dict | None = None,
+    mlflow_dir: Path | None = None,
 ) -> dg.ExecuteInProcessResult:
-    """Materialize the project's assets and run their checks, as `make run` does, into ``db_path``."""
+    """Materialize the project's assets and run their checks, as `make run` does, into ``db_path``,
+    with a real MLflow store in ``mlflow_dir`` (default: ``mlruns`` beside the database)."""
     assets = list(definitions.assets or []) + list(definitions.asset_checks or [])
     return dg.materialize(
         assets,
-        resources={"duckdb": DuckDBResource(database=str(db_path)), "price_source": price_source},
+        resources={
+            "duckdb": DuckDBResource(database=str(db_path)),
+            "price_source": price_source,
+            "mlflow": mlflow_resource(mlflow_dir or Path(db_path).parent / "mlruns"),
+        },
         selection=selection,
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=raise_on_error,
         run_config=run_config,
     )
+
+
+def mlflow_resource(folder: Path) -> MLflowResource:
+    """A real MLflow tracking store and registry in a folder of the test's own."""
+    return MLflowResource(tracking_uri=f"sqlite:///{folder / 'mlflow.db'}", artifact_root=str(folder / "artifacts"))
 
 
 def read(db_path: Path, sql: str) -> pd.DataFrame:
@@ -45,11 +57,16 @@ def read(db_path: Path, sql: str) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="session")
-def bundled_db(definitions, tmp_path_factory) -> Path:
-    """The whole graph materialized once on the bundled data (shared by read-only tests)."""
+def bundled_run(definitions, tmp_path_factory) -> tuple[Path, dg.ExecuteInProcessResult]:
+    """The whole graph materialized once on the bundled data, as `make run` does (shared by
+    read-only tests): the DuckDB file (its MLflow store is ``mlruns`` beside it) and the run."""
     db_path = tmp_path_factory.mktemp("bundled") / "emergent.duckdb"
-    materialize(definitions, db_path, PriceSourceResource())
-    return db_path
+    return db_path, materialize(definitions, db_path, PriceSourceResource())
+
+
+@pytest.fixture(scope="session")
+def bundled_db(bundled_run) -> Path:
+    return bundled_run[0]
 
 
 def failure_message(result: dg.ExecuteInProcessResult) -> str:

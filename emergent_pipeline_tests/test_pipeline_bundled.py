@@ -3,9 +3,8 @@
 import pandas as pd
 
 from emergent_pipeline.core.price_quality import extreme_moves
-from emergent_pipeline.defs.prices.resources import PriceSourceResource
 
-from emergent_pipeline_tests.conftest import materialize, read
+from emergent_pipeline_tests.conftest import read
 
 
 def test_every_table_is_stored_with_the_expected_rows(bundled_db):
@@ -50,14 +49,14 @@ def test_universe_has_sectors_and_market_caps(bundled_db):
     assert universe["market_cap"].notna().mean() > 0.95
 
 
-def test_checks_pass_or_warn_with_the_known_real_quirks(definitions, tmp_path):
-    result = materialize(definitions, tmp_path / "db.duckdb", PriceSourceResource())
+def test_checks_pass_or_warn_with_the_known_real_quirks(bundled_run):
+    db_path, result = bundled_run
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert evaluations["price_history_unique_keys"].passed
     assert evaluations["price_history_positive_prices"].passed
     assert not evaluations["price_history_extreme_moves"].passed
     assert not evaluations["price_history_ohlc_consistency"].passed
-    moves = read(tmp_path / "db.duckdb", "SELECT * FROM price_history")
+    moves = read(db_path, "SELECT * FROM price_history")
     found = {(r.symbol, f"{r.date:%Y-%m-%d}") for r in extreme_moves(moves).itertuples()}
     for known in [("EBAY", "2015-07-20"), ("BAX", "2015-07-01"), ("NI", "2015-07-02"), ("DISCA", "2014-08-07"), ("LNT", "2016-05-19")]:
         assert known in found
@@ -70,8 +69,8 @@ def test_checks_pass_or_warn_with_the_known_real_quirks(definitions, tmp_path):
     assert {"universe", "price_history", "fundamentals", "benchmark_history", "market_context", "strategy_signals", "consensus_signals", "shariah_screen"} <= materialized
 
 
-def test_market_context_metadata_has_the_regime_chart(definitions, tmp_path):
-    result = materialize(definitions, tmp_path / "db.duckdb", PriceSourceResource())
+def test_market_context_metadata_has_the_regime_chart(bundled_run):
+    _, result = bundled_run
     event = next(e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == "market_context")
     chart = event.materialization.metadata["regime_chart"].value
     assert chart.startswith("![benchmark with regimes](data:image/png;base64,iVBOR")  # a PNG

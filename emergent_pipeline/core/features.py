@@ -23,16 +23,21 @@ DERIVED_FEATURES = [
 CONTEXT_FEATURES = ["market_volatility", "market_trend_20d", "market_above_sma_50", "market_above_sma_200", "market_regime"]
 SECTOR_FEATURE = "sector"
 REGIMES = ["BULL", "BEAR", "SIDEWAYS", "UNKNOWN"]
+# A fixed vocabulary, so that a sector has the same code at training and at scoring whatever the
+# universe holds (GICS sectors, with the pre-2018 name of Communication Services).
+SECTORS = [
+    "Communication Services", "Consumer Discretionary", "Consumer Staples", "Energy", "Financials", "Health Care",
+    "Industrials", "Information Technology", "Materials", "Real Estate", "Telecommunication Services", "Utilities",
+]
 FEATURES = CONSENSUS_FEATURES + STRATEGY_FEATURES + PANEL_FEATURES + DERIVED_FEATURES + CONTEXT_FEATURES + [SECTOR_FEATURE]
 CATEGORICAL_FEATURES = ["market_regime", SECTOR_FEATURE]
 
 
-def build_features(consensus: pd.DataFrame, panel: pd.DataFrame, context: pd.DataFrame | None, sectors: list[str]) -> pd.DataFrame:
+def build_features(consensus: pd.DataFrame, panel: pd.DataFrame, context: pd.DataFrame | None) -> pd.DataFrame:
     """The feature frame, one row per consensus signal (same index), columns :data:`FEATURES`.
 
     ``panel`` is the strategy panel (``build_strategy_panel``); ``context`` the market_context
-    table; ``sectors`` the list of known sector names, so that a sector's code is the same at
-    training and at scoring. Categorical features are integer codes (-1 for unknown).
+    table. Categorical features are codes in a fixed vocabulary (missing when unknown).
     """
     rows = locate_rows(panel, consensus["symbol"], consensus["date"])
     if (rows < 0).any():
@@ -60,7 +65,7 @@ def build_features(consensus: pd.DataFrame, panel: pd.DataFrame, context: pd.Dat
     frame = pd.DataFrame(features, index=consensus.index)
     frame = frame.join(_market_context(consensus, context))
     sector_of = pd.Series(panel["sector"].to_numpy()[rows].astype(object), index=consensus.index)
-    frame[SECTOR_FEATURE] = pd.Categorical(sector_of, categories=sectors).codes.astype("float64")
+    frame[SECTOR_FEATURE] = pd.Categorical(sector_of, categories=SECTORS).codes.astype("float64")
     frame.loc[frame[SECTOR_FEATURE] < 0, SECTOR_FEATURE] = np.nan
     return frame[FEATURES]
 

@@ -1,10 +1,11 @@
-"""Resources bound to every asset: the DuckDB file and the price source."""
+"""Resources bound to every asset: the DuckDB file, the price source and the MLflow store."""
 
 from __future__ import annotations
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from emergent_pipeline.defs.ml.resources import MLflowResource
 from emergent_pipeline.defs.prices.resources import PriceSourceResource
 from emergent_pipeline.storage import default_db_path, ensure_parent_dir
 
@@ -17,5 +18,6 @@ def resources() -> dg.Definitions:
         resources={
             "duckdb": DuckDBResource(database=db_path),
             "price_source": PriceSourceResource(),
+            "mlflow": MLflowResource(),
         }
     )

@@ -1,0 +1,128 @@
+"""The MLflow tracking store and model registry of the signal scorer.
+
+Tracking lives in a SQLite file (MLflow 3 refuses its old file store), artifacts in a folder beside
+it, both under ``mlruns/`` by default. Versions are addressed by alias, not stage: training sets
+``challenger`` on each new version; ``champion`` moves only by the promotion rule or by a person in
+the MLflow UI, and scoring always follows ``@champion``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+
+from emergent_pipeline.storage import PROJECT_ROOT
+
+MODEL_NAME = "emergent-signal-scorer"
+EXPERIMENT_NAME = "emergent-signal-scorer"
+TRACKING_URI_ENV = "EMERGENT_PIPELINE_MLFLOW_URI"
+CHAMPION, CHALLENGER = "champion", "challenger"
+
+
+def default_tracking_uri() -> str:
+    """``$EMERGENT_PIPELINE_MLFLOW_URI`` if set, else ``sqlite:///<project>/mlruns/mlflow.db``."""
+    return os.environ.get(TRACKING_URI_ENV) or f"sqlite:///{PROJECT_ROOT / 'mlruns' / 'mlflow.db'}"
+
+
+def default_artifact_root() -> str:
+    return str(PROJECT_ROOT / "mlruns" / "artifacts")
+
+
+@dataclass
+class ModelStore:
+    tracking_uri: str
+    artifact_root: str
+    model_name: str = MODEL_NAME
+    experiment_name: str = EXPERIMENT_NAME
+
+    def client(self) -> MlflowClient:
+        return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+
+    def _activate(self) -> str:
+        """Point the mlflow module at this store and return the experiment id (created once, with
+        its artifacts under ``artifact_root``)."""
+        if self.tracking_uri.startswith("sqlite:///"):
+            Path(self.tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        Path(self.artifact_root).mkdir(parents=True, exist_ok=True)
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.tracking_uri)
+        experiment = self.client().get_experiment_by_name(self.experiment_name)
+        if experiment is not None:
+            return experiment.experiment_id
+        return self.client().create_experiment(self.experiment_name, artifact_location=Path(self.artifact_root).resolve().as_uri())
+
+    def log_challenger(
+        self,
+        model,
+        features: pd.DataFrame,
+        params: dict,
+        metrics: dict[str, float],
+        tags: dict[str, str],
+        images: dict[str, bytes],
+        tables: dict[str, pd.DataFrame],
+    ) -> ModelVersion:
+        """Log a training run (params, metrics, feature list, plots, the model with its signature
+        and an input example), register it as a new version and point ``challenger`` at it."""
+        experiment_id = self._activate()
+        example = features.head(5)
+        with mlflow.start_run(experiment_id=experiment_id, run_name="train_signal_model") as run:
+            mlflow.log_params(params)
+            mlflow.log_metrics({k: v for k, v in metrics.items() if pd.notna(v)})
+            mlflow.set_tags(tags)
+            mlflow.log_dict({"features": list(features.columns)}, "features.json")
+            with tempfile.TemporaryDirectory() as folder:
+                for name, image in images.items():
+                    path = Path(folder) / name
+                    path.write_bytes(image)
+                    mlflow.log_artifact(str(path), "plots")
+                for name, table in tables.items():
+                    path = Path(folder) / name
+                    table.to_csv(path)
+                    mlflow.log_artifact(str(path), "tables")
+            signature = infer_signature(example, model.predict_proba(example)[:, 1])
+            info = mlflow.sklearn.log_model(
+                sk_model=model, name="model", signature=signature, input_example=example,
+                registered_model_name=self.model_name, serialization_format="cloudpickle",
+            )
+        version = self.client().get_model_version(self.model_name, str(info.registered_model_version))
+        client = self.client()
+        client.set_registered_model_alias(self.model_name, CHALLENGER, version.version)
+        for key, value in {**tags, "features": json.dumps(list(features.columns)), "run_id": run.info.run_id}.items():
+            client.set_model_version_tag(self.model_name, version.version, key, value)
+        return version
+
+    def version_by_alias(self, alias: str) -> ModelVersion | None:
+        """The version an alias points at, or None (no such alias, or no model registered yet)."""
+        try:
+            return self.client().get_model_version_by_alias(self.model_name, alias)
+        except MlflowException:
+            return None
+
+    def load(self, version: ModelVersion):
+        """The scikit-learn model of a version."""
+        self._activate()
+        return mlflow.sklearn.load_model(f"models:/{self.model_name}/{version.version}")
+
+    def features_of(self, version: ModelVersion) -> list[str]:
+        return json.loads(version.tags["features"])
+
+    def promote(self, version: ModelVersion, reason: str) -> None:
+        client = self.client()
+        client.set_registered_model_alias(self.model_name, CHAMPION, version.version)
+        client.set_model_version_tag(self.model_name, version.version, "promoted", "true")
+        client.set_model_version_tag(self.model_name, version.version, "promotion_reason", reason)
+
+    def tag(self, version: ModelVersion, tags: dict[str, str]) -> None:
+        client = self.client()
+        for key, value in tags.items():
+            client.set_model_version_tag(self.model_name, version.version, key, str(value))
