@@ -8,7 +8,7 @@ export DAGSTER_HOME
 DG := VIRTUAL_ENV=$(CURDIR)/$(VENV) PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/dg
 QUIET_LOGS := {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
-.PHONY: install run test dev bench clean
+.PHONY: install run test dev mlflow bench clean
 
 install: $(VENV)/.installed
 
@@ -34,6 +34,10 @@ test: install
 ## Start the Dagster UI (http://127.0.0.1:3000) with a persistent instance in .dagster_home/.
 dev: install $(DAGSTER_HOME)/dagster.yaml
 	$(DG) dev --host 127.0.0.1 --port 3000
+
+## The MLflow UI (runs, model versions, aliases) on http://127.0.0.1:5000.
+mlflow: install
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlruns/mlflow.db --host 127.0.0.1 --port 5000
 
 bench: install
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script; done

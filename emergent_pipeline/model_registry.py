@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from importlib import metadata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,6 +94,10 @@ class ModelStore:
             info = mlflow.sklearn.log_model(
                 sk_model=model, name="model", signature=signature, input_example=example,
                 registered_model_name=self.model_name, serialization_format="cloudpickle",
+                # Stated rather than inferred (inference re-imports the model in a subprocess, seconds
+                # per run). The pickle needs this package too (its column filler), named last.
+                pip_requirements=[f"{name}=={metadata.version(name)}" for name in ("scikit-learn", "cloudpickle", "numpy", "pandas")]
+                + ["emergent-pipeline"],
             )
         version = self.client().get_model_version(self.model_name, str(info.registered_model_version))
         client = self.client()
