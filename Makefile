@@ -37,7 +37,7 @@ dev: install $(DAGSTER_HOME)/dagster.yaml
 
 ## The MLflow UI (runs, model versions, aliases) on http://127.0.0.1:5000.
 mlflow: install
-	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlruns/mlflow.db --host 127.0.0.1 --port 5000
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlruns/mlflow.db --host 127.0.0.1 --port 5000 --workers 1
 
 bench: install
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script; done
