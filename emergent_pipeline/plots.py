@@ -56,3 +56,23 @@ def calibration_chart(table: pd.DataFrame, title: str = "Calibration on the hold
     fig.savefig(buffer, format="png")
     plt.close(fig)
     return buffer.getvalue()
+
+
+def equity_chart(curves: dict[str, pd.DataFrame], title: str = "Out-of-sample equity") -> bytes:
+    """Equity curves (growth of 1) of several portfolios on one chart, drawdowns below."""
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 6), dpi=100, height_ratios=[2, 1], sharex=True)
+    for name, curve in curves.items():
+        style = {"color": "black", "linestyle": "--"} if name.startswith("benchmark") else {}
+        top.plot(curve.index, curve["equity"], linewidth=1.0, label=name, **style)
+        bottom.plot(curve.index, curve["drawdown"], linewidth=0.8, label=name, **style)
+    top.set_ylabel("growth of 1")
+    top.set_title(title)
+    top.legend(loc="upper left", fontsize=8)
+    top.grid(alpha=0.3)
+    bottom.set_ylabel("drawdown")
+    bottom.grid(alpha=0.3)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()

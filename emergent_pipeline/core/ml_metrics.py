@@ -10,18 +10,25 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from sklearn.calibration import calibration_curve
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 
 THRESHOLDS = (0.45, 0.60, 0.75)
 
 
 def reliability_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> pd.DataFrame:
-    """Per probability bin of equal width: count, mean predicted, observed success rate."""
+    """Per probability bin of equal width (non-empty bins): count, mean predicted, observed rate.
+    The rates are scikit-learn's ``calibration_curve``; the counts are the same bins'."""
     y, p = np.asarray(y, dtype=float), np.asarray(p, dtype=float)
-    which = np.clip((p * bins).astype(int), 0, bins - 1)
-    table = pd.DataFrame({"bin": which, "y": y, "p": p}).groupby("bin").agg(count=("y", "size"), predicted=("p", "mean"), observed=("y", "mean"))
-    table.index = [f"{b / bins:.1f}-{(b + 1) / bins:.1f}" for b in table.index]
-    return table
+    observed, predicted = calibration_curve(y, p, n_bins=bins, strategy="uniform")
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.searchsorted(edges[1:-1], p)  # the binning calibration_curve uses
+    counts = np.bincount(which, minlength=bins)
+    occupied = np.flatnonzero(counts)
+    return pd.DataFrame(
+        {"count": counts[occupied], "predicted": predicted, "observed": observed},
+        index=[f"{edges[b]:.1f}-{edges[b + 1]:.1f}" for b in occupied],
+    )
 
 
 def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:

@@ -1,0 +1,86 @@
+"""Equity curve, Sharpe and drawdown on a two-trade case computed by hand; the out-of-sample guard."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from emergent_pipeline.core.performance import (
+    InSampleError, buy_and_hold, curve_statistics, equity_curve, out_of_sample, position_returns, trade_statistics,
+)
+
+DAYS = pd.bdate_range("2021-06-07", periods=6)
+C = 0.001  # cost per side
+
+
+def prices():
+    a = [100, 102, 104, 103, 105, 105]
+    b = [50, 50, 49, 51, 51, 51]
+    frame = lambda s, c: pd.DataFrame({"symbol": s, "date": DAYS, "open": c, "high": c, "low": c, "close": c, "volume": 1.0})  # noqa: E731
+    return pd.concat([frame("A", a), frame("B", b)], ignore_index=True)
+
+
+def trades():
+    return pd.DataFrame(
+        [
+            # A: bought at 101 on day 1's open, target 104 reached on day 3 (three bars held).
+            {"symbol": "A", "signal_type": "BUY", "entry_date": DAYS[1], "entry_fill": 101.0, "exit_price": 104.0, "bars_held": 3},
+            # B: bought at 50 on day 2, timed out at day 3's close of 51.
+            {"symbol": "B", "signal_type": "BUY", "entry_date": DAYS[2], "entry_fill": 50.0, "exit_price": 51.0, "bars_held": 2},
+        ]
+    )
+
+
+def test_two_trades_by_hand():
+    daily = position_returns(prices(), trades(), C)
+    a = [102 / 101 - 1 - C, 104 / 102 - 1, 104 / 104 - 1 - C]  # the exit at 104 is measured from day 2's close
+    b = [49 / 50 - 1 - C, 51 / 49 - 1 - C]
+    assert daily["return"].tolist() == pytest.approx(a + b)
+    assert daily["date"].tolist() == [DAYS[1], DAYS[2], DAYS[3], DAYS[2], DAYS[3]]
+
+    curve = equity_curve(daily, DAYS)
+    portfolio = [0.0, a[0], (a[1] + b[0]) / 2, (a[2] + b[1]) / 2, 0.0, 0.0]  # cash when nothing is open
+    assert curve["return"].tolist() == pytest.approx(portfolio)
+    assert curve["positions"].tolist() == [0, 1, 2, 2, 0, 0]
+    equity = np.cumprod(1 + np.array(portfolio))
+    assert curve["equity"].tolist() == pytest.approx(equity.tolist())
+
+    stats = curve_statistics(curve)
+    mean, std = np.mean(portfolio), np.std(portfolio, ddof=1)
+    assert stats["sharpe"] == pytest.approx(mean / std * np.sqrt(252))
+    assert stats["annual_volatility"] == pytest.approx(std * np.sqrt(252))
+    assert stats["total_return"] == pytest.approx(equity[-1] - 1)
+    assert stats["annual_return"] == pytest.approx(equity[-1] ** (252 / 6) - 1)
+    # Day 2 loses: (104/102 - 1 + 49/50 - 1 - C) / 2 < 0, from the peak reached on day 1.
+    assert portfolio[2] < 0 < portfolio[1]
+    assert stats["max_drawdown"] == pytest.approx(min(0.0, equity[2] / equity[1] - 1, (equity / np.maximum.accumulate(equity) - 1).min()))
+
+
+def test_sell_trades_gain_when_prices_fall():
+    sell = trades().iloc[[1]].assign(signal_type="SELL", exit_price=49.0, bars_held=1)
+    daily = position_returns(prices(), sell, C)
+    assert daily["return"].tolist() == pytest.approx([-(49 / 50 - 1) - 2 * C])
+
+
+def test_trade_statistics_with_a_wilson_interval():
+    stats = trade_statistics(pd.Series([0.02, -0.01, 0.03, 0.01, -0.02, np.nan]))
+    assert stats["trades"] == 5 and stats["hit_rate"] == 0.6
+    assert stats["hit_rate_low"] == pytest.approx(0.2307, abs=1e-3) and stats["hit_rate_high"] == pytest.approx(0.8824, abs=1e-3)
+    assert stats["mean_return"] == pytest.approx(0.006) and stats["median_return"] == 0.01
+
+
+def test_benchmark_buy_and_hold():
+    index = pd.DataFrame({"date": DAYS, "close": [10, 11, 12, 11, 12, 13.2]})
+    curve = buy_and_hold(index, DAYS[1:])
+    assert curve["equity"].iloc[-1] == pytest.approx(13.2 / 11)
+    assert curve["drawdown"].min() == pytest.approx(11 / 12 - 1)
+
+
+def test_the_out_of_sample_guard():
+    signals = pd.DataFrame({"date": pd.bdate_range("2017-01-02", periods=10)})
+    cutoff = pd.Timestamp("2017-01-06")
+    assert out_of_sample(signals, cutoff)["date"].min() == pd.Timestamp("2017-01-09")
+    assert out_of_sample(signals, cutoff, start=pd.Timestamp("2017-01-11"))["date"].min() == pd.Timestamp("2017-01-11")
+    with pytest.raises(InSampleError, match="refusing to report signals from 2017-01-04 as out-of-sample: the model was trained on signals up to 2017-01-06"):
+        out_of_sample(signals, cutoff, start=pd.Timestamp("2017-01-04"))
+    with pytest.raises(InSampleError):
+        out_of_sample(signals, cutoff, start=cutoff)
