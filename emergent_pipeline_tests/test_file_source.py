@@ -8,7 +8,7 @@ import pytest
 from emergent_pipeline.defs.prices.resources import PriceSourceResource
 from emergent_pipeline.sources.bundled import PRICES_FILE
 
-from emergent_pipeline_tests.conftest import failure_message, materialize, read
+from emergent_pipeline_tests.conftest import failure_message, materialization_metadata, materialize, read
 
 COLUMN_MAP = {"Ticker": "symbol", "Day": "date", "O": "open", "H": "high", "L": "low", "C": "close", "Vol": "volume"}
 PRICE_ASSETS = ["universe", "price_history"]
@@ -71,6 +71,11 @@ def test_a_mapped_csv_loads_and_bad_rows_are_rejected_with_reasons(definitions, 
         if e.asset_key.to_user_string() == "benchmark_history"
     )
     assert origin == "equal-weight index of the universe"
+    # Three symbols give too few consensus signals to learn from: the run still succeeds and says why.
+    scorer = materialization_metadata(result, "signal_scorer")
+    assert scorer["decision"].value == "not trained" and "labelled consensus signals" in scorer["reason"].value
+    assert read(db, "SELECT DISTINCT ml_status FROM ml_enhanced_signals")["ml_status"].tolist() in ([], ["unscored"])
+    assert materialization_metadata(result, "performance_summary")["verdict"].value.startswith("not computed")
 
 
 def test_parquet_with_plain_names_needs_no_mapping(definitions, tmp_path, real_rows):

@@ -55,6 +55,12 @@ def signal_outcomes(config: OutcomeConfig, duckdb: DuckDBResource) -> dg.Materia
     )
 
 
+def _not_computed(context: dg.AssetExecutionContext, reason: str) -> dg.MaterializeResult:
+    """Nothing out-of-sample to report yet: say why, keep the previous tables, do not fail the run."""
+    context.log.warning(reason)
+    return dg.MaterializeResult(metadata={"verdict": f"not computed: {reason}", "caveat": SURVIVORSHIP})
+
+
 class SummaryConfig(dg.Config):
     start: str | None = None
     """First signal date to report; must be after the model's training cut-off (default: the day after)."""
@@ -71,9 +77,9 @@ def performance_summary(context: dg.AssetExecutionContext, config: SummaryConfig
     outcomes, prices, benchmark, breakdown = _load(duckdb, "signal_outcomes", "price_history", "benchmark_history", "consensus_breakdown")
     versions = outcomes["model_version"].dropna().unique()
     if len(versions) == 0:
-        raise dg.Failure(
-            description="no signal is scored by a model, so nothing can be called out-of-sample: run the "
-            "train_signal_model job (or materialize signal_scorer and ml_enhanced_signals) first",
+        return _not_computed(
+            context, "no signal is scored by a model, so nothing can be called out-of-sample: run the "
+            "train_signal_model job (or materialize signal_scorer and ml_enhanced_signals) first"
         )
     store = mlflow.store()
     version = store.client().get_model_version(store.model_name, str(versions[0]))
@@ -83,7 +89,7 @@ def performance_summary(context: dg.AssetExecutionContext, config: SummaryConfig
     except performance.InSampleError as error:
         raise dg.Failure(description=str(error)) from error
     if oos.empty:
-        raise dg.Failure(description=f"no signal is dated after the training cut-off {cutoff:%Y-%m-%d} yet")
+        return _not_computed(context, f"no signal is dated after the training cut-off {cutoff:%Y-%m-%d} yet")
 
     resolved = oos[oos["outcome"] != "open"].reset_index(drop=True)
     calendar = pd.DatetimeIndex(np.sort(prices.loc[prices["date"] >= oos["date"].min(), "date"].unique()))
