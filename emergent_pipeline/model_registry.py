@@ -36,6 +36,10 @@ def default_tracking_uri() -> str:
 
 
 def default_artifact_root() -> str:
+    """``artifacts`` beside the tracking database when it is a sqlite file, else ``mlruns/artifacts``."""
+    uri = default_tracking_uri()
+    if uri.startswith("sqlite:///"):
+        return str(Path(uri.removeprefix("sqlite:///")).parent / "artifacts")
     return str(PROJECT_ROOT / "mlruns" / "artifacts")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from emergent_pipeline.defs.automation.resources import RetrainingPolicy
 from emergent_pipeline.defs.ml.resources import MLflowResource
 from emergent_pipeline.defs.prices.resources import PriceSourceResource
 from emergent_pipeline.storage import default_db_path, ensure_parent_dir
@@ -19,5 +20,6 @@ def resources() -> dg.Definitions:
             "duckdb": DuckDBResource(database=db_path),
             "price_source": PriceSourceResource(),
             "mlflow": MLflowResource(),
+            "retraining": RetrainingPolicy(),
         }
     )

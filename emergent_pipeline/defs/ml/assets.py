@@ -14,6 +14,7 @@ from emergent_pipeline.core.strategy_panel import build_strategy_panel
 from emergent_pipeline.defs.market.assets import market_context
 from emergent_pipeline.defs.metadata import png, table_preview
 from emergent_pipeline.defs.ml.resources import MLflowResource
+from emergent_pipeline.defs.prices.assets import DAILY_FRESHNESS
 from emergent_pipeline.defs.signals.assets import consensus_signals
 from emergent_pipeline.model_registry import CHAMPION
 from emergent_pipeline.plots import calibration_chart
@@ -114,6 +115,7 @@ def signal_scorer(context: dg.AssetExecutionContext, config: TrainingConfig, duc
         "training_cutoff": f"{result.training_cutoff:%Y-%m-%d}",
         "holdout_start": f"{result.holdout_start:%Y-%m-%d}",
         "holdout_end": f"{result.holdout_end:%Y-%m-%d}",
+        "data_end": f"{prices['date'].max():%Y-%m-%d}",
         "promotion_decision": "promoted" if promote else "not promoted",
         "promotion_reason": reason,
         "champion_compared": champion_note,
@@ -150,7 +152,7 @@ def signal_scorer(context: dg.AssetExecutionContext, config: TrainingConfig, duc
     )
 
 
-@dg.asset(group_name=GROUP, kinds={"duckdb", "mlflow"}, deps=[signal_features, signal_scorer, market_context])
+@dg.asset(group_name=GROUP, kinds={"duckdb", "mlflow"}, deps=[signal_features, signal_scorer, market_context], freshness_policy=DAILY_FRESHNESS)
 def ml_enhanced_signals(context: dg.AssetExecutionContext, duckdb: DuckDBResource, mlflow: MLflowResource) -> dg.MaterializeResult:
     """Every consensus signal scored in one batch by ``models:/emergent-signal-scorer@champion``:
     ml_probability, ml_recommendation, ml_quality_score, confidence_adjustment, model_version and

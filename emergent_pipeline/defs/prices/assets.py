@@ -1,6 +1,8 @@
 """Universe, price history and fundamentals, loaded from the configured source into DuckDB."""
 
 
+from datetime import timedelta
+
 import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
@@ -11,6 +13,8 @@ from emergent_pipeline.defs.prices.resources import PriceSourceResource
 from emergent_pipeline.storage import read_table, replace_table, replace_tables
 
 GROUP = "prices"
+# Refreshed every trading day: warn after a missed day, fail after a missed long weekend.
+DAILY_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=98), warn_window=timedelta(hours=26))
 
 
 @dg.asset(group_name=GROUP, kinds={"duckdb", "pandas"})
@@ -31,7 +35,7 @@ def universe(context: dg.AssetExecutionContext, duckdb: DuckDBResource, price_so
     )
 
 
-@dg.asset(group_name=GROUP, kinds={"duckdb", "pandas"}, deps=[universe])
+@dg.asset(group_name=GROUP, kinds={"duckdb", "pandas"}, deps=[universe], freshness_policy=DAILY_FRESHNESS)
 def price_history(context: dg.AssetExecutionContext, duckdb: DuckDBResource, price_source: PriceSourceResource) -> dg.MaterializeResult:
     """Daily OHLCV bars, one row per (symbol, date).
 

@@ -1,0 +1,100 @@
+"""Sensors: follow the model registry, retrain when outcomes pile up, record failed runs.
+
+Sensors only read DuckDB, read-only; a run writing at that moment holds the file, and the sensor
+then skips this tick with that reason (the next tick tries again).
+"""
+
+import time
+from datetime import datetime, timezone
+
+import dagster as dg
+import duckdb
+import pandas as pd
+from dagster_duckdb import DuckDBResource
+
+from emergent_pipeline.defs.automation.jobs import rescore_signals
+from emergent_pipeline.defs.automation.resources import RetrainingPolicy
+from emergent_pipeline.defs.ml.jobs import train_signal_model
+from emergent_pipeline.defs.ml.resources import MLflowResource
+from emergent_pipeline.model_registry import CHAMPION
+from emergent_pipeline.storage import table_exists
+
+MINUTE = 60
+
+
+def query(database: str, sql: str) -> pd.DataFrame | None:
+    """A read-only query; None when the table is missing. Raises duckdb.IOException when busy."""
+    with duckdb.connect(database, read_only=True) as conn:
+        table = sql.split(" FROM ")[1].split()[0]
+        return conn.execute(sql).df() if table_exists(conn, table) else None
+
+
+@dg.sensor(job=rescore_signals, minimum_interval_seconds=MINUTE, default_status=dg.DefaultSensorStatus.RUNNING)
+def champion_sensor(context: dg.SensorEvaluationContext, mlflow: MLflowResource, duckdb: DuckDBResource):
+    """When ``@champion`` points at a new version (promoted by training or by hand in the MLflow
+    UI), re-score the signals and refresh what depends on them. Cursor: the version last acted on."""
+    champion = mlflow.store().version_by_alias(CHAMPION)
+    if champion is None:
+        return dg.SkipReason("no @champion model yet: run the train_signal_model job")
+    version = str(champion.version)
+    if context.cursor == version:
+        return dg.SkipReason(f"@champion is still version {version}, already acted on")
+    try:
+        scored = query(duckdb.database, "SELECT DISTINCT model_version FROM ml_enhanced_signals WHERE ml_status = 'scored'")
+    except duckdb.IOException as error:
+        return dg.SkipReason(f"DuckDB is busy (a run is writing): {error}")
+    context.update_cursor(version)
+    if scored is not None and scored["model_version"].astype(str).tolist() == [version]:
+        return dg.SkipReason(f"the signals are already scored by @champion version {version}")
+    return dg.RunRequest(run_key=f"champion-{version}", tags={"champion_version": version})
+
+
+@dg.sensor(job=train_signal_model, minimum_interval_seconds=10 * MINUTE, default_status=dg.DefaultSensorStatus.RUNNING)
+def retraining_sensor(context: dg.SensorEvaluationContext, mlflow: MLflowResource, duckdb: DuckDBResource, retraining: RetrainingPolicy):
+    """Request ``train_signal_model`` when enough outcomes have resolved since the data the newest
+    model was trained on, or when the champion is older than the policy allows. Cursor: the newest
+    model version when training was last requested, so one pile of outcomes asks once."""
+    store = mlflow.store()
+    versions = store.client().search_model_versions(f"name = '{store.model_name}'")
+    newest = max(versions, key=lambda v: int(v.version), default=None)
+    newest_label = str(newest.version) if newest is not None else "none"
+    if context.cursor == newest_label:
+        return dg.SkipReason(f"training already requested after model version {newest_label}; waiting for a new version")
+    data_end = pd.Timestamp(newest.tags.get("data_end", "1900-01-01")) if newest is not None else pd.Timestamp("1900-01-01")
+    try:
+        resolved = query(duckdb.database, f"SELECT count(*) AS n FROM signal_outcomes WHERE outcome <> 'open' AND exit_date > DATE '{data_end:%Y-%m-%d}'")
+    except duckdb.IOException as error:
+        return dg.SkipReason(f"DuckDB is busy (a run is writing): {error}")
+    new_outcomes = 0 if resolved is None else int(resolved["n"].item())
+    champion = store.version_by_alias(CHAMPION)
+    age_days = (time.time() * 1000 - champion.creation_timestamp) / 86_400_000 if champion is not None else None
+    if new_outcomes >= retraining.min_new_outcomes:
+        reason = f"{new_outcomes} outcomes resolved since {data_end:%Y-%m-%d} (policy: {retraining.min_new_outcomes})"
+    elif champion is not None and age_days > retraining.max_champion_age_days:
+        reason = f"champion version {champion.version} is {age_days:.0f} days old (policy: {retraining.max_champion_age_days})"
+    else:
+        return dg.SkipReason(
+            f"{new_outcomes} new outcomes (need {retraining.min_new_outcomes})"
+            + (f", champion {age_days:.0f} days old (max {retraining.max_champion_age_days})" if age_days is not None else ", no champion")
+        )
+    context.update_cursor(newest_label)
+    return dg.RunRequest(run_key=f"retrain-after-{newest_label}", tags={"retraining_reason": reason[:200]})
+
+
+@dg.run_failure_sensor(default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=MINUTE)
+def run_failure_recorder(context: dg.RunFailureSensorContext, duckdb: DuckDBResource):
+    """Every failed run goes to the log and to the ``run_failures`` table, where the API and a
+    person querying DuckDB see it."""
+    run = context.dagster_run
+    message = context.failure_event.message or "failed"
+    context.log.error(f"run {run.run_id} of {run.job_name} failed: {message}")
+    row = pd.DataFrame(
+        [{"run_id": run.run_id, "job_name": run.job_name, "failed_at": datetime.now(timezone.utc).replace(tzinfo=None), "message": message[:2000]}]
+    )
+    try:
+        with duckdb.get_connection() as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS run_failures (run_id VARCHAR, job_name VARCHAR, failed_at TIMESTAMP, message VARCHAR)")
+            conn.register("failure", row)
+            conn.execute("INSERT INTO run_failures SELECT * FROM failure")
+    except Exception as error:  # noqa: BLE001 - recording must not fail the sensor
+        context.log.error(f"could not record the failure in DuckDB: {error}")

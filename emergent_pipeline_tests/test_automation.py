@@ -1,0 +1,110 @@
+"""Jobs, the schedule and the sensors, evaluated with Dagster's test contexts on real stores."""
+
+import shutil
+from datetime import datetime
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from dagster_duckdb import DuckDBResource
+
+from emergent_pipeline.defs.automation.resources import RetrainingPolicy
+from emergent_pipeline.defs.automation.schedules import daily_refresh_schedule
+from emergent_pipeline.defs.automation.sensors import champion_sensor, retraining_sensor, run_failure_recorder
+from emergent_pipeline.defs.prices.resources import PriceSourceResource
+from emergent_pipeline.model_registry import CHAMPION, MODEL_NAME
+
+from emergent_pipeline_tests.conftest import materialize, mlflow_resource, read
+
+
+@pytest.fixture
+def workspace(bundled_db, tmp_path):
+    """A private copy of the bundled database and MLflow registry (version 1 is champion)."""
+    db = tmp_path / "emergent.duckdb"
+    shutil.copy(bundled_db, db)
+    shutil.copytree(Path(bundled_db).parent / "mlruns", tmp_path / "mlruns")
+    return db, mlflow_resource(tmp_path / "mlruns")
+
+
+def test_jobs_select_what_they_say(definitions):
+    def selected(name):
+        return {k.to_user_string() for k in definitions.resolve_job_def(name).asset_layer.selected_asset_keys}
+
+    assert "signal_scorer" not in selected("daily_refresh")
+    assert {"price_history", "consensus_signals", "ml_enhanced_signals", "signal_outcomes", "performance_summary"} <= selected("daily_refresh")
+    assert "signal_scorer" in selected("full_backfill") and "signal_scorer" in selected("train_signal_model")
+    assert selected("rescore_signals") == {"ml_enhanced_signals", "signal_outcomes", "performance_summary"}
+
+
+def test_the_daily_schedule_runs_after_the_us_close_on_weekdays_and_starts_stopped():
+    assert daily_refresh_schedule.cron_schedule == "30 17 * * 1-5"
+    assert daily_refresh_schedule.execution_timezone == "America/New_York"
+    assert daily_refresh_schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+    context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 24, 17, 30))
+    requests = daily_refresh_schedule.evaluate_tick(context).run_requests
+    assert len(requests) == 1 and daily_refresh_schedule.job_name == "daily_refresh"
+
+
+def test_champion_sensor_follows_the_alias(workspace):
+    db, mlflow = workspace
+    duckdb = DuckDBResource(database=str(db))
+    # Version 1 is champion and already scored the signals: nothing to do, but the cursor moves.
+    context = dg.build_sensor_context(resources={"mlflow": mlflow, "duckdb": duckdb})
+    result = champion_sensor.evaluate_tick(context)
+    assert not result.run_requests and "already scored by @champion version 1" in result.skip_message
+    assert result.cursor == "1"
+    # A person promotes a second version in the MLflow UI.
+    client, v1 = mlflow.store().client(), mlflow.store().version_by_alias(CHAMPION)
+    v2 = client.create_model_version(MODEL_NAME, v1.source, v1.run_id, tags=v1.tags)
+    client.set_registered_model_alias(MODEL_NAME, CHAMPION, v2.version)
+    result = champion_sensor.evaluate_tick(dg.build_sensor_context(cursor="1", resources={"mlflow": mlflow, "duckdb": duckdb}))
+    assert [r.run_key for r in result.run_requests] == ["champion-2"] and result.cursor == "2"
+    result = champion_sensor.evaluate_tick(dg.build_sensor_context(cursor="2", resources={"mlflow": mlflow, "duckdb": duckdb}))
+    assert not result.run_requests and "still version 2, already acted on" in result.skip_message
+
+
+def test_champion_sensor_without_a_model(tmp_path):
+    context = dg.build_sensor_context(resources={"mlflow": mlflow_resource(tmp_path / "empty"), "duckdb": DuckDBResource(database=str(tmp_path / "x.duckdb"))})
+    result = champion_sensor.evaluate_tick(context)
+    assert not result.run_requests and "no @champion model yet" in result.skip_message
+
+
+def test_retraining_sensor_counts_new_outcomes_and_champion_age(workspace):
+    db, mlflow = workspace
+    resources = {"mlflow": mlflow, "duckdb": DuckDBResource(database=str(db)), "retraining": RetrainingPolicy()}
+    # The model was trained on data to the last bar: no outcome resolved since.
+    result = retraining_sensor.evaluate_tick(dg.build_sensor_context(resources=resources))
+    assert not result.run_requests and result.skip_message.startswith("0 new outcomes (need 200)")
+    # Pretend it was trained on data to mid-2017: the outcomes resolved since then call for training.
+    mlflow.store().client().set_model_version_tag(MODEL_NAME, "1", "data_end", "2017-06-30")
+    expected = read(db, "SELECT count(*) n FROM signal_outcomes WHERE outcome <> 'open' AND exit_date > DATE '2017-06-30'")["n"].item()
+    result = retraining_sensor.evaluate_tick(dg.build_sensor_context(resources=resources))
+    assert [r.run_key for r in result.run_requests] == ["retrain-after-1"] and result.cursor == "1"
+    assert result.run_requests[0].tags["retraining_reason"].startswith(f"{expected} outcomes resolved since 2017-06-30")
+    # Asked once per model version.
+    result = retraining_sensor.evaluate_tick(dg.build_sensor_context(cursor="1", resources=resources))
+    assert not result.run_requests and "already requested" in result.skip_message
+    # An old champion is retrained even without new outcomes.
+    mlflow.store().client().set_model_version_tag(MODEL_NAME, "1", "data_end", "2018-02-07")
+    aged = {**resources, "retraining": RetrainingPolicy(max_champion_age_days=-1)}
+    result = retraining_sensor.evaluate_tick(dg.build_sensor_context(resources=aged))
+    assert "days old" in result.run_requests[0].tags["retraining_reason"]
+
+
+def test_failed_runs_are_recorded(definitions, workspace):
+    db, _ = workspace
+    instance = dg.DagsterInstance.ephemeral()
+    bad = {"ops": {"strategy_signals": {"config": {"params": {"nonsense": {}}}}}}
+    assets = list(definitions.assets) + list(definitions.asset_checks)
+    result = dg.materialize(
+        assets, selection=["strategy_signals"], run_config=bad, instance=instance, raise_on_error=False,
+        resources={"duckdb": DuckDBResource(database=str(db)), "price_source": PriceSourceResource(), "mlflow": workspace[1]},
+    )
+    failure = next(e for e in result.all_events if e.event_type_value == "PIPELINE_FAILURE" or e.event_type_value == "RUN_FAILURE")
+    context = dg.build_run_status_sensor_context(
+        sensor_name="run_failure_recorder", dagster_instance=instance, dagster_run=result.dagster_run, dagster_event=failure,
+    ).for_run_failure()
+    run_failure_recorder(context, duckdb=DuckDBResource(database=str(db)))
+    recorded = read(db, "SELECT * FROM run_failures")
+    assert recorded["run_id"].tolist() == [result.run_id]
+    assert recorded["job_name"].item() == result.dagster_run.job_name
