@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 import duckdb
@@ -53,11 +54,22 @@ def summary(db_path: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="emergent-pipeline", description=__doc__)
+    parser = argparse.ArgumentParser(prog="emergent-pipeline", description="Trading signals from daily prices.")
     commands = parser.add_subparsers(dest="command", required=True)
     summary_parser = commands.add_parser("summary", help="what the pipeline has stored")
     summary_parser.add_argument("--db", default=None, help="DuckDB file (default: $EMERGENT_PIPELINE_DB or data/emergent.duckdb)")
+    serve = commands.add_parser("serve", help="the REST API (FastAPI, uvicorn)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    signals = commands.add_parser("signals", help="the top ML-enhanced signals of the newest day, as a table")
+    signals.add_argument("--max", type=int, default=20, dest="max_symbols")
+    signals.add_argument("--min-probability", type=float, default=0.0)
+    signals.add_argument("--shariah-only", action="store_true")
+    signals.add_argument("--as-of", default=None)
+    commands.add_parser("context", help="the current market context")
+    commands.add_parser("status", help="data freshness and model versions")
     args = parser.parse_args(argv)
+
     if args.command == "summary":
         db_path = args.db or default_db_path()
         try:
@@ -65,6 +77,41 @@ def main(argv: list[str] | None = None) -> int:
         except duckdb.IOException as error:
             print(f"cannot open {db_path}: {error}. Run `make run` first.", file=sys.stderr)
             return 1
+        return 0
+    if args.command == "serve":
+        import uvicorn
+
+        from emergent_pipeline.api.app import create_app
+
+        uvicorn.run(create_app(), host=args.host, port=args.port)
+        return 0
+
+    from emergent_pipeline.api.engine import MLEnhancedSignalEngine
+    from emergent_pipeline.api.queries import NoDataError
+
+    engine = MLEnhancedSignalEngine()
+    try:
+        if args.command == "signals":
+            rows = engine.generate_ml_enhanced_signals(args.shariah_only, args.max_symbols, args.min_probability, as_of=args.as_of)
+            columns = ["symbol", "date", "signal_type", "quality_tier", "consensus_confidence", "ml_probability", "ml_recommendation", "entry_price", "target_price", "stop_loss", "strategies"]
+            import pandas as pd
+
+            frame = pd.DataFrame(rows, columns=columns)
+            print(frame.to_string(index=False, float_format=lambda x: f"{x:.3f}") if len(frame) else "no live signals")
+        elif args.command == "context":
+            context = engine.get_market_context()
+            meaning = context["interpretation"]
+            print(f"{context['date']}: {context['regime']} ({meaning['regime']}); volatility {context['volatility']:.1%} ({meaning['volatility']}); "
+                  f"20-day trend {context['trend_20d']:+.1%} ({meaning['trend']}); above SMA50 {context['above_sma_50']}, above SMA200 {context['above_sma_200']}")
+        elif args.command == "status":
+            from emergent_pipeline.api.app import status_report
+            from emergent_pipeline.model_registry import ModelStore, default_artifact_root, default_tracking_uri
+
+            status = status_report(engine, ModelStore(default_tracking_uri(), default_artifact_root()))
+            print(json.dumps(status, indent=2, default=str))
+    except NoDataError as error:
+        print(str(error), file=sys.stderr)
+        return 1
     return 0
 
 

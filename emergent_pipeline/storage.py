@@ -16,6 +16,7 @@ import pandas as pd
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DB_PATH_ENV = "EMERGENT_PIPELINE_DB"
+SERVING_DB_ENV = "EMERGENT_PIPELINE_SERVING_DB"
 DATE_COLUMNS = ("date", "as_of", "last_date")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -23,6 +24,32 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 def default_db_path() -> str:
     """``$EMERGENT_PIPELINE_DB`` if set, else ``data/emergent.duckdb`` under the project root."""
     return os.environ.get(DB_PATH_ENV) or str(PROJECT_ROOT / "data" / "emergent.duckdb")
+
+
+def serving_db_path(db_path: str | None = None) -> str:
+    """``$EMERGENT_PIPELINE_SERVING_DB`` if set, else ``serving.duckdb`` beside the pipeline's file."""
+    return os.environ.get(SERVING_DB_ENV) or str(Path(db_path or default_db_path()).expanduser().parent / "serving.duckdb")
+
+
+def publish_snapshot(conn: duckdb.DuckDBPyConnection, tables: list[str], target: str) -> dict[str, int]:
+    """Copy ``tables`` from the pipeline's database into a new DuckDB file and move it over
+    ``target`` in one rename, so that readers see either the old snapshot or the new one, never a
+    half-written file, and never wait for the pipeline's write lock. Returns rows per table."""
+    target_path = Path(target).expanduser()
+    target_path.parent.mkdir(parents=True, exist_ok=True)
+    staging = target_path.with_name(f".{target_path.name}.{os.getpid()}.tmp")
+    staging.unlink(missing_ok=True)
+    conn.execute("ATTACH ? AS snapshot", [str(staging)])
+    try:
+        counts = {}
+        for table in tables:
+            if table_exists(conn, table):
+                conn.execute(f"CREATE TABLE snapshot.{_checked(table)} AS SELECT * FROM main.{_checked(table)}")
+                counts[table] = conn.execute(f"SELECT count(*) FROM snapshot.{_checked(table)}").fetchone()[0]
+    finally:
+        conn.execute("DETACH snapshot")
+    os.replace(staging, target_path)
+    return counts
 
 
 def ensure_parent_dir(db_path: str) -> None:

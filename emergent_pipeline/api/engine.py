@@ -1,0 +1,149 @@
+"""The Python API users of the system we replace already call, over the same queries as the REST API.
+
+    from emergent_pipeline.api import MLEnhancedSignalEngine
+    engine = MLEnhancedSignalEngine(enable_ml=True)
+    signals = engine.generate_ml_enhanced_signals(shariah_only=True, max_symbols=50, min_ml_probability=0.6)
+    engine.get_market_context()
+    engine.get_ml_performance_summary()
+
+It reads what the pipeline stored (the serving snapshot); it never recomputes the pipeline.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from emergent_pipeline.api import queries
+from emergent_pipeline.core.market_context import MarketContextParams, trend_strength, volatility_level
+from emergent_pipeline.core.shariah import screening_policy
+
+SIGNAL_FIELDS = [
+    "symbol", "date", "signal_type", "consensus_confidence", "agreement", "supporters", "strategies", "entry_price",
+    "target_price", "stop_loss", "validity_days", "composite_score", "quality_tier", "shariah_status",
+    "ml_probability", "ml_recommendation", "ml_quality_score", "confidence_adjustment", "model_version", "ml_status", "ml_reason",
+]
+REGIME_MEANING = {
+    "BULL": "index above its SMA50, itself above its SMA200: an uptrend",
+    "BEAR": "index below its SMA50, itself below its SMA200: a downtrend",
+    "SIDEWAYS": "averages not lined up: no clear trend",
+    "UNKNOWN": "fewer than 200 bars of index history",
+}
+
+
+def clean(value: Any) -> Any:
+    """JSON-friendly scalars: no NaN, dates as ISO strings, numpy numbers as Python ones."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat()
+    if isinstance(value, np.generic):
+        return clean(value.item())
+    return value
+
+
+def records(frame: pd.DataFrame, fields: list[str]) -> list[dict]:
+    present = [f for f in fields if f in frame.columns]
+    return [{k: clean(v) for k, v in row.items()} for row in frame[present].to_dict("records")]
+
+
+class MLEnhancedSignalEngine:
+    """Signals, market context and ML statistics from the stored pipeline results."""
+
+    def __init__(self, enable_ml: bool = True, snapshot_path: str | None = None, admit_unknown: bool = False):
+        self.enable_ml = enable_ml
+        self.admit_unknown = admit_unknown
+        self.reader = queries.SnapshotReader(snapshot_path)
+
+    def resolve_as_of(self, as_of: str | pd.Timestamp | None) -> pd.Timestamp:
+        """The requested day, or the newest stored one; a day before the data starts is an error."""
+        newest = queries.newest_date(self.reader)
+        if as_of is None:
+            return newest
+        first = queries.date_range(self.reader)[0]
+        if pd.Timestamp(as_of) < first:
+            raise queries.OutOfRangeError(f"as_of {pd.Timestamp(as_of):%Y-%m-%d} is before the first stored day {first:%Y-%m-%d}")
+        return min(pd.Timestamp(as_of), newest)
+
+    def live_signals(self, shariah_only: bool, min_ml_probability: float, symbols: list[str] | None, as_of) -> tuple[pd.DataFrame, pd.Timestamp]:
+        day = self.resolve_as_of(as_of)
+        frame = queries.live_signals(self.reader, day, symbols)
+        if shariah_only:
+            allowed = ["COMPLIANT", "UNKNOWN"] if self.admit_unknown else ["COMPLIANT"]
+            frame = frame[frame["shariah_status"].isin(allowed)]
+        if self.enable_ml and min_ml_probability > 0:
+            frame = frame[frame["ml_probability"].fillna(-1.0) >= min_ml_probability]
+        return frame, day
+
+    def generate_ml_enhanced_signals(
+        self, shariah_only: bool = False, max_symbols: int = 50, min_ml_probability: float = 0.0,
+        symbols: list[str] | None = None, as_of: str | None = None,
+    ) -> list[dict]:
+        """The consensus signals live on ``as_of`` (default: the newest stored day), best first."""
+        frame, day = self.live_signals(shariah_only, min_ml_probability, symbols, as_of)
+        context = self.get_market_context(day)
+        out = records(frame.head(max_symbols), SIGNAL_FIELDS)
+        for signal in out:
+            signal["market_context"] = context
+            if not self.enable_ml:
+                for field in ("ml_probability", "ml_recommendation", "ml_quality_score", "confidence_adjustment"):
+                    signal[field] = None
+        return out
+
+    def ml_statistics(self, signals: list[dict]) -> dict:
+        """The guide's statistics over a set of returned signals."""
+        scored = [s for s in signals if s.get("ml_status") == "scored"]
+        return {
+            "ml_enhancement_rate": 100.0 * len(scored) / len(signals) if signals else 0.0,
+            "average_ml_probability": float(np.mean([s["ml_probability"] for s in scored])) if scored else None,
+            "average_confidence_adjustment": float(np.mean([s["confidence_adjustment"] for s in scored])) if scored else None,
+            "recommendation_distribution": pd.Series([s["ml_recommendation"] for s in scored], dtype=object).value_counts().to_dict(),
+            "quality_distribution": pd.Series([s["ml_quality_score"] for s in scored], dtype=object).value_counts().to_dict(),
+            "shariah_policy": screening_policy(True, self.admit_unknown),
+        }
+
+    def get_market_context(self, as_of: str | pd.Timestamp | None = None) -> dict:
+        """The market context of ``as_of`` (default: the newest day), with its interpretation."""
+        row = queries.market_context_on(self.reader, None if as_of is None else pd.Timestamp(as_of))
+        params = MarketContextParams()
+        vol = pd.Series([row["volatility"]])
+        trend = pd.Series([row["trend_20d"]])
+        return {
+            "date": clean(row["date"]),
+            "regime": row["regime"],
+            "volatility": clean(row["volatility"]),
+            "trend_20d": clean(row["trend_20d"]),
+            "above_sma_50": clean(row["above_sma_50"]),
+            "above_sma_200": clean(row["above_sma_200"]),
+            "interpretation": {
+                "regime": REGIME_MEANING.get(row["regime"], ""),
+                "volatility": clean(volatility_level(vol, params)[0]),
+                "trend": clean(trend_strength(trend, params)[0]),
+            },
+        }
+
+    def get_ml_performance_summary(self) -> dict:
+        """Out-of-sample performance as the pipeline measured it, and the ML statistics of all signals."""
+        summary = self.reader.query("SELECT * FROM performance_summary", table="performance_summary") if self.reader.has_table("performance_summary") else pd.DataFrame()
+        signals = self.reader.query(
+            "SELECT count(*) n, count(*) FILTER (ml_status = 'scored') scored, avg(ml_probability) p, avg(confidence_adjustment) a FROM signal_outcomes",
+            table="signal_outcomes",
+        ).iloc[0]
+        recommendations = self.reader.query(
+            "SELECT ml_recommendation r, count(*) n FROM signal_outcomes WHERE ml_status = 'scored' GROUP BY 1", table="signal_outcomes"
+        )
+        quality = self.reader.query(
+            "SELECT ml_quality_score q, count(*) n FROM signal_outcomes WHERE ml_status = 'scored' GROUP BY 1", table="signal_outcomes"
+        )
+        return {
+            "ml_enhancement_rate": 100.0 * float(signals["scored"]) / float(signals["n"]) if signals["n"] else 0.0,
+            "average_ml_probability": clean(signals["p"]),
+            "average_confidence_adjustment": clean(signals["a"]),
+            "recommendation_distribution": dict(zip(recommendations["r"], recommendations["n"].astype(int).tolist())),
+            "quality_distribution": dict(zip(quality["q"], quality["n"].astype(int).tolist())),
+            "out_of_sample": records(summary, list(summary.columns)) if len(summary) else [],
+            "note": "out-of-sample rows only (signals after the model's training cut-off); survivorship bias flatters all figures",
+        }

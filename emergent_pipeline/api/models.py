@@ -1,0 +1,87 @@
+"""Request and response models of the REST API, with the guide's names and fields."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from emergent_pipeline.core.strategies.registry import STRATEGY_NAMES
+
+SYMBOL_PATTERN = r"^[A-Za-z0-9.\-^=]{1,15}$"
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("symbols", check_fields=False)
+    @classmethod
+    def symbols_are_tickers(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else [s.upper() for s in value]
+
+
+class MLEnhancedRequest(_Request):
+    shariah_only: bool = Field(False, description="Keep only Shariah-COMPLIANT symbols (UNKNOWN excluded by default).")
+    max_symbols: int = Field(50, ge=1, le=500, description="At most this many signals, best first.")
+    min_ml_probability: float = Field(0.0, ge=0.0, le=1.0, description="Drop signals whose ml_probability is below this.")
+    symbols: list[str] | None = Field(None, max_length=500, description="Only these tickers.")
+    as_of: date | None = Field(None, description="The day to report (default: the newest stored day).")
+
+    @field_validator("symbols")
+    @classmethod
+    def tickers(cls, value):
+        import re
+
+        for symbol in value or []:
+            if not re.match(SYMBOL_PATTERN, symbol):
+                raise ValueError(f"{symbol!r} is not a ticker")
+        return None if value is None else [s.upper() for s in value]
+
+
+class GenerateRequest(MLEnhancedRequest):
+    strategy: str = Field("consensus", description=f"One of {', '.join(STRATEGY_NAMES)}, 'consensus' or 'ml_consensus'.")
+    min_confidence: float = Field(0.0, ge=0.0, le=1.0, description="Minimum confidence (the ML probability for ml_consensus).")
+    enable_ml_filter: bool = Field(False, description="Apply min_confidence to ml_probability (ml_consensus).")
+
+
+class MarketContextModel(BaseModel):
+    date: str | None
+    regime: str
+    volatility: float | None
+    trend_20d: float | None
+    above_sma_50: bool | None
+    above_sma_200: bool | None
+    interpretation: dict[str, str | None]
+
+
+class SignalModel(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    symbol: str
+    date: str
+    signal_type: Literal["BUY", "SELL"]
+    entry_price: float | None = None
+    target_price: float | None = None
+    stop_loss: float | None = None
+    ml_probability: float | None = None
+    ml_recommendation: str | None = None
+    ml_quality_score: str | None = None
+    confidence_adjustment: float | None = None
+    model_version: str | None = None
+    market_context: MarketContextModel | None = None
+
+
+class SignalsResponse(BaseModel):
+    success: bool
+    signals_count: int
+    signals: list[SignalModel]
+    ml_statistics: dict
+    filter_threshold: float
+    generated_at: str
+    as_of: str
+    strategy: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    success: bool = False
+    detail: str

@@ -1,0 +1,175 @@
+"""The REST API over real HTTP (uvicorn on a free port), on the bundled run's serving snapshot."""
+
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from emergent_pipeline.api.app import create_app
+from emergent_pipeline.api.engine import MLEnhancedSignalEngine
+from emergent_pipeline.core.strategies.registry import STRATEGY_NAMES
+from emergent_pipeline.defs.prices.resources import PriceSourceResource
+
+from emergent_pipeline_tests.conftest import materialize, read
+from emergent_pipeline_tests.test_end_to_end import free_port
+
+
+class Server:
+    """uvicorn serving the app in a background thread, stopped at the end."""
+
+    def __init__(self, app):
+        self.port = free_port()
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30)
+
+    def __exit__(self, *exc):
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+def app_for(db: Path):
+    return create_app(snapshot_path=str(Path(db).parent / "serving.duckdb"), tracking_uri=f"sqlite:///{Path(db).parent / 'mlruns' / 'mlflow.db'}")
+
+
+@pytest.fixture(scope="module")
+def api(bundled_db):
+    with Server(app_for(bundled_db)) as client:
+        yield client
+
+
+def test_ml_enhanced_signals_as_the_guide_shows(api):
+    response = api.post("/signals/ml-enhanced", json={"max_symbols": 20, "min_ml_probability": 0.5})
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) >= {"success", "signals_count", "signals", "ml_statistics", "filter_threshold", "generated_at", "as_of"}
+    assert body["success"] and body["as_of"] == "2018-02-07" and body["filter_threshold"] == 0.5
+    assert 0 < body["signals_count"] == len(body["signals"]) <= 20
+    probabilities = [s["ml_probability"] for s in body["signals"]]
+    assert probabilities == sorted(probabilities, reverse=True) and min(probabilities) >= 0.5
+    signal = body["signals"][0]
+    assert {"symbol", "signal_type", "entry_price", "target_price", "stop_loss", "ml_recommendation", "ml_quality_score",
+            "confidence_adjustment", "model_version", "market_context", "consensus_confidence", "quality_tier"} <= set(signal)
+    assert signal["market_context"]["regime"] == "SIDEWAYS" and signal["model_version"] == "1"
+    assert body["ml_statistics"]["ml_enhancement_rate"] == 100.0
+
+
+def test_the_signals_are_those_live_on_the_day(api, bundled_db):
+    body = api.post("/signals/ml-enhanced", json={"max_symbols": 500, "as_of": "2016-03-01"}).json()
+    expected = read(bundled_db, "SELECT count(*) n FROM signal_outcomes WHERE date <= DATE '2016-03-01' AND (exit_date IS NULL OR exit_date > DATE '2016-03-01')")
+    assert body["as_of"] == "2016-03-01" and body["signals_count"] == expected["n"].item()
+    symbol = body["signals"][0]["symbol"]
+    only = api.post("/signals/ml-enhanced", json={"symbols": [symbol.lower()], "as_of": "2016-03-01"}).json()
+    assert {s["symbol"] for s in only["signals"]} == {symbol}
+
+
+def test_shariah_only_keeps_compliant_symbols_only(api):
+    # The bundled data has no balance sheets: no symbol can be COMPLIANT, and UNKNOWN is excluded by default.
+    body = api.post("/signals/ml-enhanced", json={"shariah_only": True}).json()
+    assert body["signals_count"] == 0 and body["ml_statistics"]["shariah_policy"] == "COMPLIANT only"
+
+
+def test_generate_for_a_strategy_the_consensus_and_ml_consensus(api):
+    momentum = api.post("/signals/generate", json={"strategy": "momentum", "as_of": "2017-06-01"}).json()
+    assert momentum["strategy"] == "momentum" and all(s["strategy"] == "momentum" for s in momentum["signals"])
+    consensus = api.post("/signals/generate", json={"strategy": "consensus", "min_confidence": 0.5}).json()
+    assert all(s["consensus_confidence"] >= 0.5 for s in consensus["signals"])
+    ml = api.post("/signals/generate", json={"strategy": "ml_consensus", "min_confidence": 0.6}).json()
+    assert all(s["ml_probability"] >= 0.6 for s in ml["signals"])
+
+
+def test_an_unknown_strategy_is_a_400_listing_the_valid_ones(api):
+    response = api.post("/signals/generate", json={"strategy": "astrology"})
+    assert response.status_code == 400
+    assert all(name in response.json()["detail"] for name in [*STRATEGY_NAMES, "ml_consensus"])
+
+
+@pytest.mark.parametrize("payload", [
+    {"max_symbols": 0}, {"min_ml_probability": 1.5}, {"symbols": ["AAPL' OR '1'='1"]}, {"as_of": "yesterday"}, {"unknown_field": 1},
+])
+def test_invalid_requests_are_422_with_a_message(api, payload):
+    response = api.post("/signals/ml-enhanced", json=payload)
+    assert response.status_code == 422 and response.json()["detail"]
+
+
+def test_market_context_performance_status_health_strategies(api):
+    context = api.get("/market/context").json()
+    assert context["regime"] == "SIDEWAYS" and context["interpretation"]["volatility"] == "Medium"
+    performance = api.get("/ml/performance").json()
+    assert performance["ml_enhancement_rate"] == 100.0 and performance["out_of_sample"][0]["portfolio"] == "consensus (unfiltered)"
+    status = api.get("/system/status").json()
+    assert status["data"]["newest_price_date"] == "2018-02-07" and status["models"]["champion"] == "1"
+    assert api.get("/health").json() == {"status": "ok", "snapshot": True}
+    strategies = api.get("/strategies").json()
+    assert [s["name"] for s in strategies["strategies"]] == list(STRATEGY_NAMES)
+
+
+def test_ml_test_scores_a_stored_signal_with_the_champion(api):
+    body = api.get("/ml/test").json()
+    assert body["model_version"] == "1" and 0 < body["ml_probability"] < 1 and body["latency_ms"] > 0
+
+
+def test_no_data_yet_is_a_503_naming_the_job(tmp_path):
+    with Server(create_app(snapshot_path=str(tmp_path / "none.duckdb"), tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")) as client:
+        response = client.post("/signals/ml-enhanced", json={})
+        assert response.status_code == 503 and "daily_refresh" in response.json()["detail"]
+        assert client.get("/health").json() == {"status": "ok", "snapshot": False}
+        assert client.get("/ml/test").status_code == 503
+
+
+def test_schemathesis_finds_no_server_error(api):
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "schemathesis"), "run", f"{api.base_url}/openapi.json", "--checks", "not_a_server_error",
+         "--max-examples", "15", "--workers", "2"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_the_api_keeps_answering_while_a_run_writes(definitions, bundled_db, tmp_path):
+    db = tmp_path / "emergent.duckdb"
+    shutil.copy(bundled_db, db)
+    shutil.copy(Path(bundled_db).parent / "serving.duckdb", tmp_path / "serving.duckdb")
+    shutil.copytree(Path(bundled_db).parent / "mlruns", tmp_path / "mlruns")
+    run = threading.Thread(
+        target=materialize,
+        args=(definitions, db, PriceSourceResource()),
+        kwargs={"selection": ["strategy_signals", "consensus_signals", "signal_features", "ml_enhanced_signals", "signal_outcomes", "performance_summary", "serving_snapshot"]},
+    )
+    with Server(app_for(db)) as client:
+        run.start()
+        statuses, counts = [], set()
+        while run.is_alive():
+            response = client.post("/signals/ml-enhanced", json={"max_symbols": 500})
+            statuses.append(response.status_code)
+            counts.add(response.json().get("signals_count"))
+        run.join()
+        statuses.append(client.post("/signals/ml-enhanced", json={"max_symbols": 500}).status_code)
+    assert len(statuses) > 20 and set(statuses) == {200}
+    assert len(counts) == 1  # the same data before and after: every answer complete and consistent
+
+
+def test_the_python_api_uses_the_same_queries(bundled_db):
+    engine = MLEnhancedSignalEngine(enable_ml=True, snapshot_path=str(Path(bundled_db).parent / "serving.duckdb"))
+    signals = engine.generate_ml_enhanced_signals(shariah_only=False, max_symbols=5, min_ml_probability=0.6)
+    assert 0 < len(signals) <= 5 and all(s["ml_probability"] >= 0.6 for s in signals)
+    assert engine.get_market_context()["regime"] == "SIDEWAYS"
+    assert engine.get_ml_performance_summary()["ml_enhancement_rate"] == 100.0
+    assert MLEnhancedSignalEngine(enable_ml=False, snapshot_path=engine.reader.path).generate_ml_enhanced_signals(max_symbols=1)[0]["ml_probability"] is None
+
+
+def test_a_day_before_the_data_is_a_422(api):
+    response = api.post("/signals/ml-enhanced", json={"as_of": "2000-01-01"})
+    assert response.status_code == 422 and "before the first stored day 2010-01-04" in response.json()["detail"]
