@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="the REST API (FastAPI, uvicorn)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     signals = commands.add_parser("signals", help="the top ML-enhanced signals of the newest day, as a table")
     signals.add_argument("--max", type=int, default=20, dest="max_symbols")
     signals.add_argument("--min-probability", type=float, default=0.0)
@@ -83,7 +84,10 @@ def main(argv: list[str] | None = None) -> int:
 
         from emergent_pipeline.api.app import create_app
 
-        uvicorn.run(create_app(), host=args.host, port=args.port)
+        if args.workers > 1:
+            uvicorn.run("emergent_pipeline.api.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers)
+        else:
+            uvicorn.run(create_app(), host=args.host, port=args.port)
         return 0
 
     from emergent_pipeline.api.engine import MLEnhancedSignalEngine

@@ -9,8 +9,12 @@ import time
 from datetime import datetime, timezone
 
 import pandas as pd
+from collections import OrderedDict
+
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 
 from emergent_pipeline.api import queries
 from emergent_pipeline.api.engine import SIGNAL_FIELDS, MLEnhancedSignalEngine, clean, records
@@ -21,6 +25,7 @@ from emergent_pipeline.core.strategies.registry import STRATEGY_NAMES, resolve_p
 from emergent_pipeline.model_registry import CHALLENGER, CHAMPION, ModelStore, default_artifact_root, default_tracking_uri
 
 VALID_STRATEGIES = [*STRATEGY_NAMES, "consensus", "ml_consensus"]
+GENERATED_AT_MARK = "__generated_at__"
 ERRORS = {400: {"model": ErrorResponse}, 422: {"model": ErrorResponse}, 503: {"model": ErrorResponse}}
 
 
@@ -48,13 +53,35 @@ def create_app(snapshot_path: str | None = None, tracking_uri: str | None = None
             filter_threshold=threshold, generated_at=now(), as_of=str(pd.Timestamp(as_of).date()), strategy=strategy,
         )
 
+    answers: OrderedDict[tuple, bytes] = OrderedDict()
+
+    async def cached_answer(endpoint: str, request: BaseModel, build) -> Response:
+        """The answer to a request against the current snapshot, built once and kept: a snapshot
+        never changes once published, so the same request gets the same signals until the next
+        publication (a new file, hence a new key). Only ``generated_at`` is stamped per response."""
+        key = (engine.reader.snapshot().version, endpoint, request.model_dump_json())
+        body = answers.get(key)
+        if body is None:
+            answer = await run_in_threadpool(build)
+            body = answer.model_dump_json().replace(GENERATED_AT_MARK, "{generated_at}", 1).encode()
+            answers[key] = body
+            if len(answers) > 512:
+                answers.popitem(last=False)
+        return Response(body.replace(b"{generated_at}", now().encode(), 1), media_type="application/json")
+
     @app.post("/signals/ml-enhanced", response_model=SignalsResponse, responses=ERRORS)
-    def ml_enhanced(request: MLEnhancedRequest) -> SignalsResponse:
+    async def ml_enhanced(request: MLEnhancedRequest) -> Response:
         """Consensus signals live on the day, scored by the champion model, best first."""
-        signals = engine.generate_ml_enhanced_signals(
-            request.shariah_only, request.max_symbols, request.min_ml_probability, request.symbols, request.as_of
-        )
-        return respond(signals, engine.ml_statistics(signals), request.min_ml_probability, engine.resolve_as_of(request.as_of))
+
+        def build() -> SignalsResponse:
+            signals = engine.generate_ml_enhanced_signals(
+                request.shariah_only, request.max_symbols, request.min_ml_probability, request.symbols, request.as_of
+            )
+            answer = respond(signals, engine.ml_statistics(signals), request.min_ml_probability, engine.resolve_as_of(request.as_of))
+            answer.generated_at = GENERATED_AT_MARK
+            return answer
+
+        return await cached_answer("ml-enhanced", request, build)
 
     @app.post("/signals/generate", response_model=SignalsResponse, responses=ERRORS)
     def generate(request: GenerateRequest):

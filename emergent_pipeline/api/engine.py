@@ -11,6 +11,7 @@ It reads what the pipeline stored (the serving snapshot); it never recomputes th
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -46,8 +47,13 @@ def clean(value: Any) -> Any:
 
 
 def records(frame: pd.DataFrame, fields: list[str]) -> list[dict]:
+    """Rows as JSON-friendly dicts (NaN → None, dates → ISO days), through pandas' C JSON writer."""
     present = [f for f in fields if f in frame.columns]
-    return [{k: clean(v) for k, v in row.items()} for row in frame[present].to_dict("records")]
+    shown = frame[present].copy()
+    for column in shown.columns:
+        if pd.api.types.is_datetime64_any_dtype(shown[column]):
+            shown[column] = shown[column].dt.strftime("%Y-%m-%d")
+    return json.loads(shown.to_json(orient="records", double_precision=10)) if len(shown) else []
 
 
 class MLEnhancedSignalEngine:
