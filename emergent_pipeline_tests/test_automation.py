@@ -33,7 +33,7 @@ def test_jobs_select_what_they_say(definitions):
     assert "signal_scorer" not in selected("daily_refresh")
     assert {"price_history", "consensus_signals", "ml_enhanced_signals", "signal_outcomes", "performance_summary"} <= selected("daily_refresh")
     assert "signal_scorer" in selected("full_backfill") and "signal_scorer" in selected("train_signal_model")
-    assert selected("rescore_signals") == {"ml_enhanced_signals", "signal_outcomes", "performance_summary"}
+    assert selected("rescore_signals") == {"ml_enhanced_signals", "signal_outcomes", "performance_summary", "serving_snapshot"}
 
 
 def test_the_daily_schedule_runs_after_the_us_close_on_weekdays_and_starts_stopped():
