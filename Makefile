@@ -27,8 +27,9 @@ run: install $(DAGSTER_HOME)/dagster.yaml
 	$(DG) launch --assets '*' --config-json '$(QUIET_LOGS)'
 	$(BIN)/emergent-pipeline summary
 
-## Run the whole test suite.
+## Lint (pyflakes rules: unused or undefined names) and run the whole test suite.
 test: install
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 ## Start the Dagster UI (http://127.0.0.1:3000) with a persistent instance in .dagster_home/.

@@ -10,6 +10,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+def to_png(fig) -> bytes:
+    """The figure as PNG bytes; the figure is closed (pyplot keeps every open one in memory)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
 REGIME_COLOURS = {"BULL": "#2e7d32", "BEAR": "#c62828", "SIDEWAYS": "#f9a825", "UNKNOWN": "#9e9e9e"}
 
 
@@ -31,10 +39,7 @@ def regime_chart(context: pd.DataFrame, title: str = "Benchmark with market regi
     ax.set_title(title)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    return buffer.getvalue()
+    return to_png(fig)
 
 
 def calibration_chart(table: pd.DataFrame, title: str = "Calibration on the hold-out") -> bytes:
@@ -52,10 +57,7 @@ def calibration_chart(table: pd.DataFrame, title: str = "Calibration on the hold
     counts.set_xlabel("predicted probability")
     counts.set_ylabel("signals")
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    return buffer.getvalue()
+    return to_png(fig)
 
 
 def equity_chart(curves: dict[str, pd.DataFrame], title: str = "Out-of-sample equity") -> bytes:
@@ -72,7 +74,4 @@ def equity_chart(curves: dict[str, pd.DataFrame], title: str = "Out-of-sample eq
     bottom.set_ylabel("drawdown")
     bottom.grid(alpha=0.3)
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    return buffer.getvalue()
+    return to_png(fig)

@@ -14,7 +14,7 @@ from emergent_pipeline.defs.automation.sensors import champion_sensor, retrainin
 from emergent_pipeline.defs.prices.resources import PriceSourceResource
 from emergent_pipeline.model_registry import CHAMPION, MODEL_NAME
 
-from emergent_pipeline_tests.conftest import materialize, mlflow_resource, read
+from emergent_pipeline_tests.conftest import mlflow_resource, read
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from emergent_pipeline.core.strategies.base import fires, log_ratio, make_signals, num, pct, squash, text

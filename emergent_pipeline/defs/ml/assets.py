@@ -12,6 +12,7 @@ from emergent_pipeline.core.outcomes import OutcomeParams, follow_signals
 from emergent_pipeline.core.signal_model import ModelParams, PromotionRule, check_features, promotion_decision, train
 from emergent_pipeline.core.strategy_panel import build_strategy_panel
 from emergent_pipeline.defs.market.assets import market_context
+from emergent_pipeline.defs.tables import load_tables
 from emergent_pipeline.defs.metadata import png, table_preview
 from emergent_pipeline.defs.ml.resources import MLflowResource
 from emergent_pipeline.defs.prices.assets import DAILY_FRESHNESS
@@ -19,21 +20,16 @@ from emergent_pipeline.defs.signals.assets import consensus_signals
 from emergent_pipeline.model_registry import CHAMPION
 from emergent_pipeline.plots import calibration_chart
 from emergent_pipeline.scoring import score_with_champion
-from emergent_pipeline.storage import read_table, replace_table
+from emergent_pipeline.storage import replace_table
 
 GROUP = "ml"
 KEY = ["symbol", "date"]
 
 
-def _load(duckdb: DuckDBResource, *tables: str) -> list[pd.DataFrame | None]:
-    with duckdb.get_connection() as conn:
-        return [read_table(conn, t) for t in tables]
-
-
 @dg.asset(group_name=GROUP, kinds={"duckdb", "pandas"}, deps=[consensus_signals, market_context])
 def signal_features(duckdb: DuckDBResource) -> dg.MaterializeResult:
     """The model's inputs for every consensus signal: only what is known at D's close."""
-    consensus, prices, universe, fundamentals, benchmark, context = _load(
+    consensus, prices, universe, fundamentals, benchmark, context = load_tables(
         duckdb, "consensus_signals", "price_history", "universe", "fundamentals", "benchmark_history", "market_context"
     )
     panel = build_strategy_panel(prices, universe, fundamentals, benchmark)
@@ -70,7 +66,7 @@ def signal_scorer(context: dg.AssetExecutionContext, config: TrainingConfig, duc
     embargoed walk-forward), logs it to MLflow as a new version with alias ``challenger``, and
     moves ``champion`` to it only if it beats the current champion on the same, most recent
     hold-out (lower Brier, no worse AUC), or, with no champion, the base-rate predictor."""
-    consensus, features, prices = _load(duckdb, "consensus_signals", "signal_features", "price_history")
+    consensus, features, prices = load_tables(duckdb, "consensus_signals", "signal_features", "price_history")
     levels = ["signal_type", "target_price", "stop_loss", "validity_days"]
     consensus = consensus[KEY + levels].merge(features, on=KEY, how="inner", validate="one_to_one")
     outcomes = follow_signals(prices, consensus, OutcomeParams(config.cost_bps_per_side))
@@ -158,7 +154,7 @@ def ml_enhanced_signals(context: dg.AssetExecutionContext, duckdb: DuckDBResourc
     ml_probability, ml_recommendation, ml_quality_score, confidence_adjustment, model_version and
     ml_status. With no champion, or a model that fails, every signal still flows, unscored, with
     the reason; the run succeeds and says so here."""
-    consensus, features, market = _load(duckdb, "consensus_signals", "signal_features", "market_context")
+    consensus, features, market = load_tables(duckdb, "consensus_signals", "signal_features", "market_context")
     joined = consensus[KEY].merge(features, on=KEY, how="left", validate="one_to_one")
     scoring = score_with_champion(mlflow.store(), consensus, joined[FEATURES])
     enhanced = scoring.signals.merge(

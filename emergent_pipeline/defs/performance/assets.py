@@ -8,22 +8,18 @@ from dagster_duckdb import DuckDBResource
 from emergent_pipeline.core import performance
 from emergent_pipeline.core.ml_metrics import expected_calibration_error, reliability_table
 from emergent_pipeline.core.outcomes import OutcomeParams, follow_signals
-from emergent_pipeline.defs.metadata import date_range, png, table_preview
+from emergent_pipeline.defs.tables import load_tables
+from emergent_pipeline.defs.metadata import date_range, png
 from emergent_pipeline.defs.ml.assets import ml_enhanced_signals
 from emergent_pipeline.defs.ml.resources import MLflowResource
 from emergent_pipeline.plots import calibration_chart, equity_chart
-from emergent_pipeline.storage import read_table, replace_table, replace_tables
+from emergent_pipeline.storage import replace_table, replace_tables
 
 GROUP = "performance"
 SURVIVORSHIP = (
     "Survivorship bias: the universe is a later index membership list (the S&P 500 of February 2018), "
     "so stocks that fell out of the index before then are missing and every figure here is flattered."
 )
-
-
-def _load(duckdb: DuckDBResource, *tables: str) -> list[pd.DataFrame | None]:
-    with duckdb.get_connection() as conn:
-        return [read_table(conn, t) for t in tables]
 
 
 class OutcomeConfig(dg.Config):
@@ -35,7 +31,7 @@ def signal_outcomes(config: OutcomeConfig, duckdb: DuckDBResource) -> dg.Materia
     """Every consensus signal, scored or not, followed to its target, stop or time-out: exit date
     and price, return net of costs, maximum favourable and adverse excursion, days held. Signals
     still inside their horizon are ``open`` and are re-evaluated on every run as prices arrive."""
-    signals, prices = _load(duckdb, "ml_enhanced_signals", "price_history")
+    signals, prices = load_tables(duckdb, "ml_enhanced_signals", "price_history")
     outcomes = follow_signals(prices, signals, OutcomeParams(config.cost_bps_per_side))
     table = pd.concat([signals.reset_index(drop=True), outcomes.reset_index(drop=True)], axis=1)
     with duckdb.get_connection() as conn:
@@ -74,7 +70,7 @@ def performance_summary(context: dg.AssetExecutionContext, config: SummaryConfig
     curves for the unfiltered consensus, the ML-filtered signals at 0.45 / 0.60 / 0.75 and the
     benchmark bought and held, breakdowns by strategy, regime and quality tier, the reliability
     of ml_probability, and the guide's ML statistics. It says so when there is no edge."""
-    outcomes, prices, benchmark, breakdown = _load(duckdb, "signal_outcomes", "price_history", "benchmark_history", "consensus_breakdown")
+    outcomes, prices, benchmark, breakdown = load_tables(duckdb, "signal_outcomes", "price_history", "benchmark_history", "consensus_breakdown")
     versions = outcomes["model_version"].dropna().unique()
     if len(versions) == 0:
         return _not_computed(

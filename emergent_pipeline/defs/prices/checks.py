@@ -20,15 +20,14 @@ from emergent_pipeline.core import price_quality
 from emergent_pipeline.defs.metadata import table_preview
 from emergent_pipeline.defs.prices.assets import price_history
 from emergent_pipeline.defs.prices.resources import PriceSourceResource
-from emergent_pipeline.storage import read_table
+from emergent_pipeline.defs.tables import load_tables
 
 EXTREME_MOVE = 0.40
 SHOWN_ROWS = 50
 
 
 def _load(duckdb: DuckDBResource) -> pd.DataFrame:
-    with duckdb.get_connection() as conn:
-        stored = read_table(conn, "price_history")
+    (stored,) = load_tables(duckdb, "price_history")
     if stored is None:
         raise dg.Failure("price_history has not been materialized yet")
     return stored

@@ -9,25 +9,21 @@ from emergent_pipeline.core.consensus import compute_consensus
 from emergent_pipeline.core.strategies.registry import STRATEGIES, resolve_params, run_strategies
 from emergent_pipeline.core.strategy_panel import build_strategy_panel
 from emergent_pipeline.defs.market.assets import benchmark_history
+from emergent_pipeline.defs.tables import load_tables
 from emergent_pipeline.defs.metadata import date_range, table_preview
 from emergent_pipeline.defs.prices.assets import fundamentals, price_history, universe
 from emergent_pipeline.defs.signals.config import ConsensusConfig, ShariahConfig, StrategyConfig, settings_metadata
-from emergent_pipeline.storage import read_table, replace_table, replace_tables
+from emergent_pipeline.storage import replace_table, replace_tables
 
 GROUP = "signals"
 TOP_SIGNALS = 15
-
-
-def _load(duckdb: DuckDBResource, *tables: str) -> list[pd.DataFrame | None]:
-    with duckdb.get_connection() as conn:
-        return [read_table(conn, t) for t in tables]
 
 
 @dg.asset(group_name=GROUP, kinds={"duckdb", "pandas"}, deps=[price_history, universe, fundamentals, benchmark_history])
 def strategy_signals(config: StrategyConfig, duckdb: DuckDBResource) -> dg.MaterializeResult:
     """Every (symbol, date, strategy) where one of the ten strategies fires, over the whole history,
     with type, confidence, entry, target, stop, validity, reason and the indicator values used."""
-    prices, members, snapshots, index = _load(duckdb, "price_history", "universe", "fundamentals", "benchmark_history")
+    prices, members, snapshots, index = load_tables(duckdb, "price_history", "universe", "fundamentals", "benchmark_history")
     params = resolve_params(config.params)
     panel = build_strategy_panel(prices, members, snapshots, index)
     signals = run_strategies(panel, params)
@@ -63,7 +59,7 @@ def strategy_signals(config: StrategyConfig, duckdb: DuckDBResource) -> dg.Mater
 def shariah_screen(config: ShariahConfig, duckdb: DuckDBResource) -> dg.MaterializeResult:
     """Per symbol: COMPLIANT / NON_COMPLIANT / UNKNOWN under the chosen standard, with the reasons
     and the ratios where they can be computed (never a pass for a ratio that cannot)."""
-    members, snapshots, prices = _load(duckdb, "universe", "fundamentals", "price_history")
+    members, snapshots, prices = load_tables(duckdb, "universe", "fundamentals", "price_history")
     settings = config.to_settings()
     result = shariah.screen(members, snapshots if snapshots is not None else pd.DataFrame(), settings, prices)
     with duckdb.get_connection() as conn:
@@ -88,7 +84,7 @@ def consensus_signals(config: ConsensusConfig, duckdb: DuckDBResource) -> dg.Mat
     agreement, weighted confidence, entry (D's close), median target and stop, validity, composite
     score and quality tier, each strategy's vote, and the Shariah status. The per-strategy breakdown
     (type, confidence, weight, reason) is in the table ``consensus_breakdown``."""
-    prices, signals, screen = _load(duckdb, "price_history", "strategy_signals", "shariah_screen")
+    prices, signals, screen = load_tables(duckdb, "price_history", "strategy_signals", "shariah_screen")
     params = config.to_params()
     result = compute_consensus(prices, signals, params)
     consensus = result.signals.merge(screen[["symbol", "status"]].rename(columns={"status": "shariah_status"}), on="symbol", how="left")
