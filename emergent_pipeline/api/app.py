@@ -5,6 +5,7 @@ Start it with ``emergent-pipeline serve`` (127.0.0.1:8000 by default).
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime, timezone
 
@@ -13,6 +14,7 @@ from collections import OrderedDict
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
@@ -39,6 +41,11 @@ def create_app(snapshot_path: str | None = None, tracking_uri: str | None = None
     store = ModelStore(tracking_uri or default_tracking_uri(), default_artifact_root())
     models: dict[str, object] = {}
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+        reasons = "; ".join(f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}" for e in error.errors())
+        return JSONResponse(status_code=422, content={"success": False, "detail": f"invalid request: {reasons}"})
+
     @app.exception_handler(queries.OutOfRangeError)
     async def out_of_range(_: Request, error: queries.OutOfRangeError) -> JSONResponse:
         return JSONResponse(status_code=422, content={"success": False, "detail": str(error)})
@@ -62,30 +69,36 @@ def create_app(snapshot_path: str | None = None, tracking_uri: str | None = None
         key = (engine.reader.snapshot().version, endpoint, request.model_dump_json())
         body = answers.get(key)
         if body is None:
+            # The rows were shaped from the stored tables once per snapshot (see the engine): they are
+            # serialised as they are, without re-validating hundreds of rows per request.
             answer = await run_in_threadpool(build)
-            body = answer.model_dump_json().replace(GENERATED_AT_MARK, "{generated_at}", 1).encode()
+            body = json.dumps(answer, separators=(",", ":")).replace(GENERATED_AT_MARK, "{generated_at}", 1).encode()
             answers[key] = body
             if len(answers) > 512:
                 answers.popitem(last=False)
         return Response(body.replace(b"{generated_at}", now().encode(), 1), media_type="application/json")
 
     @app.post("/signals/ml-enhanced", response_model=SignalsResponse, responses=ERRORS)
-    async def ml_enhanced(request: MLEnhancedRequest) -> Response:
-        """Consensus signals live on the day, scored by the champion model, best first."""
+    async def ml_enhanced(request: MLEnhancedRequest | None = None) -> Response:
+        """Consensus signals live on the day, scored by the champion model, best first (no body: the defaults)."""
+        request = request or MLEnhancedRequest()
 
-        def build() -> SignalsResponse:
+        def build() -> dict:
             signals = engine.generate_ml_enhanced_signals(
                 request.shariah_only, request.max_symbols, request.min_ml_probability, request.symbols, request.as_of
             )
-            answer = respond(signals, engine.ml_statistics(signals), request.min_ml_probability, engine.resolve_as_of(request.as_of))
-            answer.generated_at = GENERATED_AT_MARK
-            return answer
+            return {
+                "success": True, "signals_count": len(signals), "signals": signals, "ml_statistics": engine.ml_statistics(signals),
+                "filter_threshold": request.min_ml_probability, "generated_at": GENERATED_AT_MARK,
+                "as_of": str(engine.resolve_as_of(request.as_of).date()), "strategy": None,
+            }
 
         return await cached_answer("ml-enhanced", request, build)
 
     @app.post("/signals/generate", response_model=SignalsResponse, responses=ERRORS)
-    def generate(request: GenerateRequest):
+    def generate(request: GenerateRequest | None = None):
         """One strategy's signals of the day, or the consensus (``ml_consensus``: with the ML filter)."""
+        request = request or GenerateRequest()
         if request.strategy not in VALID_STRATEGIES:
             return JSONResponse(status_code=400, content={"success": False, "detail": f"unknown strategy {request.strategy!r}; valid: {', '.join(VALID_STRATEGIES)}"})
         day = engine.resolve_as_of(request.as_of)

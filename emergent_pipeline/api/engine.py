@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -63,6 +64,7 @@ class MLEnhancedSignalEngine:
         self.enable_ml = enable_ml
         self.admit_unknown = admit_unknown
         self.reader = queries.SnapshotReader(snapshot_path)
+        self._records: dict = {}
 
     def resolve_as_of(self, as_of: str | pd.Timestamp | None) -> pd.Timestamp:
         """The requested day, or the newest stored one; a day before the data starts is an error."""
@@ -84,30 +86,47 @@ class MLEnhancedSignalEngine:
             frame = frame[frame["ml_probability"].fillna(-1.0) >= min_ml_probability]
         return frame, day
 
+    def live_records(self, day: pd.Timestamp) -> list[dict]:
+        """Every signal live on ``day`` as response-ready dicts, best first, built once per snapshot
+        and day: a request then only filters and slices a list (no DataFrame work per request)."""
+        key = (self.reader.snapshot().version, day, self.enable_ml)
+        cached = self._records.get(key)
+        if cached is None:
+            context = self.get_market_context(day)
+            cached = records(queries.live_signals(self.reader, day, None), SIGNAL_FIELDS)
+            for signal in cached:
+                signal["market_context"] = context
+                if not self.enable_ml:
+                    for field in ("ml_probability", "ml_recommendation", "ml_quality_score", "confidence_adjustment"):
+                        signal[field] = None
+            self._records = {key: cached}  # one snapshot and day at a time is all a server needs
+        return cached
+
     def generate_ml_enhanced_signals(
         self, shariah_only: bool = False, max_symbols: int = 50, min_ml_probability: float = 0.0,
         symbols: list[str] | None = None, as_of: str | None = None,
     ) -> list[dict]:
         """The consensus signals live on ``as_of`` (default: the newest stored day), best first."""
-        frame, day = self.live_signals(shariah_only, min_ml_probability, symbols, as_of)
-        context = self.get_market_context(day)
-        out = records(frame.head(max_symbols), SIGNAL_FIELDS)
-        for signal in out:
-            signal["market_context"] = context
-            if not self.enable_ml:
-                for field in ("ml_probability", "ml_recommendation", "ml_quality_score", "confidence_adjustment"):
-                    signal[field] = None
-        return out
+        rows = self.live_records(self.resolve_as_of(as_of))
+        wanted = {s.upper() for s in symbols or []}
+        allowed = {"COMPLIANT", "UNKNOWN"} if self.admit_unknown else {"COMPLIANT"}
+        chosen = [
+            row for row in rows
+            if (not wanted or row["symbol"] in wanted)
+            and (not shariah_only or row.get("shariah_status") in allowed)
+            and (not self.enable_ml or min_ml_probability <= 0 or (row["ml_probability"] is not None and row["ml_probability"] >= min_ml_probability))
+        ]
+        return chosen[:max_symbols]
 
     def ml_statistics(self, signals: list[dict]) -> dict:
         """The guide's statistics over a set of returned signals."""
-        scored = [s for s in signals if s.get("ml_status") == "scored"]
+        scored = [s for s in signals if s.get("ml_status") == "scored" and s.get("ml_probability") is not None]
         return {
             "ml_enhancement_rate": 100.0 * len(scored) / len(signals) if signals else 0.0,
-            "average_ml_probability": float(np.mean([s["ml_probability"] for s in scored])) if scored else None,
-            "average_confidence_adjustment": float(np.mean([s["confidence_adjustment"] for s in scored])) if scored else None,
-            "recommendation_distribution": pd.Series([s["ml_recommendation"] for s in scored], dtype=object).value_counts().to_dict(),
-            "quality_distribution": pd.Series([s["ml_quality_score"] for s in scored], dtype=object).value_counts().to_dict(),
+            "average_ml_probability": sum(s["ml_probability"] for s in scored) / len(scored) if scored else None,
+            "average_confidence_adjustment": sum(s["confidence_adjustment"] for s in scored) / len(scored) if scored else None,
+            "recommendation_distribution": dict(Counter(s["ml_recommendation"] for s in scored)),
+            "quality_distribution": dict(Counter(s["ml_quality_score"] for s in scored)),
             "shariah_policy": screening_policy(True, self.admit_unknown),
         }
 
