@@ -6,6 +6,7 @@ then skips this tick with that reason (the next tick tries again).
 
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -23,7 +24,9 @@ MINUTE = 60
 
 
 def query(database: str, sql: str) -> pd.DataFrame | None:
-    """A read-only query; None when the table is missing. Raises duckdb.IOException when busy."""
+    """A read-only query; None when the file or table is missing. Raises duckdb.IOException when busy."""
+    if not Path(database).exists():
+        return None
     with duckdb.connect(database, read_only=True) as conn:
         table = sql.split(" FROM ")[1].split()[0]
         return conn.execute(sql).df() if table_exists(conn, table) else None
