@@ -20,7 +20,10 @@ from pydantic import BaseModel
 
 from emergent_pipeline.api import queries
 from emergent_pipeline.api.engine import SIGNAL_FIELDS, MLEnhancedSignalEngine, clean, records
-from emergent_pipeline.api.models import ErrorResponse, GenerateRequest, MarketContextModel, MLEnhancedRequest, SignalsResponse
+from emergent_pipeline.api.models import (
+    ErrorResponse, GenerateRequest, HealthResponse, MarketContextModel, MLEnhancedRequest, MLTestResponse, PerformanceResponse,
+    SignalsResponse, StatusResponse, StrategiesResponse,
+)
 from emergent_pipeline.core.consensus import DEFAULT_WEIGHTS
 from emergent_pipeline.core.features import FEATURES
 from emergent_pipeline.core.strategies.registry import STRATEGY_NAMES, resolve_params
@@ -124,12 +127,12 @@ def create_app(snapshot_path: str | None = None, tracking_uri: str | None = None
         """The newest market context, with what it means."""
         return engine.get_market_context()
 
-    @app.get("/ml/performance", responses=ERRORS)
+    @app.get("/ml/performance", response_model=PerformanceResponse, responses=ERRORS)
     def ml_performance() -> dict:
         """Out-of-sample performance and the ML statistics, as the pipeline measured them."""
         return {"success": True, **engine.get_ml_performance_summary()}
 
-    @app.get("/ml/test", responses=ERRORS)
+    @app.get("/ml/test", response_model=MLTestResponse, responses=ERRORS)
     def ml_test():
         """Scores one stored signal with the champion: latency and model version."""
         champion = store.version_by_alias(CHAMPION)
@@ -150,12 +153,12 @@ def create_app(snapshot_path: str | None = None, tracking_uri: str | None = None
             "latency_ms": round(latency * 1000, 3), "model_load_ms": round(load * 1000, 3),
         }
 
-    @app.get("/system/status", responses=ERRORS)
+    @app.get("/system/status", response_model=StatusResponse, responses=ERRORS)
     def system_status() -> dict:
         """Data freshness, recent runs, failures and model versions."""
         return status_report(engine, store)
 
-    @app.get("/health")
+    @app.get("/health", response_model=HealthResponse)
     def health() -> dict:
         """Up, and whether a snapshot is there to serve."""
         try:
@@ -164,7 +167,7 @@ def create_app(snapshot_path: str | None = None, tracking_uri: str | None = None
         except queries.NoDataError:
             return {"status": "ok", "snapshot": False}
 
-    @app.get("/strategies")
+    @app.get("/strategies", response_model=StrategiesResponse)
     def strategies() -> dict:
         """The ten strategies, their consensus weights and parameters, and the feature list of the model."""
         params = resolve_params()

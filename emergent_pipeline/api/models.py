@@ -85,3 +85,51 @@ class SignalsResponse(BaseModel):
 class ErrorResponse(BaseModel):
     success: bool = False
     detail: str
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok"]
+    snapshot: bool
+
+
+class StrategyInfo(BaseModel):
+    name: str
+    weight: float
+    parameters: dict[str, float | int | bool | str | None]
+
+
+class StrategiesResponse(BaseModel):
+    strategies: list[StrategyInfo]
+    special: list[str]
+    model_features: list[str]
+
+
+class MLTestResponse(BaseModel):
+    success: bool
+    model_version: str
+    symbol: str
+    date: str | None
+    ml_probability: float
+    latency_ms: float
+    model_load_ms: float
+
+
+class PerformanceResponse(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    success: bool
+    ml_enhancement_rate: float
+    average_ml_probability: float | None
+    average_confidence_adjustment: float | None
+    recommendation_distribution: dict[str, int]
+    quality_distribution: dict[str, int]
+    out_of_sample: list[dict]
+    note: str
+
+
+class StatusResponse(BaseModel):
+    success: bool
+    data: dict[str, str | int | None]
+    models: dict[str, str | None]
+    recent_runs: list[dict[str, str]]
+    recent_failures: list[dict]
+    generated_at: str
