@@ -117,3 +117,9 @@ def test_missing_columns_are_named_in_the_error(definitions, tmp_path, real_rows
         selection=["price_history"], raise_on_error=False,
     )
     assert "lacks the column(s) ['close']" in failure_message(result)
+
+
+def test_a_file_source_without_a_path_is_a_clear_error(definitions, tmp_path):
+    result = materialize(definitions, tmp_path / "db.duckdb", PriceSourceResource(kind="file"), selection=PRICE_ASSETS, raise_on_error=False)
+    assert not result.success
+    assert "no path is configured" in failure_message(result)

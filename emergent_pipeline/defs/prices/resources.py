@@ -47,7 +47,7 @@ class PriceSourceResource(dg.ConfigurableResource):
             return BundledSource()
         if self.kind == "file":
             if not self.path:
-                raise ValueError("price_source.kind is 'file' but no path is configured")
+                raise dg.Failure(description="price_source.kind is 'file' but no path is configured: set price_source.config.path")
             return FileSource(self.path, self.column_map, self.universe_path, self.benchmark_path)
         symbols = self.symbols or BundledSource().universe()["symbol"].tolist()
         client = YFinanceClient(
