@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from emergent_pipeline.api import queries
-from emergent_pipeline.api.engine import SIGNAL_FIELDS, MLEnhancedSignalEngine, clean, records
+from emergent_pipeline.api.engine import MLEnhancedSignalEngine, clean, records
 from emergent_pipeline.api.models import (
     ErrorResponse, GenerateRequest, HealthResponse, MarketContextModel, MLEnhancedRequest, MLTestResponse, PerformanceResponse,
     SignalsResponse, StatusResponse, StrategiesResponse,
@@ -113,13 +113,8 @@ def create_app(snapshot_path: str | None = None, tracking_uri: str | None = None
             signals = records(frame.head(request.max_symbols), ["symbol", "date", "strategy", "signal_type", "confidence", "entry_price", "target_price", "stop_loss", "validity_days", "reason"])
             return respond(signals, {}, request.min_confidence, day, request.strategy)
         use_ml = request.strategy == "ml_consensus" or request.enable_ml_filter
-        frame, _ = engine.live_signals(request.shariah_only, request.min_confidence if use_ml else 0.0, request.symbols, day)
-        if not use_ml:
-            frame = frame[frame["consensus_confidence"] >= request.min_confidence]
-        signals = records(frame.head(request.max_symbols), SIGNAL_FIELDS)
-        context = engine.get_market_context(day)
-        for signal in signals:
-            signal["market_context"] = context
+        threshold = {"min_ml_probability" if use_ml else "min_consensus_confidence": request.min_confidence}
+        signals = engine.select(request.shariah_only, request.max_symbols, request.symbols, day, **threshold)
         return respond(signals, engine.ml_statistics(signals), request.min_confidence, day, request.strategy)
 
     @app.get("/market/context", response_model=MarketContextModel, responses=ERRORS)

@@ -76,16 +76,6 @@ class MLEnhancedSignalEngine:
             raise queries.OutOfRangeError(f"as_of {pd.Timestamp(as_of):%Y-%m-%d} is before the first stored day {first:%Y-%m-%d}")
         return min(pd.Timestamp(as_of), newest)
 
-    def live_signals(self, shariah_only: bool, min_ml_probability: float, symbols: list[str] | None, as_of) -> tuple[pd.DataFrame, pd.Timestamp]:
-        day = self.resolve_as_of(as_of)
-        frame = queries.live_signals(self.reader, day, symbols)
-        if shariah_only:
-            allowed = ["COMPLIANT", "UNKNOWN"] if self.admit_unknown else ["COMPLIANT"]
-            frame = frame[frame["shariah_status"].isin(allowed)]
-        if self.enable_ml and min_ml_probability > 0:
-            frame = frame[frame["ml_probability"].fillna(-1.0) >= min_ml_probability]
-        return frame, day
-
     def live_records(self, day: pd.Timestamp) -> list[dict]:
         """Every signal live on ``day`` as response-ready dicts, best first, built once per snapshot
         and day: a request then only filters and slices a list (no DataFrame work per request)."""
@@ -93,7 +83,7 @@ class MLEnhancedSignalEngine:
         cached = self._records.get(key)
         if cached is None:
             context = self.get_market_context(day)
-            cached = records(queries.live_signals(self.reader, day, None), SIGNAL_FIELDS)
+            cached = records(queries.live_signals(self.reader, day), SIGNAL_FIELDS)
             for signal in cached:
                 signal["market_context"] = context
                 if not self.enable_ml:
@@ -102,11 +92,11 @@ class MLEnhancedSignalEngine:
             self._records = {key: cached}  # one snapshot and day at a time is all a server needs
         return cached
 
-    def generate_ml_enhanced_signals(
-        self, shariah_only: bool = False, max_symbols: int = 50, min_ml_probability: float = 0.0,
-        symbols: list[str] | None = None, as_of: str | None = None,
+    def select(
+        self, shariah_only: bool = False, max_symbols: int = 50, symbols: list[str] | None = None, as_of=None,
+        min_ml_probability: float = 0.0, min_consensus_confidence: float = 0.0,
     ) -> list[dict]:
-        """The consensus signals live on ``as_of`` (default: the newest stored day), best first."""
+        """The live signals of the day that pass the request's filters, best first, at most ``max_symbols``."""
         rows = self.live_records(self.resolve_as_of(as_of))
         wanted = {s.upper() for s in symbols or []}
         allowed = {"COMPLIANT", "UNKNOWN"} if self.admit_unknown else {"COMPLIANT"}
@@ -115,8 +105,16 @@ class MLEnhancedSignalEngine:
             if (not wanted or row["symbol"] in wanted)
             and (not shariah_only or row.get("shariah_status") in allowed)
             and (not self.enable_ml or min_ml_probability <= 0 or (row["ml_probability"] is not None and row["ml_probability"] >= min_ml_probability))
+            and row["consensus_confidence"] >= min_consensus_confidence
         ]
         return chosen[:max_symbols]
+
+    def generate_ml_enhanced_signals(
+        self, shariah_only: bool = False, max_symbols: int = 50, min_ml_probability: float = 0.0,
+        symbols: list[str] | None = None, as_of: str | None = None,
+    ) -> list[dict]:
+        """The consensus signals live on ``as_of`` (default: the newest stored day), best first."""
+        return self.select(shariah_only, max_symbols, symbols, as_of, min_ml_probability=min_ml_probability)
 
     def ml_statistics(self, signals: list[dict]) -> dict:
         """The guide's statistics over a set of returned signals."""

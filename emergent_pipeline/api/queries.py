@@ -83,7 +83,6 @@ LIVE_SIGNALS = """
 SELECT * FROM signal_outcomes
 WHERE date <= ?
   AND (exit_date IS NULL OR exit_date > ?)
-  AND (? OR symbol IN (SELECT unnest(?::VARCHAR[])))
 ORDER BY ml_probability DESC NULLS LAST, composite_score DESC
 """
 
@@ -100,11 +99,11 @@ def newest_date(reader: SnapshotReader, table: str = "signal_outcomes") -> pd.Ti
     return date_range(reader, table)[1]
 
 
-def live_signals(reader: SnapshotReader, as_of: pd.Timestamp, symbols: list[str] | None) -> pd.DataFrame:
-    """Consensus signals still live on ``as_of``: issued on or before it, not yet exited."""
-    wanted = [s.upper() for s in symbols or []]
+def live_signals(reader: SnapshotReader, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Consensus signals still live on ``as_of``: issued on or before it, not yet exited (the
+    request's own filters are applied by the engine on these rows)."""
     day = as_of.date()
-    return reader.query(LIVE_SIGNALS, (day, day, not wanted, wanted), table="signal_outcomes")
+    return reader.query(LIVE_SIGNALS, (day, day), table="signal_outcomes")
 
 
 def market_context_on(reader: SnapshotReader, as_of: pd.Timestamp | None = None) -> pd.Series:
