@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from emergent_pipeline.core.indicators import sorted_panel
 from emergent_pipeline.core.performance import (
     InSampleError, buy_and_hold, curve_statistics, equity_curve, out_of_sample, position_returns, trade_statistics,
 )
@@ -31,7 +32,7 @@ def trades():
 
 
 def test_two_trades_by_hand():
-    daily = position_returns(prices(), trades(), C)
+    daily = position_returns(sorted_panel(prices()), trades(), C)
     a = [102 / 101 - 1 - C, 104 / 102 - 1, 104 / 104 - 1 - C]  # the exit at 104 is measured from day 2's close
     b = [49 / 50 - 1 - C, 51 / 49 - 1 - C]
     assert daily["return"].tolist() == pytest.approx(a + b)
@@ -57,7 +58,7 @@ def test_two_trades_by_hand():
 
 def test_sell_trades_gain_when_prices_fall():
     sell = trades().iloc[[1]].assign(signal_type="SELL", exit_price=49.0, bars_held=1)
-    daily = position_returns(prices(), sell, C)
+    daily = position_returns(sorted_panel(prices()), sell, C)
     assert daily["return"].tolist() == pytest.approx([-(49 / 50 - 1) - 2 * C])
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
-from emergent_pipeline.core.indicators import locate_rows, sorted_panel
+from emergent_pipeline.core.indicators import locate_rows
 
 TRADING_DAYS = 252
 
@@ -52,13 +52,13 @@ def trade_statistics(returns: pd.Series) -> dict[str, float]:
     }
 
 
-def position_returns(prices: pd.DataFrame, trades: pd.DataFrame, cost_per_side: float) -> pd.DataFrame:
+def position_returns(panel: pd.DataFrame, trades: pd.DataFrame, cost_per_side: float) -> pd.DataFrame:
     """Each resolved trade's daily returns from its entry bar to its exit bar: (trade, date, return).
 
     Entry day: close / fill - 1 - cost; later days close-to-close; exit day: exit price / previous
     close - 1 - cost (a one-day trade: exit / fill - 1 - 2 costs). SELL trades gain when prices fall.
+    ``panel`` is ``sorted_panel(prices)``, made once by the caller for all the portfolios it compares.
     """
-    panel = sorted_panel(prices)
     entry_row = locate_rows(panel, trades["symbol"], trades["entry_date"])
     days = trades["bars_held"].to_numpy(dtype="int64")
     owner = np.repeat(np.arange(len(trades)), days)

@@ -122,6 +122,7 @@ def signal_scorer(context: dg.AssetExecutionContext, config: TrainingConfig, duc
         store.tag(version, {f"champion_{k}": round(v, 6) for k, v in champion_metrics.items() if k in ("brier", "roc_auc")})
     if promote:
         store.promote(version, reason)
+        champion = version
     context.log.info(f"version {version.version}: {reason}")
     holdout = result.holdout_metrics
     return dg.MaterializeResult(
@@ -130,7 +131,7 @@ def signal_scorer(context: dg.AssetExecutionContext, config: TrainingConfig, duc
             "decision": "promoted to champion" if promote else "not promoted",
             "reason": reason,
             "champion_compared": champion_note,
-            "champion_version": store.version_by_alias(CHAMPION).version if store.version_by_alias(CHAMPION) else "none",
+            "champion_version": str(champion.version) if champion is not None else "none",
             "holdout_window": f"{result.holdout_start:%Y-%m-%d} → {result.holdout_end:%Y-%m-%d}",
             "training_cutoff": f"{result.training_cutoff:%Y-%m-%d}",
             "labelled_signals": len(y),

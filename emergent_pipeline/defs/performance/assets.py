@@ -6,6 +6,7 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from emergent_pipeline.core import performance
+from emergent_pipeline.core.indicators import sorted_panel
 from emergent_pipeline.core.ml_metrics import expected_calibration_error, reliability_table
 from emergent_pipeline.core.outcomes import OutcomeParams, follow_signals
 from emergent_pipeline.defs.tables import load_tables
@@ -91,9 +92,10 @@ def performance_summary(context: dg.AssetExecutionContext, config: SummaryConfig
     calendar = pd.DatetimeIndex(np.sort(prices.loc[prices["date"] >= oos["date"].min(), "date"].unique()))
     cost = config.cost_bps_per_side / 10_000
     rows, curves = [], {}
+    panel = sorted_panel(prices)
     for spec in performance.PORTFOLIOS:
         chosen = resolved if spec.threshold is None else resolved[resolved["ml_probability"] > spec.threshold]
-        curve = performance.equity_curve(performance.position_returns(prices, chosen, cost), calendar)
+        curve = performance.equity_curve(performance.position_returns(panel, chosen, cost), calendar)
         curves[spec.name] = curve
         rows.append({"portfolio": spec.name, **performance.trade_statistics(chosen["return_net"]), **performance.curve_statistics(curve)})
     benchmark_curve = performance.buy_and_hold(benchmark, calendar)
