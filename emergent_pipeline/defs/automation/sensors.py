@@ -23,13 +23,13 @@ from emergent_pipeline.storage import table_exists
 MINUTE = 60
 
 
-def query(database: str, sql: str) -> pd.DataFrame | None:
-    """A read-only query; None when the file or table is missing. Raises duckdb.IOException when busy."""
+def query(database: str, table: str, sql: str, params: tuple = ()) -> pd.DataFrame | None:
+    """A read-only, parameterised query on ``table``; None when the file or the table is missing.
+    Raises duckdb.IOException when a run holds the file."""
     if not Path(database).exists():
         return None
     with duckdb.connect(database, read_only=True) as conn:
-        table = sql.split(" FROM ")[1].split()[0]
-        return conn.execute(sql).df() if table_exists(conn, table) else None
+        return conn.execute(sql, list(params)).df() if table_exists(conn, table) else None
 
 
 @dg.sensor(job=rescore_signals, minimum_interval_seconds=MINUTE, default_status=dg.DefaultSensorStatus.RUNNING)
@@ -43,7 +43,7 @@ def champion_sensor(context: dg.SensorEvaluationContext, mlflow: MLflowResource,
     if context.cursor == version:
         return dg.SkipReason(f"@champion is still version {version}, already acted on")
     try:
-        scored = query(duckdb.database, "SELECT DISTINCT model_version FROM ml_enhanced_signals WHERE ml_status = 'scored'")
+        scored = query(duckdb.database, "ml_enhanced_signals", "SELECT DISTINCT model_version FROM ml_enhanced_signals WHERE ml_status = 'scored'")
     except duckdb.IOException as error:
         return dg.SkipReason(f"DuckDB is busy (a run is writing): {error}")
     context.update_cursor(version)
@@ -65,7 +65,10 @@ def retraining_sensor(context: dg.SensorEvaluationContext, mlflow: MLflowResourc
         return dg.SkipReason(f"training already requested after model version {newest_label}; waiting for a new version")
     data_end = pd.Timestamp(newest.tags.get("data_end", "1900-01-01")) if newest is not None else pd.Timestamp("1900-01-01")
     try:
-        resolved = query(duckdb.database, f"SELECT count(*) AS n FROM signal_outcomes WHERE outcome <> 'open' AND exit_date > DATE '{data_end:%Y-%m-%d}'")
+        resolved = query(
+            duckdb.database, "signal_outcomes", "SELECT count(*) AS n FROM signal_outcomes WHERE outcome <> 'open' AND exit_date > ?",
+            (data_end.date(),),
+        )
     except duckdb.IOException as error:
         return dg.SkipReason(f"DuckDB is busy (a run is writing): {error}")
     new_outcomes = 0 if resolved is None else int(resolved["n"].item())
