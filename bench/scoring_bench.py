@@ -22,25 +22,23 @@ from emergent_pipeline.core.consensus import compute_consensus
 from emergent_pipeline.core.features import FEATURES, build_features
 from emergent_pipeline.core.market_context import compute_market_context
 from emergent_pipeline.core.model_selection import walk_forward_splits
-from emergent_pipeline.core.ohlcv import validate_ohlcv
 from emergent_pipeline.core.outcomes import follow_signals
 from emergent_pipeline.core.signal_model import recommendations, train
 from emergent_pipeline.core.strategies.registry import run_strategies
 from emergent_pipeline.core.strategy_panel import build_strategy_panel
 from emergent_pipeline.model_registry import ModelStore
 from emergent_pipeline.scoring import score_with_champion
-from emergent_pipeline.sources.bundled import BundledSource
+from emergent_pipeline.sources.bundled import load_bundled_inputs
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=200_000)
     args = parser.parse_args()
-    source = BundledSource()
-    prices = validate_ohlcv(source.fetch_prices(None).raw).accepted
-    panel = build_strategy_panel(prices, source.universe(), source.fundamentals(), source.benchmark())
+    prices, universe, fundamentals, benchmark = load_bundled_inputs()
+    panel = build_strategy_panel(prices, universe, fundamentals, benchmark)
     consensus = compute_consensus(prices, run_strategies(panel)).signals
-    features = build_features(consensus, panel, compute_market_context(source.benchmark()))
+    features = build_features(consensus, panel, compute_market_context(benchmark))
     outcomes = follow_signals(prices, consensus)
     labelled = outcomes["label"].notna().to_numpy()
     calendar = pd.DatetimeIndex(np.sort(prices["date"].unique()))

@@ -18,10 +18,9 @@ import talib
 
 from emergent_pipeline.core.consensus import compute_consensus
 from emergent_pipeline.core.indicators import SymbolBlocks
-from emergent_pipeline.core.ohlcv import validate_ohlcv
 from emergent_pipeline.core.strategies.registry import run_strategies
 from emergent_pipeline.core.strategy_panel import build_strategy_panel
-from emergent_pipeline.sources.bundled import BundledSource
+from emergent_pipeline.sources.bundled import load_bundled_inputs
 
 
 def talib_only(prices) -> None:
@@ -55,9 +54,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    source = BundledSource()
-    prices = validate_ohlcv(source.fetch_prices(None).raw).accepted
-    universe, fundamentals, benchmark = source.universe(), source.fundamentals(), source.benchmark()
+    prices, universe, fundamentals, benchmark = load_bundled_inputs()
 
     baseline, _ = best_of(args.repeat, talib_only, prices)
     panel_time, panel = best_of(args.repeat, build_strategy_panel, prices, universe, fundamentals, benchmark)

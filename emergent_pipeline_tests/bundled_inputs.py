@@ -1,4 +1,4 @@
-"""The bundled real data as the core functions take it (validated prices, universe, fundamentals, index)."""
+"""The bundled real data as the core functions take it, loaded once per test session."""
 
 from __future__ import annotations
 
@@ -6,12 +6,9 @@ from functools import lru_cache
 
 import pandas as pd
 
-from emergent_pipeline.core.ohlcv import validate_ohlcv
-from emergent_pipeline.sources.bundled import BundledSource
+from emergent_pipeline.sources.bundled import load_bundled_inputs
 
 
 @lru_cache(maxsize=1)
 def bundled() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    source = BundledSource()
-    prices = validate_ohlcv(source.fetch_prices(None).raw).accepted
-    return prices, source.universe(), source.fundamentals(), source.benchmark()
+    return load_bundled_inputs()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from emergent_pipeline.core.ohlcv import validate_ohlcv
 from emergent_pipeline.sources.base import UNIVERSE_COLUMNS, PriceFetch, PriceSource
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
@@ -62,3 +63,12 @@ class BundledSource(PriceSource):
 
     def describe(self) -> dict[str, str]:
         return {"source": self.name, "benchmark": "S&P 500 index (bundled)", "path": str(PRICES_FILE)}
+
+
+def load_bundled_inputs() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The bundled panel as the core functions take it, without DuckDB or Dagster: validated
+    prices (the same row rules as ``price_history``), universe, fundamentals and the index.
+    For benchmarks and tests of the core."""
+    source = BundledSource()
+    prices = validate_ohlcv(source.fetch_prices(pd.DataFrame()).raw).accepted
+    return prices, source.universe(), source.fundamentals(), source.benchmark()
