@@ -69,7 +69,6 @@ def active_signal_matrix(grid: pd.DataFrame, signals: pd.DataFrame, strategies: 
     ids = np.full((len(grid), len(strategies)), -1, dtype=np.int64)
     strategy_of = keyed["strategy"].to_numpy()
     validity = keyed["validity_days"].to_numpy(dtype="int64")
-    everywhere = np.arange(len(grid))
     for column, name in enumerate(strategies):  # ten strategies: a loop over columns, not rows
         own = np.flatnonzero(strategy_of == name)
         if own.size == 0:
@@ -78,16 +77,15 @@ def active_signal_matrix(grid: pd.DataFrame, signals: pd.DataFrame, strategies: 
         fired_at[grid_row[own]] = grid_row[own]
         signal_at = np.full(len(grid), -1, dtype=np.int64)
         signal_at[grid_row[own]] = own
-        # The newest firing at or before each row (a running maximum of firing positions) ...
+        # The newest firing at or before each row (a running maximum of firing positions; with
+        # same_day_only, only a firing on the row itself) ...
         newest = fired_at if same_day_only else np.maximum.accumulate(fired_at)
         has = newest >= 0
-        source = signal_at[np.where(has, newest, 0)]
+        at = np.where(has, newest, 0)
+        source = signal_at[at]
         # ... counts if it belongs to the same symbol and is still within its validity.
-        age = bar - bar[np.where(has, newest, 0)]
-        active = has & (grid_codes[np.where(has, newest, 0)] == grid_codes) & (age < validity[np.where(has, source, 0)])
-        active &= (newest == everywhere) if same_day_only else True
+        active = has & (grid_codes[at] == grid_codes) & (bar - bar[at] < validity[np.where(has, source, 0)])
         ids[active, column] = source[active]
-    keyed["bar"] = bar[grid_row]
     return ids, keyed
 
 
