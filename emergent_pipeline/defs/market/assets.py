@@ -6,11 +6,12 @@ from dagster_duckdb import DuckDBResource
 
 from emergent_pipeline.core.benchmark import equal_weight_index
 from emergent_pipeline.core.market_context import compute_market_context
+from emergent_pipeline.defs.tables import load_tables
 from emergent_pipeline.defs.metadata import date_range, png, table_preview
 from emergent_pipeline.defs.prices.assets import price_history
 from emergent_pipeline.defs.prices.resources import PriceSourceResource
 from emergent_pipeline.plots import regime_chart
-from emergent_pipeline.storage import read_table, replace_table
+from emergent_pipeline.storage import replace_table
 
 GROUP = "market"
 
@@ -22,8 +23,7 @@ def benchmark_history(duckdb: DuckDBResource, price_source: PriceSourceResource)
     index = price_source.build().benchmark()
     origin = "configured index"
     if index is None:
-        with duckdb.get_connection() as conn:
-            prices = read_table(conn, "price_history")
+        (prices,) = load_tables(duckdb, "price_history")
         index = equal_weight_index(prices)
         origin = "equal-weight index of the universe"
     with duckdb.get_connection() as conn:
@@ -39,8 +39,7 @@ def market_context(duckdb: DuckDBResource) -> dg.MaterializeResult:
     """One row per trading day: regime (BULL/BEAR/SIDEWAYS, UNKNOWN before 200 bars), annualised
     20-day volatility, 20-day trend, and whether the index is above its SMA50 and SMA200. The newest
     row is the current market context."""
-    with duckdb.get_connection() as conn:
-        index = read_table(conn, "benchmark_history")
+    (index,) = load_tables(duckdb, "benchmark_history")
     context = compute_market_context(index)
     with duckdb.get_connection() as conn:
         replace_table(conn, "market_context", context)
