@@ -17,7 +17,10 @@ import pandas as pd
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DB_PATH_ENV = "EMERGENT_PIPELINE_DB"
 SERVING_DB_ENV = "EMERGENT_PIPELINE_SERVING_DB"
-DATE_COLUMNS = ("date", "as_of", "last_date")
+DATE_COLUMNS = (
+    "date", "as_of", "last_date", "period_end", "filed", "available_from", "usable_until", "shares_from_period_end",
+    "statement_period_end", "after", "until",
+)
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from emergent_pipeline.core.consensus import compute_consensus
-from emergent_pipeline.core.strategies.registry import STRATEGIES, resolve_params, run_strategies
+from emergent_pipeline.core.strategies.registry import STRATEGIES, run_strategies
 from emergent_pipeline.core.strategy_panel import build_strategy_panel
 
 from emergent_pipeline_tests.bundled_inputs import bundled
@@ -25,6 +25,9 @@ PLAUSIBLE_SHARE = {
     "low_volatility": (0.03, 0.35),  # a state: calm, low-beta, steadily rising stocks
     "sector_rotation": (0.02, 0.30),  # a state: above-sector members of the top 3 sectors
     "pivot_cpr": (0.003, 0.05),  # narrow CPR, close above TC on 1.5x volume, reward/risk >= 1.2
+    # Point-in-time statements: a state that holds while a statement is usable and the price agrees.
+    "value": (0.005, 0.15),  # P/E <= 15 and under its sector's median, P/B <= 2: a minority of the S&P 500
+    "fundamental_growth": (0.01, 0.25),  # ROE and EBITDA margin >= 15 %, EPS growing, above SMA50
 }
 
 
@@ -43,7 +46,7 @@ def test_registry_names_the_ten():
 
 
 @pytest.mark.parametrize("name", list(PLAUSIBLE_SHARE))
-def test_each_technical_strategy_fires_at_a_plausible_rate(run, name):
+def test_each_strategy_fires_at_a_plausible_rate(run, name):
     panel, signals = run
     share = (signals["strategy"] == name).sum() / len(panel)
     low, high = PLAUSIBLE_SHARE[name]
@@ -71,29 +74,18 @@ def test_every_signal_carries_its_reason_and_indicator_values(run):
         assert values and all(v is None or isinstance(v, float | int) for v in values.values()), row.strategy
 
 
-@pytest.mark.parametrize("name", ["value", "fundamental_growth"])
-def test_fundamental_strategies_do_not_fire_before_their_snapshot_is_known(run, name):
-    """The bundled snapshot is dated 2018-02-08, a day after the last bar (its prices are the
-    2018-02-08 closes): using it on any bundled day would be look-ahead, so these never fire."""
+@pytest.mark.parametrize("name, first_year", [("value", 2013), ("fundamental_growth", 2014)])
+def test_fundamental_strategies_fire_only_where_a_statement_is_usable(run, name, first_year):
+    """The first statements (fiscal 2012, period end December) are usable from 2013-03-31; the
+    strategies fire from then on, only on symbol-days with a usable statement, and in every year:
+    growth needs the statement of the year before, so fundamental_growth starts with fiscal 2013's."""
     panel, signals = run
-    assert panel["fund_as_of"].isna().all()
-    assert (signals["strategy"] == name).sum() == 0
-
-
-@pytest.mark.parametrize("name, low, high", [("value", 0.01, 0.25), ("fundamental_growth", 0.05, 0.60)])
-def test_fundamental_strategies_are_selective_on_the_real_snapshot(name, low, high):
-    """The rules' selectivity on the real 2018 snapshot, evaluated as if it had been published on the
-    panel's last day (a test-only relabelling; the pipeline never does this). Cheap-stock screens pass
-    a minority of the S&P 500; profitable growers (ROE, margin >= 15 %) above their SMA50 are more."""
-    prices, universe, fundamentals, benchmark = bundled()
-    last_day = prices["date"].max()
-    relabelled = fundamentals.assign(as_of=last_day)
-    panel = build_strategy_panel(prices, universe, relabelled, benchmark)
-    day = panel[panel["date"] == last_day]
-    fired = STRATEGIES[name].generate(panel, resolve_params()[name])
-    assert set(fired["date"]) <= {last_day}
-    share = len(fired) / len(day)
-    assert low <= share <= high, f"{name}: {len(fired)} of {len(day)} symbols"
+    own = signals[signals["strategy"] == name]
+    assert own["date"].min() >= pd.Timestamp("2013-03-31")
+    rows = panel.set_index(["symbol", "date"]).loc[pd.MultiIndex.from_frame(own[["symbol", "date"]])]
+    assert rows["fund_available_from"].notna().all()
+    assert (rows["fund_available_from"] <= rows.index.get_level_values("date")).all()
+    assert own.groupby(own["date"].dt.year).size().reindex(range(first_year, 2019)).notna().all()
 
 
 def test_no_look_ahead_truncating_after_d_changes_no_signal_up_to_d(run):
@@ -102,7 +94,7 @@ def test_no_look_ahead_truncating_after_d_changes_no_signal_up_to_d(run):
     prices, universe, fundamentals, benchmark = bundled()
     cut = pd.Timestamp("2016-06-30")
     panel = build_strategy_panel(
-        prices[prices["date"] <= cut], universe, fundamentals[fundamentals["as_of"] <= cut], benchmark[benchmark["date"] <= cut]
+        prices[prices["date"] <= cut], universe, fundamentals[fundamentals["available_from"] <= cut], benchmark[benchmark["date"] <= cut]
     )
     truncated = run_strategies(panel)
     key = ["strategy", "symbol", "date"]

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from emergent_pipeline.core.fundamentals import canonical, point_in_time, statements_from_snapshot
 from emergent_pipeline.core.strategies import (
     fundamental_growth, low_volatility, multibagger, sector_rotation, value,
 )
@@ -81,6 +82,12 @@ def assert_signal(signals, symbol, day, *, strategy, entry, target, stop, validi
     return indicators
 
 
+def snapshots(frame: pd.DataFrame) -> pd.DataFrame:
+    """Valuation snapshots (symbol, as_of, price, eps, price_book, ...) made point in time, as the
+    ``fundamentals`` asset does: each usable from its as_of."""
+    return point_in_time(statements_from_snapshot(frame))[0]
+
+
 # --------------------------------------------------------------------------- value
 
 VALUE_BARS = 260
@@ -122,7 +129,7 @@ def value_scenario(variant: str | None = None, as_of: pd.Timestamp | None = None
     universe = pd.DataFrame({"symbol": ["A", "B", "C", "T"], "sector": ["Fin", "Fin", "Fin", "Tech"]})
     benchmark = pd.DataFrame({"date": dates, "close": 1000.0 + t})
     prices = ohlcv(closes, dates)
-    return dates, closes, build_strategy_panel(prices, universe, fundamentals, benchmark)
+    return dates, closes, build_strategy_panel(prices, universe, snapshots(fundamentals), benchmark)
 
 
 def test_value_fires_on_cheap_symbol_of_its_sector():
@@ -186,43 +193,48 @@ def dates_at(bar: int) -> pd.Timestamp:
 
 # --------------------------------------------------------------------------- fundamental_growth
 
-GROWTH_BARS = 140
-FIRST_SNAPSHOT, SECOND_SNAPSHOT = 70, 100  # bars where the two snapshots are dated
-GROWTH_D = SECOND_SNAPSHOT
+GROWTH_BARS = 420
+FIRST_AVAILABLE = 70  # bar where the first annual statement becomes available (period end + 90 days)
+SECOND_AVAILABLE = 331  # the next year's statement: period end twelve months later, available 90 days after it
+GROWTH_D = 340
 
 
 def growth_scenario(variant: str | None = None):
     """One symbol G, close 100 + 0.2 t (above its SMA50 from bar 49 on), high = close + 1 + 0.5 sin t,
     low = close - 1 - 0.3 cos t (so the ATR is not a constant).
-    Snapshots: bar 70 EPS 5, bar 100 EPS 6 (growth +20 %); fundamentals price 100, P/B 4 -> book 25,
-    so ROE 20 % then 24 %; market cap 1e9, P/S 2 -> revenue 5e8, EBITDA 1e8 -> margin 20 %."""
+    Two annual statements a year apart, usable from bars 70 and 331: EPS 5 then 6 (growth +20 %),
+    equity 2.5e8 on 1e7 shares (ROE 20 % then 24 %), revenue 5e8 and EBITDA 1e8 (margin 20 %).
+    The first has no statement a year before it: its growth is unknown, and unknown never passes."""
     dates = business_days(GROWTH_BARS)
     t = np.arange(GROWTH_BARS)
     close = 100 + 0.2 * t
-    second_eps, price_book, ebitda = 6.0, 4.0, 1e8
+    second_eps, equity, ebitda = 6.0, 2.5e8, 1e8
     if variant == "eps_growth_negative":  # 5 -> 4: growth -20 % (ROE 16 % still passes)
         second_eps = 4.0
-    elif variant == "roe_below_15":  # P/B 2 -> book 50: ROE 6 / 50 = 12 %
-        price_book = 2.0
+    elif variant == "roe_below_15":  # equity 5e8: ROE 6e7 / 5e8 = 12 %
+        equity = 5e8
     elif variant == "ebitda_margin_below_15":  # 5e7 / 5e8 = 10 %
         ebitda = 5e7
-    elif variant == "close_below_sma50":  # from bar 91 the close falls 1 a bar: 108 at D vs SMA50 ~ 112
-        close = np.where(t > 90, close[90] - (t - 90), close)
+    elif variant == "close_below_sma50":  # from bar 321 the close falls 1 a bar: below its SMA50 at D
+        close = np.where(t > 320, close[320] - (t - 320), close)
     else:
         assert variant is None
     high, low = close + 1 + 0.5 * np.sin(t), close - 1 - 0.3 * np.cos(t)
     prices = pd.DataFrame({"symbol": "G", "date": dates, "open": close, "high": high, "low": low,
                            "close": close, "volume": 1e6})
-    fundamentals = pd.DataFrame({
-        "symbol": "G", "as_of": [dates[FIRST_SNAPSHOT], dates[SECOND_SNAPSHOT]], "price": 100.0,
-        "eps": [5.0, second_eps], "price_book": price_book, "price_sales": 2.0, "market_cap": 1e9,
-        "ebitda": ebitda,
-    })
+    first_end = dates[FIRST_AVAILABLE] - pd.Timedelta(days=90)
+    statements = canonical(pd.DataFrame({
+        "symbol": "G", "kind": "annual", "period_end": [first_end, first_end + pd.DateOffset(months=12)],
+        "eps": [5.0, second_eps], "shares": 1e7, "net_income": [5e7, second_eps * 1e7], "total_equity": equity,
+        "revenue": 5e8, "ebitda": ebitda,
+    }))
+    fundamentals, _ = point_in_time(statements)
+    assert list(fundamentals["available_from"]) == [dates[FIRST_AVAILABLE], dates[SECOND_AVAILABLE]]
     panel = build_strategy_panel(prices, pd.DataFrame({"symbol": ["G"], "sector": ["Ind"]}), fundamentals, None)
     return dates, close, high, low, panel
 
 
-def test_fundamental_growth_fires_after_growing_snapshot():
+def test_fundamental_growth_fires_after_growing_statement():
     dates, close, high, low, panel = growth_scenario()
     day, entry = dates[GROWTH_D], close[GROWTH_D]
     assert entry > close[GROWTH_D - 49: GROWTH_D + 1].mean()  # above SMA50
@@ -234,20 +246,20 @@ def test_fundamental_growth_fires_after_growing_snapshot():
         target=entry + 2 * (entry - stop), stop=stop, validity_days=60,
     )
     assert indicators["eps_growth"] == pytest.approx(6 / 5 - 1, abs=2e-6)
-    assert indicators["roe"] == pytest.approx(6 / (100 / 4), abs=2e-6)
-    assert indicators["ebitda_margin"] == pytest.approx(1e8 / (1e9 / 2), abs=2e-6)
+    assert indicators["roe"] == pytest.approx(6e7 / 2.5e8, abs=2e-6)
+    assert indicators["ebitda_margin"] == pytest.approx(1e8 / 5e8, abs=2e-6)
     assert indicators["atr_14"] == pytest.approx(atr, abs=2e-6)
 
 
-def test_fundamental_growth_requires_growth_against_previous_snapshot():
-    """EPS 5 -> 4: it fires while only the first snapshot is known (no growth required, bars
-    70-99), and never from the second snapshot on."""
+def test_fundamental_growth_needs_known_growth():
+    """Growth unknown (first statement, nothing a year before it): no signal, although every other
+    rule holds; growth -20 % (EPS 5 -> 4): no signal either. Only a known positive growth fires."""
     dates, *_, panel = growth_scenario("eps_growth_negative")
+    assert fundamental_growth.generate(panel).empty
+    assert panel.loc[panel["date"] < dates[SECOND_AVAILABLE], "eps_growth"].isna().all()
+    dates, *_, panel = growth_scenario()
     signals = fundamental_growth.generate(panel)
-    assert signal_on(signals, "G", dates[GROWTH_D]).empty
-    assert signals["date"].min() == dates[FIRST_SNAPSHOT]
-    assert signals["date"].max() == dates[SECOND_SNAPSHOT - 1]
-    assert len(signals) == SECOND_SNAPSHOT - FIRST_SNAPSHOT
+    assert signals["date"].min() == dates[SECOND_AVAILABLE]
 
 
 @pytest.mark.parametrize("variant", ["eps_growth_negative", "roe_below_15", "ebitda_margin_below_15", "close_below_sma50"])
@@ -257,12 +269,11 @@ def test_fundamental_growth_does_not_fire_when_one_rule_fails(variant):
 
 
 def test_fundamental_growth_has_no_look_ahead():
-    """The close is above SMA50 from bar 49, but nothing fires before the first snapshot (bar 70)."""
+    """Every rule holds from bar 331 on; nothing fires before the second statement is available."""
     dates, close, *_, panel = growth_scenario()
-    assert all(close[d] > close[d - 49: d + 1].mean() for d in range(49, FIRST_SNAPSHOT))
     signals = fundamental_growth.generate(panel)
-    assert signals["date"].min() == dates[FIRST_SNAPSHOT]
-    assert len(signals) == GROWTH_BARS - FIRST_SNAPSHOT
+    assert signals["date"].min() == dates[SECOND_AVAILABLE]
+    assert len(signals) == GROWTH_BARS - SECOND_AVAILABLE
 
 
 # --------------------------------------------------------------------------- multibagger
@@ -303,7 +314,7 @@ def multibagger_scenario(variant: str | None = None):
     close[MB_D + 1:] = close[MB_D]
     closes = {"M": close, "X": 100 + 0.1 * t, "Y": 80 + 0.05 * t}
     prices = ohlcv(closes, dates, volumes={"M": volume})
-    return dates, closes, volume, build_strategy_panel(prices, None, fundamentals, None)
+    return dates, closes, volume, build_strategy_panel(prices, None, None if fundamentals is None else snapshots(fundamentals), None)
 
 
 def test_multibagger_fires_on_small_cap_breakout():

@@ -1,8 +1,9 @@
 """Features of a consensus signal: only what is known at D's close.
 
 From the consensus row (confidence, agreement, supporters, each strategy's vote and confidence),
-the indicator panel at (symbol, D), the distances to target and stop in ATRs, the sector, and the
-market context of D. Nothing derived from a label or from the whole sample (no normalisation over
+the indicator panel at (symbol, D), the distances to target and stop in ATRs, the sector, point-in-time
+fundamentals (size, earnings yield, book-to-market, ROE, EPS growth from the statement usable on D),
+and the market context of D. Nothing derived from a label or from the whole sample (no normalisation over
 all dates): a model trained on these can be used on D's signals before D+1 opens.
 """
 
@@ -20,6 +21,8 @@ PANEL_FEATURES = ["rsi_14", "volume_ratio", "ret_20", "ret_60", "ret_126", "vol_
 DERIVED_FEATURES = [
     "atr_pct", "target_atr", "stop_atr", "reward_risk", "close_sma_20", "close_sma_50", "close_sma_200", "bb_position",
 ]
+FUNDAMENTAL_FEATURES = ["log_market_cap", "earnings_yield", "book_to_market", "roe", "eps_growth"]
+"""From the statement usable on D, priced at D's close (missing where no statement is usable)."""
 CONTEXT_FEATURES = ["market_volatility", "market_trend_20d", "market_above_sma_50", "market_above_sma_200", "market_regime"]
 SECTOR_FEATURE = "sector"
 REGIMES = ["BULL", "BEAR", "SIDEWAYS", "UNKNOWN"]
@@ -29,7 +32,8 @@ SECTORS = [
     "Communication Services", "Consumer Discretionary", "Consumer Staples", "Energy", "Financials", "Health Care",
     "Industrials", "Information Technology", "Materials", "Real Estate", "Telecommunication Services", "Utilities",
 ]
-FEATURES = CONSENSUS_FEATURES + STRATEGY_FEATURES + PANEL_FEATURES + DERIVED_FEATURES + CONTEXT_FEATURES + [SECTOR_FEATURE]
+FEATURES = (CONSENSUS_FEATURES + STRATEGY_FEATURES + PANEL_FEATURES + DERIVED_FEATURES + FUNDAMENTAL_FEATURES
+            + CONTEXT_FEATURES + [SECTOR_FEATURE])
 CATEGORICAL_FEATURES = ["market_regime", SECTOR_FEATURE]
 
 
@@ -61,6 +65,11 @@ def build_features(consensus: pd.DataFrame, panel: pd.DataFrame, context: pd.Dat
             "close_sma_50": close / at("sma_50") - 1.0,
             "close_sma_200": close / at("sma_200") - 1.0,
             "bb_position": (close - at("bb_lower")) / (at("bb_upper") - at("bb_lower")),
+            "log_market_cap": np.log(np.where(at("market_cap_pit") > 0, at("market_cap_pit"), np.nan)),
+            "earnings_yield": at("eps") / close,
+            "book_to_market": at("total_equity") / at("market_cap_pit"),
+            "roe": at("roe"),
+            "eps_growth": at("eps_growth"),
         }
     frame = pd.DataFrame(features, index=consensus.index)
     frame = frame.join(_market_context(consensus, context))

@@ -1,11 +1,10 @@
 """The one panel every strategy reads: prices, indicators, sector, size and point-in-time
 fundamentals, one row per (symbol, D), all known at D's close.
 
-Fundamentals are joined "as of": a snapshot dated ``as_of`` reaches a row only when D >= as_of,
-and price-dependent ratios are recomputed with D's close (P/E at D = close_D / EPS known at D), so
-nothing from after D leaks in. On the bundled panel the only snapshot (2018-02-08) is newer than the
-last bar (2018-02-07): the fundamentals columns are missing on every row, and the strategies that
-need them do not fire there.
+Fundamentals are joined "as of" (``core.fundamentals``): a statement reaches a row only when it was
+available on D and not yet too old, already on the price's share basis, and every price-dependent
+ratio is recomputed with D's close (P/E at D = close_D / EPS known at D, market cap at D = shares
+known at D × close_D), so nothing from after D leaks in.
 """
 
 from __future__ import annotations
@@ -13,53 +12,76 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from emergent_pipeline.core.fundamentals import FIELDS, as_of_rows, empty_point_in_time
 from emergent_pipeline.core.indicators import compute_indicators
 
-FUNDAMENTAL_COLUMNS = ["as_of", "price", "eps", "price_book", "price_sales", "market_cap", "ebitda", "eps_growth"]
+JOINED = [*FIELDS, "eps_growth", "revenue_growth"]
+"""Statement items each row carries: each from the newest statement usable on D that reports it."""
 
 
-def point_in_time_fundamentals(fundamentals: pd.DataFrame | None) -> pd.DataFrame:
-    """Snapshots sorted by as_of with EPS growth against the symbol's previous snapshot."""
-    if fundamentals is None or fundamentals.empty or "eps" not in fundamentals.columns:
-        return pd.DataFrame({c: pd.Series(dtype="float64") for c in ["symbol", *FUNDAMENTAL_COLUMNS]}).astype(
-            {"symbol": "object", "as_of": "datetime64[ns]"}
-        )
-    snapshots = fundamentals.copy()
-    snapshots["as_of"] = pd.to_datetime(snapshots["as_of"]).astype("datetime64[ns]")
-    snapshots = snapshots.sort_values(["symbol", "as_of"])
-    previous_eps = snapshots.groupby("symbol")["eps"].shift(1)
-    # Relative to the size of the previous EPS, so a loss turning into a profit counts as growth.
-    snapshots["eps_growth"] = np.where(previous_eps != 0, (snapshots["eps"] - previous_eps) / previous_eps.abs(), np.nan)
-    for column in FUNDAMENTAL_COLUMNS:
-        if column not in snapshots.columns:
-            snapshots[column] = np.nan
-    return snapshots[["symbol", *FUNDAMENTAL_COLUMNS]]
+def _take(values: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """``values[at]`` with NaN / NaT where ``at`` is -1."""
+    missing = np.datetime64("NaT", "ns") if np.issubdtype(values.dtype, np.datetime64) else np.nan
+    if len(values) == 0:
+        return np.full(len(at), missing)
+    values = values.astype("datetime64[ns]") if np.issubdtype(values.dtype, np.datetime64) else values.astype("float64")
+    return np.where(at >= 0, values[np.maximum(at, 0)], missing)
 
 
-def as_of_join(panel: pd.DataFrame, codes: np.ndarray, symbols: pd.Index, snapshots: pd.DataFrame) -> dict[str, np.ndarray]:
-    """For each panel row, the columns of the symbol's newest snapshot with as_of <= D (else NaN).
+def join_fundamentals(panel: pd.DataFrame, fundamentals: pd.DataFrame | None) -> pd.DataFrame:
+    """``panel`` (sorted by symbol and date, categorical ``symbol``) with what the statements usable on
+    each row's D say, and the ratios at D's close: ``market_cap_pit``, ``pe_pit``, ``pb_pit``, ``roe``,
+    ``ebitda_margin``. ``fundamentals`` is the point-in-time table (``fundamentals.point_in_time``).
 
-    Keys are (symbol code, day number) packed into one integer, so one ``searchsorted`` finds every
-    row's snapshot without re-sorting the panel.
-    """
-    day = panel["date"].to_numpy(dtype="datetime64[D]").astype("int64")
-    snap_codes = symbols.get_indexer(snapshots["symbol"].astype(str))
-    keep = snap_codes >= 0
-    snapshots, snap_codes = snapshots[keep], snap_codes[keep]
-    if snapshots.empty:
-        return {c: np.full(len(panel), np.datetime64("NaT", "ns") if c == "fund_as_of" else np.nan) for c in snapshots.columns.drop("symbol")}
-    snap_day = snapshots["fund_as_of"].to_numpy(dtype="datetime64[D]").astype("int64")
-    packed = snap_codes.astype("int64") * 1_000_000 + snap_day
-    order = np.argsort(packed, kind="mergesort")
-    position = np.searchsorted(packed[order], codes.astype("int64") * 1_000_000 + day, side="right") - 1
-    found = position >= 0
-    found[found] = snap_codes[order][position[found]] == codes[found]
-    rows = order[np.where(found, position, 0)]
-    joined = {}
-    for column in snapshots.columns.drop("symbol"):
-        missing = np.datetime64("NaT", "ns") if column == "fund_as_of" else np.nan
-        joined[column] = np.where(found, snapshots[column].to_numpy()[rows], missing)
-    return joined
+    Each item comes from the newest usable statement that reports it, so a snapshot without a
+    balance sheet does not hide the balance sheet of the statement before it; ``fund_period_end`` and
+    ``fund_available_from`` are those of the newest usable statement (missing where none is)."""
+    rows = fundamentals if fundamentals is not None and len(fundamentals) else empty_point_in_time()
+    symbols = panel["symbol"].cat.categories
+    codes = panel["symbol"].cat.codes.to_numpy()
+    days = panel["date"].to_numpy(dtype="datetime64[D]").astype("int64")
+    newest = as_of_rows(codes, days, symbols, rows)
+    joined = {
+        "fund_period_end": _take(rows["period_end"].to_numpy(), newest),
+        "fund_available_from": _take(rows["available_from"].to_numpy(), newest),
+    }
+    for column in JOINED:
+        values = _take(rows[column].to_numpy(), newest)
+        origin = _take(rows["shares_from_period_end"].to_numpy(), newest) if column == "shares" else None
+        # Only rows whose newest statement lacks the item look further back, among statements that have it.
+        lacking = (newest >= 0) & np.isnan(values)
+        if lacking.any():
+            reported = rows[rows[column].notna()]
+            at = as_of_rows(codes[lacking], days[lacking], symbols, reported)
+            values[lacking] = _take(reported[column].to_numpy(), at)
+            if origin is not None:
+                origin[lacking] = _take(reported["shares_from_period_end"].to_numpy(), at)
+        joined[column] = values
+        if origin is not None:
+            joined["shares_from_period_end"] = origin
+    panel = panel.assign(**joined)
+
+    close = panel["close"]
+    equity = panel["total_equity"].where(panel["total_equity"] > 0)
+    revenue = panel["revenue"].where(panel["revenue"] > 0)
+    panel["market_cap_pit"] = panel["shares"].where(panel["shares"] > 0) * close
+    panel["pe_pit"] = close / panel["eps"].where(panel["eps"] > 0)
+    panel["pb_pit"] = panel["market_cap_pit"] / equity
+    panel["roe"] = panel["net_income"] / equity
+    panel["ebitda_margin"] = panel["ebitda"] / revenue
+    return panel
+
+
+def with_sector(panel: pd.DataFrame, universe: pd.DataFrame | None) -> pd.DataFrame:
+    """``sector`` per row from the universe table (missing where unknown)."""
+    symbols = panel["symbol"].cat.categories
+    codes = panel["symbol"].cat.codes.to_numpy()
+    if universe is not None and "sector" in universe.columns:
+        sector_of = universe.drop_duplicates("symbol").set_index("symbol")["sector"].reindex(symbols)
+        panel["sector"] = pd.Categorical(sector_of.to_numpy()[codes])
+    else:
+        panel["sector"] = pd.Categorical([None] * len(panel))
+    return panel
 
 
 def build_strategy_panel(
@@ -68,30 +90,9 @@ def build_strategy_panel(
     fundamentals: pd.DataFrame | None = None,
     benchmark: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Indicators plus ``sector`` and point-in-time fundamentals (``fund_as_of``, ``eps``, ``pe_pit``,
-    ``pb_pit``, ``roe``, ``ebitda_margin``, ``eps_growth``, ``market_cap_pit``)."""
-    panel = compute_indicators(prices, benchmark)
-    symbols = panel["symbol"].cat.categories
-    codes = panel["symbol"].cat.codes.to_numpy()
-    if universe is not None and "sector" in universe.columns:
-        sector_of = universe.drop_duplicates("symbol").set_index("symbol")["sector"].reindex(symbols)
-        panel["sector"] = pd.Categorical(sector_of.to_numpy()[codes])
-    else:
-        panel["sector"] = pd.Categorical([None] * len(panel))
-
-    snapshots = point_in_time_fundamentals(fundamentals).rename(columns={"as_of": "fund_as_of", "price": "fund_price"})
-    panel = panel.assign(**as_of_join(panel, codes, symbols, snapshots))
-
-    close = panel["close"]
-    book_per_share = panel["fund_price"] / panel["price_book"]
-    panel["pe_pit"] = close / panel["eps"].where(panel["eps"] > 0)
-    panel["pb_pit"] = close / book_per_share.where(book_per_share > 0)
-    panel["roe"] = panel["eps"] / book_per_share.where(book_per_share > 0)
-    revenue = panel["market_cap"] / panel["price_sales"]
-    panel["ebitda_margin"] = panel["ebitda"] / revenue.where(revenue > 0)
-    panel["market_cap_pit"] = panel["market_cap"] * close / panel["fund_price"]
-
-    return panel
+    """Indicators plus ``sector`` and the point-in-time fundamentals of :func:`join_fundamentals`."""
+    panel = with_sector(compute_indicators(prices, benchmark), universe)
+    return join_fundamentals(panel, fundamentals)
 
 
 def size_percentile(panel: pd.DataFrame, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
 import pandas as pd
 
 from emergent_pipeline.core.price_update import PriceFetch
 
 UNIVERSE_COLUMNS = ["symbol", "name", "sector", "sub_industry", "market_cap"]
-__all__ = ["UNIVERSE_COLUMNS", "PriceFetch", "PriceSource"]
+__all__ = ["UNIVERSE_COLUMNS", "FundamentalsFetch", "PriceFetch", "PriceSource"]
+
+
+@dataclass
+class FundamentalsFetch:
+    """Statements a source handed over (canonical, ``core.fundamentals.STATEMENT_COLUMNS``, each on its
+    own share basis), and per symbol why it gave none."""
+
+    statements: pd.DataFrame
+    failures: dict[str, str] = field(default_factory=dict)
+    requested: int = 0
 
 
 class PriceSource(ABC):
@@ -32,8 +44,9 @@ class PriceSource(ABC):
         """Bars for the universe; an incremental source fetches only days after ``stored``'s."""
 
     @abstractmethod
-    def fundamentals(self) -> pd.DataFrame:
-        """Point-in-time fundamentals, one row per (symbol, as_of); may be empty."""
+    def fundamentals(self, stored: pd.DataFrame | None = None) -> FundamentalsFetch:
+        """Statements (possibly none); the pipeline makes them point in time. ``stored`` is what the
+        store holds already, for a source that fetches only what is new."""
 
     @abstractmethod
     def benchmark(self) -> pd.DataFrame | None:

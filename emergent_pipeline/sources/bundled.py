@@ -1,21 +1,25 @@
-"""The bundled real S&P 500 panel: 505 symbols, 2013-02-08 to 2018-02-07, shipped in the package so
-that everything runs offline on a fresh machine. Provenance and quirks: ``emergent_pipeline/data/README.md``.
+"""The bundled real S&P 500 panel: 505 symbols, 2013-02-08 to 2018-02-07, with the annual statements
+of fiscal 2012-2016 and a 2018-02-08 valuation snapshot, shipped in the package so that everything
+runs offline on a fresh machine. Provenance and quirks: ``emergent_pipeline/data/README.md``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from emergent_pipeline.core.fundamentals import canonical, point_in_time, statements_from_snapshot
 from emergent_pipeline.core.ohlcv import validate_ohlcv
-from emergent_pipeline.sources.base import UNIVERSE_COLUMNS, PriceFetch, PriceSource
+from emergent_pipeline.sources.base import UNIVERSE_COLUMNS, FundamentalsFetch, PriceFetch, PriceSource
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 PRICES_FILE = DATA_DIR / "sp500_ohlcv_2013_2018.parquet"
 UNIVERSE_FILE = DATA_DIR / "sp500_universe_2018.csv"
 FUNDAMENTALS_FILE = DATA_DIR / "sp500_fundamentals_2018-02-08.csv"
 INDEX_FILE = DATA_DIR / "sp500_index_2010_2018.csv"
+ANNUAL_FILE = DATA_DIR / "sp500_fundamentals_annual_2012_2016.csv"
 
 FUNDAMENTALS_COLUMNS = {
     "price": "price",
@@ -40,6 +44,39 @@ def load_bundled_fundamentals() -> pd.DataFrame:
     return frame[["symbol", "as_of", *FUNDAMENTALS_COLUMNS.values()]]
 
 
+def load_annual_statements() -> pd.DataFrame:
+    """The annual statements in the canonical shape (``core.fundamentals``), on their own share basis.
+
+    Debt is long-term plus short-term debt, cash is cash plus short-term investments (the
+    interest-bearing part of the balance sheet), EBITDA is EBIT plus depreciation, net income is
+    the part applicable to common shareholders. The file has no share count of its own (its
+    "Estimated Shares Outstanding" is net income / EPS): shares are that ratio, recomputed with net
+    income to common, where both have the same sign. The file has no filing date: availability
+    comes from the filing lag."""
+    raw = pd.read_csv(ANNUAL_FILE, index_col=0)
+    number = lambda column: pd.to_numeric(raw[column], errors="coerce")  # noqa: E731
+    net_income = number("Net Income Applicable to Common Shareholders").fillna(number("Net Income"))
+    eps = number("Earnings Per Share")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shares = (net_income / eps).where(eps.abs() >= 0.01)
+    statements = pd.DataFrame({
+        "symbol": raw["Ticker Symbol"], "kind": "annual", "period_end": raw["Period Ending"],
+        "revenue": number("Total Revenue"), "net_income": net_income,
+        "ebitda": number("Earnings Before Interest and Tax") + number("Depreciation"),
+        "eps": eps, "shares": shares.where(shares > 0),
+        "total_debt": number("Long-Term Debt") + number("Short-Term Debt / Current Portion of Long-Term Debt"),
+        "total_cash": number("Cash and Cash Equivalents") + number("Short-Term Investments"),
+        "receivables": number("Net Receivables"), "total_assets": number("Total Assets"),
+        "total_equity": number("Total Equity"),
+    })
+    return canonical(statements)
+
+
+def load_bundled_statements() -> pd.DataFrame:
+    """Every bundled statement, canonical: the annual ones and the 2018-02-08 snapshot."""
+    return canonical(pd.concat([load_annual_statements(), statements_from_snapshot(load_bundled_fundamentals())], ignore_index=True))
+
+
 class BundledSource(PriceSource):
     """The default source; the whole panel replaces the stored table on each run."""
 
@@ -54,8 +91,12 @@ class BundledSource(PriceSource):
         raw = pd.read_parquet(PRICES_FILE)
         return PriceFetch(raw=raw, requested=raw["symbol"].nunique())
 
-    def fundamentals(self) -> pd.DataFrame:
-        return load_bundled_fundamentals()
+    def fundamentals(self, stored: pd.DataFrame | None = None) -> FundamentalsFetch:
+        """The statements of the universe's symbols (the annual file also covers 25 companies the
+        2018 universe no longer holds)."""
+        statements = load_bundled_statements()
+        statements = statements[statements["symbol"].isin(self.universe()["symbol"])].reset_index(drop=True)
+        return FundamentalsFetch(statements, requested=statements["symbol"].nunique())
 
     def benchmark(self) -> pd.DataFrame:
         index = pd.read_csv(INDEX_FILE, parse_dates=["date"])
@@ -67,8 +108,8 @@ class BundledSource(PriceSource):
 
 def load_bundled_inputs() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The bundled panel as the core functions take it, without DuckDB or Dagster: validated
-    prices (the same row rules as ``price_history``), universe, fundamentals and the index.
-    For benchmarks and tests of the core."""
+    prices (the same row rules as ``price_history``), universe, point-in-time fundamentals (default
+    availability) and the index. For benchmarks and tests of the core."""
     source = BundledSource()
     prices = validate_ohlcv(source.fetch_prices(pd.DataFrame()).raw).accepted
-    return prices, source.universe(), source.fundamentals(), source.benchmark()
+    return prices, source.universe(), point_in_time(source.fundamentals().statements)[0], source.benchmark()

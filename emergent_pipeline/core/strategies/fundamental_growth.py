@@ -1,8 +1,8 @@
 """Fundamental growth: profitable, growing companies (point-in-time) in an uptrend.
 
-Uses what the source has: ROE (EPS / book per share) and EBITDA margin (EBITDA / revenue, revenue
-= market cap / P/S) from every snapshot, and EPS growth once two snapshots exist. On the bundled
-history no snapshot is known at any bar, so it does not fire there.
+Uses the statement usable on D (``core.fundamentals``): ROE (net income / equity), EBITDA margin
+(EBITDA / revenue) and year-on-year EPS growth on one share basis. A figure the statement does not
+give, growth included, never passes.
 """
 
 from __future__ import annotations
@@ -28,23 +28,23 @@ class Params:
 
 
 def generate(panel: pd.DataFrame, params: Params = Params()) -> pd.DataFrame:
-    """BUY when EPS > 0, ROE >= 15 %, EBITDA margin >= 15 %, EPS growth > 0 where a previous
-    snapshot exists, and the close is above SMA50. Stop entry - 3 ATR; target 2R; 60 days."""
+    """BUY when EPS > 0, ROE >= 15 %, EBITDA margin >= 15 %, EPS growth against the statement a year
+    earlier > 0 (unknown growth does not pass), and the close is above SMA50. Stop entry - 3 ATR;
+    target 2R; 60 days."""
     close, atr = panel["close"], panel["atr_14"]
-    growth_ok = panel["eps_growth"].isna() | (panel["eps_growth"] > params.min_eps_growth)
     mask = fires(
         panel["eps"] > 0,
         panel["roe"] >= params.min_roe,
         panel["ebitda_margin"] >= params.min_ebitda_margin,
-        growth_ok,
+        panel["eps_growth"] > params.min_eps_growth,
         close > panel["sma_50"],
         atr > 0,
     )
     stop = close - params.stop_atr * atr
-    score = panel["roe"] / params.min_roe + panel["ebitda_margin"] / params.min_ebitda_margin + panel["eps_growth"].fillna(0.0).clip(lower=0)
+    score = panel["roe"] / params.min_roe + panel["ebitda_margin"] / params.min_ebitda_margin + panel["eps_growth"].clip(lower=0)
     return make_signals(
         panel, mask, NAME, "BUY", squash(score, params.confidence_scale),
         target=close + params.reward_risk * (close - stop), stop=stop, validity_days=params.validity_days,
-        reason=lambda r: text("ROE ", pct(r["roe"]), ", EBITDA margin ", pct(r["ebitda_margin"]), ", EPS growth ", pct(r["eps_growth"].fillna(0))),
+        reason=lambda r: text("ROE ", pct(r["roe"]), ", EBITDA margin ", pct(r["ebitda_margin"]), ", EPS growth ", pct(r["eps_growth"])),
         indicator_columns=["eps", "roe", "ebitda_margin", "eps_growth", "sma_50", "atr_14"],
     )

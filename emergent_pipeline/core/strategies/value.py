@@ -1,7 +1,7 @@
 """Value: cheap on point-in-time fundamentals against its sector, while the price holds up.
 
-Needs fundamentals known at D (see ``strategy_panel``): on the bundled history, whose only snapshot
-is dated after the last bar, it cannot fire without look-ahead and does not.
+Needs the statement usable on D (see ``strategy_panel``): P/E from EPS on the price's share basis,
+P/B from the market cap at D over the statement's equity.
 """
 
 from __future__ import annotations
