@@ -1,57 +1,33 @@
-import math
+"""The Shariah screen: business activity from industry labels, and the standards' ratios per symbol
+and day on hand-made statements and prices (figures computed here by hand), then on the bundled data."""
 
+from pathlib import Path
+
+import numpy as np
 import pandas as pd
 import pytest
 
-from emergent_pipeline.core.shariah import (
-    ShariahSettings,
-    business_activity,
-    exclusion_summary,
-    filter_compliant,
-    screen,
-    screening_policy,
-)
-from emergent_pipeline.sources.bundled import BundledSource, load_bundled_fundamentals
+from emergent_pipeline.core import shariah
+from emergent_pipeline.core.activity import ActivitySettings, business_activity
+from emergent_pipeline.core.fundamentals import canonical, point_in_time
+from emergent_pipeline.core.indicators import sorted_panel
+from emergent_pipeline.core.shariah import ShariahSettings
+from emergent_pipeline.core.strategy_panel import join_fundamentals
+from emergent_pipeline.sources.bundled import BundledSource
 
-AS_OF = pd.Timestamp("2018-02-08")
+from emergent_pipeline_tests.bundled_inputs import bundled
 
 
 @pytest.fixture(scope="module")
-def bundled():
-    return BundledSource().universe(), load_bundled_fundamentals()
+def universe():
+    return BundledSource().universe()
 
 
-@pytest.fixture(scope="module")
-def bundled_aaoifi(bundled):
-    return screen(*bundled, ShariahSettings("AAOIFI")).set_index("symbol")
+def activity_of(universe, strict=False) -> pd.DataFrame:
+    return business_activity(universe, ActivitySettings(strict=strict)).set_index("symbol")
 
 
-@pytest.fixture(scope="module")
-def bundled_djim(bundled):
-    return screen(*bundled, ShariahSettings("DJIM")).set_index("symbol")
-
-
-def software_universe(*symbols: str) -> pd.DataFrame:
-    return pd.DataFrame(
-        {"symbol": list(symbols), "name": list(symbols), "sector": "Information Technology",
-         "sub_industry": "Application Software"}
-    )
-
-
-def sheet(symbol, market_cap=100.0, as_of=AS_OF, **balance) -> dict:
-    row = {"symbol": symbol, "as_of": pd.Timestamp(as_of), "market_cap": market_cap}
-    defaults = {"total_debt": 10.0, "total_cash": 10.0, "receivables": 10.0, "total_assets": 300.0,
-                "non_permissible_income_pct": 0.01}
-    return row | defaults | balance
-
-
-def run(standard, rows, prices=None, **settings) -> pd.DataFrame:
-    fundamentals = pd.DataFrame(rows)
-    universe = software_universe(*fundamentals["symbol"].unique())
-    return screen(universe, fundamentals, ShariahSettings(standard, **settings), prices=prices).set_index("symbol")
-
-
-# --- business activity on the real bundled data -------------------------------------------------------
+# --- business activity on the real bundled labels --------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -60,6 +36,7 @@ def run(standard, rows, prices=None, **settings) -> pd.DataFrame:
         ("BAC", "prohibited activity conventional finance: sub-industry 'Diversified Banks'"),
         ("JPM", "prohibited activity conventional finance: sub-industry 'Diversified Banks'"),
         ("TAP", "prohibited activity alcohol: sub-industry 'Brewers'"),
+        ("STZ", "prohibited activity alcohol: sub-industry 'Distillers & Vintners'"),
         ("MO", "prohibited activity tobacco: sub-industry 'Tobacco'"),
         ("PM", "prohibited activity tobacco: sub-industry 'Tobacco'"),
         ("WYNN", "prohibited activity gambling: sub-industry 'Casinos & Gaming'"),
@@ -69,201 +46,287 @@ def run(standard, rows, prices=None, **settings) -> pd.DataFrame:
         ("HRL", "prohibited activity pork: listed pork processor"),
     ],
 )
-def test_prohibited_businesses_are_non_compliant(bundled_aaoifi, bundled_djim, symbol, reason):
-    for result in (bundled_aaoifi, bundled_djim):
-        assert result.loc[symbol, "status"] == "NON_COMPLIANT"
-        assert reason in result.loc[symbol, "reasons"].split("; ")
+def test_prohibited_businesses(universe, symbol, reason):
+    for strict in (False, True):
+        row = activity_of(universe, strict).loc[symbol]
+        assert row["activity_status"] == "prohibited" and row["activity_reason"] == reason
 
 
-def test_exchanges_and_ordinary_food_makers_are_not_excluded_for_activity(bundled_aaoifi):
-    for symbol in ("CME", "ICE", "NDAQ", "SPGI", "GIS", "HSY", "AAPL"):
-        assert pd.isna(bundled_aaoifi.loc[symbol, "activity"]), symbol
-        assert "prohibited activity" not in bundled_aaoifi.loc[symbol, "reasons"]
+def test_exchanges_payment_processors_and_food_makers_are_permissible(universe):
+    activity = activity_of(universe)
+    for symbol in ("CME", "ICE", "NDAQ", "SPGI", "V", "MA", "GIS", "HSY", "AAPL"):
+        assert activity.loc[symbol, "activity_status"] == "permissible", symbol
+        assert activity.loc[symbol, "activity_reason"] == ""
 
 
-def test_financials_without_sub_industry_are_inferred_from_the_sector(bundled_aaoifi):
-    assert pd.isna(BundledSource().universe().set_index("symbol").loc["BBT", "sub_industry"])
-    assert bundled_aaoifi.loc["BBT", "status"] == "NON_COMPLIANT"
-    assert bundled_aaoifi.loc["BBT", "activity"] == "conventional finance"
-    assert "inferred from sector 'Financials' (sub-industry missing)" in bundled_aaoifi.loc["BBT", "reasons"]
-    # Only Financials are inferred: a missing sub-industry elsewhere is no exclusion.
-    other = pd.DataFrame({"symbol": ["X", "Y"], "sector": ["Financials", "Health Care"], "sub_industry": [None, None]})
-    activity = business_activity(other).set_index("symbol")
-    assert activity.loc["X", "activity"] == "conventional finance"
-    assert pd.isna(activity.loc["Y", "activity"]) and pd.isna(activity.loc["Y", "activity_reason"])
+def test_a_missing_sub_industry_falls_back_to_the_sector(universe):
+    labels = universe.set_index("symbol")
+    assert pd.isna(labels.loc["BBT", "sub_industry"]) and pd.isna(labels.loc["RTN", "sub_industry"])
+    activity = activity_of(universe)
+    # Financials: the bulk of the sector is conventional finance, and the reason says it was inferred.
+    assert activity.loc["BBT", "activity_status"] == "prohibited"
+    assert activity.loc["BBT", "activity_reason"] == (
+        "prohibited activity conventional finance: inferred from sector 'Financials' (sub-industry missing)")
+    # Industrials hold both defence contractors (Raytheon is one) and everything else: undecidable.
+    assert activity.loc["RTN", "activity_status"] == "unknown"
+    assert activity.loc["RTN", "activity_reason"] == (
+        "activity unknown: sector 'Industrials' includes defence; a finer label is needed")
+    other = pd.DataFrame({"symbol": ["H", "C"], "sector": ["Health Care", "Consumer Staples"], "sub_industry": [None, None]})
+    other = activity_of(other)
+    assert other.loc["H", "activity_status"] == "permissible"
+    assert other.loc["C", "activity_reason"].endswith("includes alcohol, tobacco; a finer label is needed")
 
 
-def test_other_sources_finance_names_are_conventional_finance():
-    names = ["Thrifts & Mortgage Finance", "Mortgage REITs", "Reinsurance", "Other Diversified Financial Services",
-             "Specialized Finance", "Financial Exchanges & Data"]
-    universe = pd.DataFrame({"symbol": list("ABCDEF"), "sector": "Financials", "sub_industry": names})
-    activity = business_activity(universe)["activity"].tolist()
-    assert activity[:5] == ["conventional finance"] * 5 and pd.isna(activity[5])
+def test_unknown_or_missing_labels_are_unknown_never_a_pass():
+    frame = pd.DataFrame({"symbol": ["X", "Y", "Z"], "sector": ["Space Mining", None, "  "], "sub_industry": [None, None, None]})
+    activity = activity_of(frame)
+    assert activity.loc["X", "activity_status"] == "unknown"
+    assert activity.loc["X", "activity_reason"] == "activity unknown: sector 'Space Mining' is not in the activity mapping"
+    for symbol in ("Y", "Z"):
+        assert activity.loc[symbol, "activity_reason"] == "activity unknown: no industry label"
+    no_columns = activity_of(pd.DataFrame({"symbol": ["A"]}))
+    assert no_columns.loc["A", "activity_status"] == "unknown"
 
 
-def test_hotels_and_entertainment_are_excluded_only_under_strict_standards(bundled, bundled_aaoifi, bundled_djim):
-    assert bundled_aaoifi.loc["CCL", "status"] == "NON_COMPLIANT"
-    assert "prohibited activity hotels and cruise lines" in bundled_aaoifi.loc["CCL", "reasons"]
-    assert bundled_aaoifi.loc["DIS", "status"] == "NON_COMPLIANT"
-    assert "prohibited activity entertainment" in bundled_aaoifi.loc["DIS", "reasons"]
-    for symbol in ("CCL", "DIS"):
-        assert pd.isna(bundled_djim.loc[symbol, "activity"])
-        assert bundled_djim.loc[symbol, "status"] == "UNKNOWN"  # no balance sheet, but no activity exclusion
-    assert ShariahSettings("AAOIFI").strict and not ShariahSettings("DJIM").strict
-    strict_djim = screen(*bundled, ShariahSettings("DJIM", strict_activities=True)).set_index("symbol")
-    lenient_aaoifi = screen(*bundled, ShariahSettings("AAOIFI", strict_activities=False)).set_index("symbol")
-    assert strict_djim.loc["CCL", "activity"] == "hotels and cruise lines"
-    assert pd.isna(lenient_aaoifi.loc["DIS", "activity"])
+def test_labels_match_whatever_their_case_and_ampersands():
+    frame = pd.DataFrame({"symbol": ["A", "B"], "sub_industry": ["casinos and gaming", "  DIVERSIFIED   banks "]})
+    assert activity_of(frame)["activity"].tolist() == ["gambling", "conventional finance"]
 
 
-# --- unknown ratios and the filter policy ------------------------------------------------------------
+def test_hotels_and_entertainment_only_under_the_strict_reading(universe):
+    lenient, strict = activity_of(universe), activity_of(universe, strict=True)
+    for symbol, activity in (("CCL", "hotels and cruise lines"), ("DIS", "entertainment"), ("HST", "hotels and cruise lines")):
+        assert lenient.loc[symbol, "activity_status"] == "permissible"
+        assert strict.loc[symbol, "activity"] == activity
+    assert ShariahSettings("AAOIFI").strict and not ShariahSettings("SP").strict
+    assert ShariahSettings("SP", strict_activities=True).strict
 
 
-def test_missing_balance_sheet_is_unknown_and_filtered_by_policy(bundled, bundled_aaoifi, bundled_djim):
-    apple = bundled_aaoifi.loc["AAPL"]
-    assert apple["status"] == "UNKNOWN"
-    assert "debt ratio unknown: no total_debt" in apple["reasons"]
-    assert "cash ratio unknown: no total_cash" in apple["reasons"]
-    assert "non-permissible income unknown: no non_permissible_income_pct" in apple["reasons"]
-    assert math.isnan(apple["debt_ratio"]) and apple["fundamentals_as_of"] == AS_OF
-    # DJIM also lacks the 24-month average: one snapshot and no prices.
-    assert "no 24-month average market cap" in bundled_djim.loc["AAPL", "reasons"]
+# --- the ratios per day, on hand-made data ------------------------------------------------------------
 
-    universe = bundled[0]
-    result = bundled_aaoifi.reset_index()
-    assert set(filter_compliant(universe, result, shariah_only=True)["symbol"]).isdisjoint({"AAPL"})
-    assert "AAPL" in set(filter_compliant(universe, result, shariah_only=True, admit_unknown=True)["symbol"])
-    assert "BAC" not in set(filter_compliant(universe, result, shariah_only=True, admit_unknown=True)["symbol"])
-    assert filter_compliant(universe, result, shariah_only=False).equals(universe)
-    assert screening_policy(True) == "COMPLIANT only"
-    assert screening_policy(True, admit_unknown=True) == "COMPLIANT or UNKNOWN admitted"
-    assert screening_policy(False).startswith("off")
+DAYS = pd.bdate_range("2014-01-01", "2018-01-31")
 
 
-def test_filter_keeps_compliant_and_treats_unscreened_symbols_as_unknown():
-    result = run("AAOIFI", [sheet("OK")]).reset_index()
-    frame = pd.DataFrame({"symbol": ["OK", "OK", "NEW"], "close": [1.0, 2.0, 3.0]})
-    assert filter_compliant(frame, result, shariah_only=True)["symbol"].tolist() == ["OK", "OK"]
-    assert filter_compliant(frame, result, shariah_only=True, admit_unknown=True)["symbol"].tolist() == [
-        "OK", "OK", "NEW"]
+def prices(closes: dict[str, float | np.ndarray]) -> pd.DataFrame:
+    return pd.concat([pd.DataFrame({"symbol": s, "date": DAYS, "open": c, "high": c, "low": c, "close": c, "volume": 1e6})
+                      for s, c in closes.items()], ignore_index=True)
 
 
-def test_bundled_summary_counts_every_symbol(bundled_aaoifi):
-    summary = exclusion_summary(bundled_aaoifi.reset_index())
-    assert sum(summary["counts"].values()) == 505 and summary["counts"]["COMPLIANT"] == 0
-    assert summary["top_reasons"]["debt ratio unknown"] == 505
-    assert summary["top_reasons"]["prohibited activity alcohol"] == 3  # TAP, STZ, BF.B
+def statement(symbol, period_end="2016-12-31", shares=10.0, **items) -> dict:
+    row = {"symbol": symbol, "kind": "annual", "period_end": period_end, "shares": shares, "total_debt": 10.0,
+           "total_cash": 10.0, "receivables": 10.0, "total_assets": 300.0, "total_equity": 100.0}
+    return row | items
 
 
-def test_symbol_without_fundamentals_has_every_ratio_unknown():
-    universe = software_universe("HAS", "NONE")
-    result = screen(universe, pd.DataFrame([sheet("HAS")])).set_index("symbol")
-    row = result.loc["NONE"]
-    assert row["status"] == "UNKNOWN" and pd.isna(row["fundamentals_as_of"])
-    assert "no fundamentals snapshot" in row["reasons"]
-    assert "debt ratio unknown: no total_debt, no market_cap" in row["reasons"]
-    assert result.loc["HAS", "status"] == "COMPLIANT" and result.loc["HAS", "reasons"] == ""
+def screened(standard, rows, closes, sector="Information Technology", sub_industry="Application Software", **settings):
+    statements, _ = point_in_time(canonical(pd.DataFrame(rows)))
+    panel = join_fundamentals(sorted_panel(prices(closes)), statements)
+    universe = pd.DataFrame({"symbol": list(closes), "sector": sector, "sub_industry": sub_industry})
+    return shariah.screen(panel, universe, ShariahSettings(standard, **settings)).set_index(["symbol", "date"])
 
 
-def test_zero_denominator_is_unknown_not_a_pass():
-    result = run("MSCI", [sheet("Z", total_assets=0.0)])
-    assert result.loc["Z", "status"] == "UNKNOWN"
-    assert "debt ratio unknown: total_assets not positive" in result.loc["Z", "reasons"]
+ON = pd.Timestamp("2017-06-01")  # the 2016 statements are usable (from 2017-03-31)
 
 
-def test_newest_snapshot_is_used():
-    rows = [sheet("A", as_of="2017-02-08", total_debt=90.0), sheet("A", total_debt=10.0)]
-    result = run("AAOIFI", rows)
-    assert result.loc["A", "status"] == "COMPLIANT" and result.loc["A", "fundamentals_as_of"] == AS_OF
-    assert result.loc["A", "debt_ratio"] == pytest.approx(0.10)
+def test_sp_compares_with_the_36_month_average_of_daily_market_caps():
+    """Close 10 up to 2016-05-31, 20 from then on; 10 shares known from 2016-03-30 (the 2015 statement,
+    usable from 2015-12-31 + 90 days) and 2017-03-31 on. On 2017-06-01 the daily market caps known in
+    (2014-06-01, 2017-06-01] are 100 on the days of 2016-03-30 .. 2016-05-31 and 200 after: a trailing
+    average well under today's 200, so debt 60 fails against today's cap but passes against the average."""
+    close = np.where(DAYS <= "2016-05-31", 10.0, 20.0)
+    rows = [statement(s, "2015-12-31", total_debt=debt) for s, debt in (("PASS", 60.0), ("FAIL", 70.0))]
+    rows += [statement(s, "2016-12-31", total_debt=debt) for s, debt in (("PASS", 60.0), ("FAIL", 70.0))]
+    result = screened("SP", rows, {"PASS": close, "FAIL": close})
+    window = DAYS[(DAYS > ON - pd.DateOffset(months=36)) & (DAYS <= ON) & (DAYS >= "2016-03-30")]
+    caps = np.where(window <= "2016-05-31", 100.0, 200.0)
+    average = caps.mean()
+    assert result.loc[("PASS", ON), "ratio_basis_value"] == pytest.approx(average)
+    assert result.loc[("PASS", ON), "debt_ratio"] == pytest.approx(60 / average)
+    assert 60 / average < 0.33 < 70 / average
+    assert result.loc[("PASS", ON), "status"] == "COMPLIANT" and result.loc[("PASS", ON), "reasons"] == ""
+    assert result.loc[("FAIL", ON), "status"] == "NON_COMPLIANT"
+    assert result.loc[("FAIL", ON), "reasons"] == "debt ratio at or above 33% of 36-month average market cap"
+    # Receivables have the S&P's own limit, 49 %.
+    rows = [statement("RECV", "2015-12-31"), statement("RECV", receivables=0.48 * average)]
+    assert screened("SP", rows, {"RECV": close}).loc[("RECV", ON), "status"] == "COMPLIANT"
 
 
-# --- hand-made balance sheets, one pass and one just-over per standard ----------------------------------
+def test_djim_averages_24_months_only():
+    """Close 5 before 2015-06-01 (outside DJIM's 24 months on 2017-06-01, inside S&P's 36), then 10."""
+    close = np.where(DAYS < "2015-06-01", 5.0, 10.0)
+    rows = [statement("A", "2014-09-30"), statement("A", "2015-12-31"), statement("A", total_debt=32.0)]
+    djim = screened("DJIM", rows, {"A": close}).loc[("A", ON)]
+    sp = screened("SP", rows, {"A": close}).loc[("A", ON)]
+    assert djim["ratio_basis_value"] == pytest.approx(100.0)  # only caps of 100 in the last 24 months
+    assert djim["status"] == "COMPLIANT"  # 32 % < 33 %
+    assert sp["ratio_basis_value"] < 100.0  # the 36 months reach back to caps of 50
+    assert sp["status"] == "NON_COMPLIANT"
 
 
-def test_aaoifi_ratios_against_market_cap():
-    result = run("AAOIFI", [
-        sheet("PASS", total_debt=29.0, total_cash=29.0, receivables=90.0, non_permissible_income_pct=0.049),
-        sheet("DEBT", total_debt=31.0),
-        sheet("INCOME", non_permissible_income_pct=0.06),
-    ])
-    assert result.loc["PASS", "status"] == "COMPLIANT"
-    assert result.loc["PASS", "ratio_basis"] == "market cap"
-    assert math.isnan(result.loc["PASS", "receivables_ratio"])  # AAOIFI does not screen receivables
-    assert result.loc["DEBT", "status"] == "NON_COMPLIANT"
-    assert result.loc["DEBT", "debt_ratio"] == pytest.approx(31 / 100)
-    assert result.loc["DEBT", "reasons"] == "debt ratio fails: 31.0% of market cap, must be below 30%"
-    assert result.loc["INCOME", "reasons"] == "non-permissible income fails: 6.0% of revenue, must be below 5%"
+def test_msci_screens_against_total_assets_whatever_the_market_cap():
+    rows = [statement("PASS", total_assets=200.0, total_debt=66.0, total_cash=30.0, receivables=36.0, shares=0.001),
+            statement("RECV", total_assets=200.0, total_cash=30.0, receivables=37.0)]
+    result = screened("MSCI", rows, {"PASS": 10.0, "RECV": 10.0})
+    assert result.loc[("PASS", ON), "status"] == "COMPLIANT"  # 33.0 % < 33.33 %; receivables + cash 33.0 %
+    assert result.loc[("RECV", ON), "receivables_ratio"] == pytest.approx(67 / 200)  # receivables and cash
+    assert result.loc[("RECV", ON), "reasons"] == "receivables ratio at or above 33.33% of total assets"
 
 
-def test_djim_ratios_against_24_month_average_of_snapshots():
-    # Snapshots 80 and 120 inside the window average 100; the one of 2015 is outside it.
-    history = [sheet(s, as_of="2015-02-08", market_cap=1000.0) for s in ("PASS", "RECV")]
-    history += [sheet(s, as_of="2016-08-01", market_cap=80.0) for s in ("PASS", "RECV")]
-    rows = history + [
-        sheet("PASS", market_cap=120.0, total_debt=31.0, total_cash=32.0, receivables=32.9),
-        sheet("RECV", market_cap=120.0, receivables=34.0),
-    ]
-    result = run("DJIM", rows)
-    assert result.loc["PASS", "status"] == "COMPLIANT"
-    assert result.loc["PASS", "debt_ratio"] == pytest.approx(31 / 100)  # would fail AAOIFI's 30 %
-    assert result.loc["RECV", "status"] == "NON_COMPLIANT"
-    assert result.loc["RECV", "receivables_ratio"] == pytest.approx(34 / 100)
-    assert result.loc["RECV", "reasons"] == (
-        "receivables ratio fails: 34.0% of 24-month average market cap, must be below 33%")
-    assert math.isnan(result.loc["PASS", "non_permissible_income"])  # DJIM skips it
+def test_aaoifi_stays_unknown_without_non_permissible_income_and_says_why():
+    rows = [statement("A", shares=100.0)]
+    row = screened("AAOIFI", rows, {"A": 10.0}).loc[("A", ON)]
+    assert row["status"] == "UNKNOWN"
+    assert row["reasons"] == (
+        "non-permissible income unknown: the statements do not report interest and other non-permissible income")
+    assert row["debt_ratio"] == pytest.approx(10 / 1000)  # against today's market cap, no average
+    given = screened("AAOIFI", [statement("A", shares=100.0, non_permissible_income=0.04)], {"A": 10.0}).loc[("A", ON)]
+    assert given["status"] == "COMPLIANT"
 
 
-def test_sp_ratios_against_36_month_average_of_snapshots():
-    # 2015-03-01 is inside 36 months (not 24): average of 60 and 140 is 100.
-    rows = [sheet(s, as_of="2015-03-01", market_cap=60.0) for s in ("PASS", "DEBT")] + [
-        sheet("PASS", market_cap=140.0, total_debt=32.0, total_cash=32.0, receivables=48.0),
-        sheet("DEBT", market_cap=140.0, total_debt=34.0),
-    ]
-    result = run("SP", rows)
-    assert result.loc["PASS", "status"] == "COMPLIANT"
-    assert result.loc["PASS", "ratio_basis"] == "36-month average market cap"
-    assert result.loc["PASS", "receivables_ratio"] == pytest.approx(0.48)
-    assert result.loc["DEBT", "status"] == "NON_COMPLIANT"
-    assert result.loc["DEBT", "reasons"] == "debt ratio fails: 34.0% of 36-month average market cap, must be below 33%"
+def test_the_status_is_point_in_time():
+    """The only statement (period end 2016-12-31) is usable from 2017-03-31 to 2018-06-30: before
+    that day the status is UNKNOWN for want of a statement, from it on the ratios decide."""
+    rows = [statement("A", total_debt=80.0)]
+    result = screened("SP", rows, {"A": 10.0}).loc["A"]
+    before, first = result.loc[:"2017-03-30"], result.loc["2017-03-31":]
+    assert (before["status"] == "UNKNOWN").all() and (before["reasons"] == "no statement usable on this day").all()
+    assert (first["status"] == "NON_COMPLIANT").all()  # 80 / 100 from the first usable day on
+    assert result.loc["2017-03-31", "statement_period_end"] == pd.Timestamp("2016-12-31")
 
 
-def test_msci_ratios_against_total_assets():
-    result = run("MSCI", [
-        sheet("PASS", market_cap=1.0, total_assets=200.0, total_debt=66.0, total_cash=66.0, receivables=66.0),
-        sheet("CASH", market_cap=1.0, total_assets=200.0, total_cash=67.0),
-    ])
-    assert result.loc["PASS", "status"] == "COMPLIANT"  # 33.0 % < 33.33 %, whatever the market cap
-    assert result.loc["CASH", "cash_ratio"] == pytest.approx(67 / 200)
-    assert result.loc["CASH", "reasons"] == "cash ratio fails: 33.5% of total assets, must be below 33.33%"
+def test_an_old_statement_stops_being_used():
+    """A 2014 statement is usable from 2015-03-31 for 15 months, to 2016-06-30."""
+    result = screened("MSCI", [statement("A", "2014-12-31")], {"A": 10.0}).loc["A"]
+    assert result.loc["2016-06-30", "status"] == "COMPLIANT"
+    assert result.loc["2016-07-01", "status"] == "UNKNOWN"
 
 
-def test_failed_ratio_and_unknown_ratio_together_are_non_compliant_with_all_reasons():
-    result = run("AAOIFI", [sheet("A", total_debt=50.0, total_cash=float("nan"))])
-    assert result.loc["A", "status"] == "NON_COMPLIANT"
-    assert result.loc["A", "reasons"] == (
-        "debt ratio fails: 50.0% of market cap, must be below 30%; cash ratio unknown: no total_cash")
+def test_missing_items_and_denominators_are_unknown_not_a_pass():
+    rows = [statement("DEBT", total_debt=np.nan), statement("ZERO", total_assets=0.0)]
+    msci = screened("MSCI", rows, {"DEBT": 10.0, "ZERO": 10.0})
+    assert msci.loc[("DEBT", ON), "status"] == "UNKNOWN"
+    assert "debt ratio unknown: no debt in the statement" in msci.loc[("DEBT", ON), "reasons"]
+    assert msci.loc[("ZERO", ON), "status"] == "UNKNOWN"
+    assert "debt ratio unknown: no total assets" in msci.loc[("ZERO", ON), "reasons"]
+    sp = screened("SP", [statement("NOSHARES", shares=np.nan)], {"NOSHARES": 10.0})
+    assert "debt ratio unknown: no market cap in the last 36 months (no share count)" in sp.loc[("NOSHARES", ON), "reasons"]
 
 
-# --- trailing average market cap from prices ---------------------------------------------------------
+def test_a_failed_and_an_unknown_ratio_together_are_non_compliant_with_both_reasons():
+    row = screened("SP", [statement("A", total_debt=50.0, total_cash=np.nan)], {"A": 10.0}).loc[("A", ON)]
+    assert row["status"] == "NON_COMPLIANT"
+    assert row["reasons"] == "debt ratio at or above 33% of 36-month average market cap; cash ratio unknown: no cash in the statement"
 
 
-def test_average_market_cap_from_prices_uses_the_trailing_window_only():
-    dates = ["2015-06-01", "2016-06-01", "2017-02-01", "2017-10-02", "2018-02-08", "2018-03-01"]
-    closes = [1000.0, 10.0, 20.0, 30.0, 40.0, 1000.0]  # first is before the window, last after as_of
-    prices = pd.DataFrame({"symbol": "P", "date": pd.to_datetime(dates), "close": closes})
-    # No close on as_of for Q: the last one on or before it (2018-02-05) sets the share count.
-    prices_q = prices.assign(symbol="Q", date=prices["date"].replace(pd.Timestamp(AS_OF), pd.Timestamp("2018-02-05")))
-    rows = [sheet("P", market_cap=400.0, total_debt=80.0), sheet("Q", market_cap=400.0, total_debt=80.0)]
-    result = run("DJIM", rows, prices=pd.concat([prices, prices_q]))
-    # shares = 400 / 40 = 10; mean close in (2016-02-08, 2018-02-08] = (10+20+30+40)/4 = 25; average cap 250.
-    for symbol in ("P", "Q"):
-        assert result.loc[symbol, "debt_ratio"] == pytest.approx(80 / 250)  # 32 %: passes, not 20 % of today's cap
-        assert result.loc[symbol, "status"] == "COMPLIANT"
-    failing = run("DJIM", [sheet("P", market_cap=400.0, total_debt=84.0)], prices=prices)
-    assert failing.loc["P", "reasons"] == "debt ratio fails: 33.6% of 24-month average market cap, must be below 33%"
+def test_prohibited_activity_decides_whatever_the_balance_sheet():
+    row = screened("SP", [statement("B")], {"B": 10.0}, sector="Financials", sub_industry="Regional Banks").loc[("B", ON)]
+    assert row["status"] == "NON_COMPLIANT" and row["activity"] == "conventional finance"
+    unknown = screened("SP", [statement("U")], {"U": 10.0}, sector="Industrials", sub_industry=None).loc[("U", ON)]
+    assert unknown["status"] == "UNKNOWN" and unknown["reasons"].startswith("activity unknown: sector 'Industrials'")
 
 
-def test_invalid_standard_names_the_valid_ones():
+def test_trailing_mean_by_hand():
+    frame = pd.DataFrame({"symbol": ["A"] * 4 + ["B"] * 2, "date": pd.to_datetime(
+        ["2016-01-01", "2016-06-01", "2017-01-02", "2017-05-01", "2016-01-01", "2017-01-02"]),
+        "open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0, "volume": 1.0})
+    panel = sorted_panel(frame)
+    values = np.array([1.0, np.nan, 3.0, 5.0, 7.0, 9.0])
+    # 12 months: A on 2017-05-01 sees (2016-05-01, 2017-05-01]: nan, 3, 5 -> 4; B never sees A's values.
+    assert shariah.trailing_mean(panel, values, 12) == pytest.approx([1.0, 1.0, 3.0, 4.0, 7.0, 9.0], nan_ok=True)
+
+
+def test_policy_words_and_admitted_statuses():
+    assert shariah.screening_policy(True) == "COMPLIANT only"
+    assert shariah.screening_policy(True, admit_unknown=True) == "COMPLIANT or UNKNOWN admitted"
+    assert shariah.screening_policy(False).startswith("off")
+    assert shariah.admitted_statuses(True) == ("COMPLIANT",)
+    assert shariah.admitted_statuses(True, True) == ("COMPLIANT", "UNKNOWN")
+    assert shariah.admitted_statuses(False) == shariah.STATUSES
     with pytest.raises(ValueError, match="AAOIFI, DJIM, SP, MSCI"):
         ShariahSettings(standard="FTSE")
+    assert ShariahSettings().standard == "SP"
+
+
+# --- the bundled data ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bundled_screen():
+    prices, universe, fundamentals, _ = bundled()
+    panel = join_fundamentals(sorted_panel(prices), fundamentals)
+    return panel, shariah.screen(panel, universe)
+
+
+def test_bundled_newest_day_under_sp(bundled_screen):
+    panel, result = bundled_screen
+    newest = shariah.newest_day(result).set_index("symbol")
+    for symbol in ("JPM", "BAC", "MO", "STZ", "WYNN", "LMT"):
+        assert newest.loc[symbol, "status"] == "NON_COMPLIANT", symbol
+    counts = newest["status"].value_counts()
+    assert counts.sum() == 505
+    # Only the symbols with a statement usable on 2018-02-07 can be COMPLIANT (fiscal 2016 statements
+    # with a period end after mid-2016; the file has no fiscal 2017): see README for the figures.
+    usable = panel[panel["date"] == panel["date"].max()]["fund_period_end"].notna().sum()
+    assert 0 < counts["COMPLIANT"] < usable
+    compliant = newest[newest["status"] == "COMPLIANT"]
+    assert (compliant["debt_ratio"] < 0.33).all() and (compliant["receivables_ratio"] < 0.49).all()
+    summary = shariah.exclusion_summary(newest.reset_index())
+    assert summary["counts"]["COMPLIANT"] == counts["COMPLIANT"]
+
+
+def test_bundled_counts_over_the_years_are_those_of_an_islamic_index(bundled_screen):
+    """Mid-2015 nearly every company's 2014 statement is usable: about 40 % of the S&P 500 COMPLIANT
+    under S&P (the S&P 500 Shariah index holds roughly that share of the index)."""
+    _, result = bundled_screen
+    counts = result[result["date"] == "2015-06-30"]["status"].value_counts()
+    assert 150 <= counts["COMPLIANT"] <= 300
+
+
+# --- NSE's own industry labels (real lists, fixtures/nse) ---------------------------------------------------
+
+NSE = Path(__file__).parent / "fixtures" / "nse"
+
+
+@pytest.fixture(scope="module")
+def nse_four_levels() -> pd.DataFrame:
+    return pd.read_csv(NSE / "nse_symbol_classification_subset.csv")
+
+
+def test_nse_basic_industries_decide_banks_insurers_tobacco_and_alcohol(nse_four_levels):
+    universe = nse_four_levels.rename(columns={"basic_industry": "sub_industry"})[["symbol", "sector", "sub_industry"]]
+    activity = activity_of(universe)
+    for symbol, category in [("HDFCBANK", "conventional finance"), ("SBIN", "conventional finance"),
+                             ("SBILIFE", "conventional finance"), ("ICICIGI", "conventional finance"),
+                             ("GODFRYPHLP", "tobacco"), ("VSTIND", "tobacco"), ("UBL", "alcohol"), ("RADICO", "alcohol")]:
+        assert activity.loc[symbol, "activity_status"] == "prohibited", symbol
+        assert activity.loc[symbol, "activity"] == category, symbol
+    for symbol in ("TCS", "INFY", "RELIANCE", "ASIANPAINT", "SUNPHARMA", "MARUTI"):
+        assert activity.loc[symbol, "activity_status"] == "permissible", symbol
+    # ITC sells cigarettes, but NSE files it under 'Diversified FMCG': not a pass, and the reason says why.
+    assert activity.loc["ITC", "activity_status"] == "unknown"
+    assert activity.loc["ITC", "activity_reason"] == (
+        "activity unknown: sub-industry 'Diversified FMCG' includes tobacco; a finer label is needed")
+
+
+def test_every_nse_label_of_the_real_lists_is_mapped(nse_four_levels):
+    labels = set()
+    for level in ("macro", "sector", "industry", "basic_industry"):
+        labels |= set(nse_four_levels[level].dropna())
+    for name in ("ind_nifty500list.csv", "ind_nifty500list_old_2020.csv"):
+        labels |= set(pd.read_csv(NSE / name)["Industry"].dropna())
+    artefacts = {"TRADING", "SERVICES/TRADING"}  # legacy rows of the source file, not NSE categories
+    frame = pd.DataFrame({"symbol": [f"S{i}" for i in range(len(labels))], "sector": sorted(labels)})
+    unmapped = activity_of(frame).query("activity_reason.str.contains('not in the activity mapping')", engine="python")
+    assert set(frame.set_index("symbol").loc[unmapped.index, "sector"]) <= artefacts
+
+
+def test_the_old_nse_scheme_and_a_bank_through_the_screen():
+    old = pd.read_csv(NSE / "ind_nifty500list_old_2020.csv").rename(columns={"Symbol": "symbol", "Industry": "sector"})
+    activity = activity_of(old)
+    assert activity.loc["HDFCBANK", "activity_reason"] == (
+        "prohibited activity conventional finance: inferred from sector 'FINANCIAL SERVICES' (sub-industry missing)")
+    assert activity.loc["ITC", "activity_status"] == "unknown"  # 'CONSUMER GOODS' holds tobacco and alcohol too
+    assert activity.loc["TCS", "activity_status"] == "permissible"
+    row = screened("SP", [statement("HDFCBANK")], {"HDFCBANK": 10.0}, sector="Financial Services",
+                   sub_industry="Private Sector Bank").loc[("HDFCBANK", ON)]
+    assert row["status"] == "NON_COMPLIANT"

@@ -1,4 +1,4 @@
-"""Shariah screen of the universe: business activity from GICS, then a standard's financial ratios.
+"""Shariah screen per symbol and day: business activity (``core.activity``), then a standard's ratios.
 
 Islamic index providers (AAOIFI, Dow Jones Islamic Market, S&P Shariah, MSCI Islamic) screen in two
 stages: a company whose core business is prohibited is out whatever its balance sheet, and the
@@ -7,53 +7,40 @@ size measure. The standards differ in that measure: today's market cap (AAOIFI),
 market cap that keeps a price swing from flipping the verdict (DJIM 24 months, S&P 36 months), or
 total assets that do not move with the price at all (MSCI).
 
-A ratio we cannot compute is UNKNOWN, never a pass: a screen that admits what it could not check
-would certify the very companies it knows nothing about. Averages use only data known at the
-snapshot's ``as_of`` so the verdict of a day never looks ahead.
+The screen is point in time: the status of (symbol, D) uses the statement usable on D and the daily
+market caps up to D (shares known on each day × that day's close). A signal carries the status of
+its own day. A ratio that cannot be computed is UNKNOWN, never a pass. Reasons name the rule, not
+the day's figures (those are in the ratio columns), so a status that holds for months stores one
+text many times, which DuckDB keeps once.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
+from emergent_pipeline.core.activity import ActivitySettings, business_activity
+
 STANDARDS = ("AAOIFI", "DJIM", "SP", "MSCI")
 STATUSES = ("COMPLIANT", "NON_COMPLIANT", "UNKNOWN")
-
-# Prohibited whatever the standard. 'Financial Exchanges & Data' is deliberately absent: exchange and
-# data operators earn fees, not interest, and the index providers generally admit them.
-CONVENTIONAL_FINANCE = (
-    "Diversified Banks", "Regional Banks", "Asset Management & Custody Banks", "Investment Banking & Brokerage",
-    "Consumer Finance", "Thrifts & Mortgage Finance", "Mortgage REITs", "Property & Casualty Insurance",
-    "Life & Health Insurance", "Multi-line Insurance", "Insurance Brokers", "Reinsurance", "Multi-Sector Holdings",
-    "Other Diversified Financial Services", "Specialized Finance", "Diversified Capital Markets",
-)
-ACTIVITY_BY_SUB_INDUSTRY = dict.fromkeys(CONVENTIONAL_FINANCE, "conventional finance") | {
-    "Brewers": "alcohol", "Distillers & Vintners": "alcohol", "Tobacco": "tobacco",
-    "Casinos & Gaming": "gambling", "Aerospace & Defense": "defence",
-}
-# Prohibited only under the strict standards (alcohol and impermissible entertainment on the premises).
-STRICT_ACTIVITY_BY_SUB_INDUSTRY = {
-    "Hotels, Resorts & Cruise Lines": "hotels and cruise lines",
-    "Movies & Entertainment": "entertainment",
-}
-# Balance-sheet ratio -> its numerator column.
-RATIO_INPUTS = {"debt": "total_debt", "cash": "total_cash", "receivables": "receivables"}
-BALANCE_COLUMNS = ("total_debt", "total_cash", "receivables", "total_assets", "non_permissible_income_pct")
+DEFAULT_STANDARD = "SP"
+RATIOS = ("debt", "cash", "receivables")
+SCREEN_COLUMNS = [
+    "symbol", "date", "status", "standard", "reasons", "activity", "debt_ratio", "cash_ratio", "receivables_ratio",
+    "non_permissible_income", "ratio_basis_value", "statement_period_end",
+]
 
 
 @dataclass(frozen=True)
 class ShariahSettings:
     """The domain spec's defaults; every one is a parameter. Ratios must stay strictly below their limit."""
 
-    standard: str = "AAOIFI"
+    standard: str = DEFAULT_STANDARD
     admit_unknown: bool = False
     strict_activities: bool | None = None  # None: by standard (AAOIFI strict, the others not)
-    # GICS has no pork sub-industry, so the processors we can identify are listed by symbol.
     pork_processors: tuple[str, ...] = ("HRL", "TSN", "SFD")  # Hormel, Tyson Foods, Smithfield
-    # Nor an adult-entertainment one; no S&P 500 member is known to need it, hence empty.
     adult_entertainment: tuple[str, ...] = ()
     aaoifi_debt: float = 0.30
     aaoifi_cash: float = 0.30
@@ -69,6 +56,7 @@ class ShariahSettings:
     msci_debt: float = 0.3333
     msci_cash: float = 0.3333
     msci_receivables: float = 0.3333
+    """MSCI screens receivables plus cash against total assets."""
 
     def __post_init__(self) -> None:
         if self.standard not in STANDARDS:
@@ -79,10 +67,14 @@ class ShariahSettings:
         return self.standard == "AAOIFI" if self.strict_activities is None else self.strict_activities
 
     @property
+    def activity(self) -> ActivitySettings:
+        return ActivitySettings(self.strict, self.pork_processors, self.adult_entertainment)
+
+    @property
     def limits(self) -> dict[str, float]:
         """Ratio name -> limit of the chosen standard; a ratio a standard does not use is absent."""
         prefix = self.standard.lower()
-        names = ("debt", "cash", "receivables", "non_permissible_income")
+        names = (*RATIOS, "non_permissible_income")
         return {n: getattr(self, f"{prefix}_{n}") for n in names if hasattr(self, f"{prefix}_{n}")}
 
     @property
@@ -103,104 +95,124 @@ def screening_policy(shariah_only: bool, admit_unknown: bool = False) -> str:
     return "COMPLIANT or UNKNOWN admitted" if admit_unknown else "COMPLIANT only"
 
 
-def business_activity(universe: pd.DataFrame, settings: ShariahSettings = ShariahSettings()) -> pd.DataFrame:
-    """symbol, activity (prohibited category or None) and activity_reason (text or None).
-
-    The sub-industry decides; where it is missing a 'Financials' sector is taken as conventional finance,
-    the bulk of that sector, and the reason says it was inferred.
-    """
-    sub = universe["sub_industry"] if "sub_industry" in universe else pd.Series(np.nan, index=universe.index)
-    sector = universe["sector"] if "sector" in universe else pd.Series(np.nan, index=universe.index)
-    mapping = ACTIVITY_BY_SUB_INDUSTRY | (STRICT_ACTIVITY_BY_SUB_INDUSTRY if settings.strict else {})
-    by_sub = sub.map(mapping)
-    strict_note = np.where(sub.isin(list(STRICT_ACTIVITY_BY_SUB_INDUSTRY)), " (strict activity screen)", "")
-    conditions = [
-        by_sub.notna(),
-        universe["symbol"].isin(settings.pork_processors),
-        universe["symbol"].isin(settings.adult_entertainment),
-        sub.isna() & sector.eq("Financials"),
-    ]
-    labels = [by_sub, "pork", "adult entertainment", "conventional finance"]
-    details = [
-        "sub-industry '" + sub.astype(str) + "'" + strict_note,
-        "listed pork processor",
-        "listed adult-entertainment company",
-        "inferred from sector 'Financials' (sub-industry missing)",
-    ]
-    activity = pd.Series(np.select(conditions, labels, default=None), index=universe.index, dtype=object)
-    detail = pd.Series(np.select(conditions, details, default=""), index=universe.index, dtype=object)
-    reason = ("prohibited activity " + activity.fillna("") + ": " + detail).where(activity.notna(), None)
-    frame = pd.DataFrame({"symbol": universe["symbol"], "activity": activity, "activity_reason": reason})
-    return frame.reset_index(drop=True)
+def admitted_statuses(shariah_only: bool, admit_unknown: bool = False) -> tuple[str, ...]:
+    """The statuses a policy keeps (all three when the filter is off)."""
+    if not shariah_only:
+        return STATUSES
+    return ("COMPLIANT", "UNKNOWN") if admit_unknown else ("COMPLIANT",)
 
 
-def screen(
-    universe: pd.DataFrame,
-    fundamentals: pd.DataFrame,
-    settings: ShariahSettings = ShariahSettings(),
-    prices: pd.DataFrame | None = None,
-) -> pd.DataFrame:
-    """One row per universe symbol: symbol, status, standard, reasons ('' when compliant), activity,
-    debt_ratio, cash_ratio, receivables_ratio, non_permissible_income (NaN when unknown or not used by
-    the standard), ratio_basis and fundamentals_as_of, from each symbol's newest snapshot."""
-    fundamentals = fundamentals.assign(as_of=pd.to_datetime(fundamentals["as_of"]))
-    latest = fundamentals.sort_values("as_of").drop_duplicates("symbol", keep="last")
-    latest = latest.reindex(columns=["symbol", "as_of", "market_cap", *BALANCE_COLUMNS])
-    data = business_activity(universe.drop_duplicates("symbol"), settings).merge(latest, on="symbol", how="left")
+def trailing_mean(panel: pd.DataFrame, values: np.ndarray, months: int) -> np.ndarray:
+    """Per row of ``panel`` (sorted by symbol and date, categorical ``symbol``): the mean of the
+    symbol's known ``values`` over the dates in (D - ``months``, D]; NaN where none is known.
 
-    denominator, denominator_problem = _denominator(data, fundamentals, prices, settings)
-    usable = denominator > 0
-    reasons = [data["activity_reason"].fillna(""), _text(data["as_of"].isna(), "no fundamentals snapshot")]
-    failed, unknown, values = data["activity"].notna(), False, {}
+    Prefix sums over the sorted panel and one ``searchsorted`` for each row's window start: no loop
+    over rows, no symbol × date matrix."""
+    values = np.asarray(values, dtype="float64")
+    known = ~np.isnan(values)
+    sums = np.r_[0.0, np.cumsum(np.where(known, values, 0.0))]
+    counts = np.r_[0, np.cumsum(known)]
+    dates = pd.DatetimeIndex(panel["date"])
+    unique = dates.unique()
+    window_start = pd.Series(unique - pd.DateOffset(months=months), index=unique)
+    start_day = window_start.reindex(dates).to_numpy(dtype="datetime64[D]").astype("int64")
+    codes = panel["symbol"].cat.codes.to_numpy().astype("int64")
+    keys = codes * 1_000_000 + dates.to_numpy(dtype="datetime64[D]").astype("int64")
+    first = np.searchsorted(keys, codes * 1_000_000 + start_day, side="right")
+    last = np.arange(len(panel)) + 1
+    count = counts[last] - counts[first]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, (sums[last] - sums[first]) / count, np.nan)
+
+
+def screen(panel: pd.DataFrame, universe: pd.DataFrame | None, settings: ShariahSettings = ShariahSettings()) -> pd.DataFrame:
+    """One row per panel row (:data:`SCREEN_COLUMNS`): the status of (symbol, D) with its reasons.
+
+    ``panel`` is the price panel with the point-in-time fundamentals joined
+    (``strategy_panel.join_fundamentals``): ``market_cap_pit``, ``total_debt``, ``total_cash``,
+    ``receivables``, ``total_assets``, ``non_permissible_income``, ``fund_period_end``."""
+    members = universe if universe is not None and len(universe) else pd.DataFrame({"symbol": pd.Series(dtype=object)})
+    activity = business_activity(members.drop_duplicates("symbol"), settings.activity).set_index("symbol")
+    symbol = panel["symbol"].astype(str)
+    activity_status = symbol.map(activity["activity_status"]).fillna("unknown").to_numpy()
+    activity_reason = symbol.map(activity["activity_reason"]).fillna("activity unknown: symbol not in the universe").to_numpy()
+
+    months = settings.average_months
+    if settings.standard == "MSCI":
+        basis, basis_problem = panel["total_assets"].to_numpy(dtype="float64"), "no total assets"
+    elif months is None:
+        basis, basis_problem = panel["market_cap_pit"].to_numpy(dtype="float64"), "no market cap (no share count)"
+    else:
+        basis = trailing_mean(panel, panel["market_cap_pit"].to_numpy(dtype="float64"), months)
+        basis_problem = f"no market cap in the last {months} months (no share count)"
+    basis = np.where(basis > 0, basis, np.nan)
+
+    no_statement = panel["fund_period_end"].isna().to_numpy()
+    numerators = {
+        "debt": panel["total_debt"].to_numpy(dtype="float64"),
+        "cash": panel["total_cash"].to_numpy(dtype="float64"),
+        "receivables": panel["receivables"].to_numpy(dtype="float64")
+        + (panel["total_cash"].to_numpy(dtype="float64") if settings.standard == "MSCI" else 0.0),
+    }
+    reasons = [np.where(activity_status != "permissible", activity_reason, "")]
+    reasons.append(np.where(no_statement, "no statement usable on this day", ""))
+    failed = activity_status == "prohibited"
+    unknown = activity_status == "unknown"
+    values = {}
     for name, limit in settings.limits.items():
-        column = RATIO_INPUTS.get(name, "non_permissible_income_pct")
-        numerator = data[column].astype("float64")
-        problem = _text(numerator.isna(), f"no {column}")
-        if name == "non_permissible_income":  # already a share of revenue: no denominator
-            value, label, of = numerator, "non-permissible income", "of revenue"
+        if name == "non_permissible_income":
+            value = panel["non_permissible_income"].to_numpy(dtype="float64")
+            of, problem = "of revenue", "the statements do not report interest and other non-permissible income"
         else:
-            value = (numerator / denominator).where(usable)
-            label, of = f"{name} ratio", f"of {settings.basis}"
-            problem = _join([problem, denominator_problem], ", ")
-        fails, missing = value >= limit, value.isna()
-        shown = (value * 100).round(1).astype(str)
-        reasons.append(_text(fails, f"{label} fails: " + shown + f"% {of}, must be below {limit * 100:g}%"))
-        reasons.append(_text(missing, f"{label} unknown: " + problem))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                value = numerators[name] / basis
+            of = f"of {settings.basis}"
+            what = "receivables and cash" if name == "receivables" and settings.standard == "MSCI" else name
+            problem = np.where(np.isnan(numerators[name]), f"no {what} in the statement", basis_problem)
+        label = "non-permissible income" if name == "non_permissible_income" else f"{name} ratio"
+        fails, missing = value >= limit, np.isnan(value)
+        reasons.append(np.where(fails, f"{label} at or above {limit * 100:g}% {of}", ""))
+        reasons.append(np.where(missing & ~no_statement, f"{label} unknown: " + np.asarray(problem, dtype=object), ""))
         failed, unknown, values[name] = failed | fails, unknown | missing, value
 
-    nan = pd.Series(np.nan, index=data.index)
-    status = np.select([failed, unknown], ["NON_COMPLIANT", "UNKNOWN"], default="COMPLIANT")
-    return pd.DataFrame(
-        {
-            "symbol": data["symbol"],
-            "status": status,
-            "standard": settings.standard,
-            "reasons": _join(reasons, "; ").astype(str),
-            "activity": data["activity"],
-            **{f"{n}_ratio": values.get(n, nan) for n in RATIO_INPUTS},
-            "non_permissible_income": values.get("non_permissible_income", nan),
-            "ratio_basis": settings.basis,
-            "fundamentals_as_of": data["as_of"],
-        }
-    )
+    nan = np.full(len(panel), np.nan)
+    return pd.DataFrame({
+        "symbol": symbol.to_numpy(),
+        "date": panel["date"].to_numpy(),
+        "status": np.select([failed, unknown], ["NON_COMPLIANT", "UNKNOWN"], "COMPLIANT"),
+        "standard": settings.standard,
+        "reasons": join_texts(reasons, "; "),
+        "activity": symbol.map(activity["activity"]).to_numpy(),
+        **{f"{n}_ratio": values.get(n, nan) for n in RATIOS},
+        "non_permissible_income": values.get("non_permissible_income", nan),
+        "ratio_basis_value": basis,
+        "statement_period_end": panel["fund_period_end"].to_numpy(),
+    })
 
 
-def filter_compliant(
-    frame: pd.DataFrame, screen_frame: pd.DataFrame, shariah_only: bool, admit_unknown: bool = False
-) -> pd.DataFrame:
-    """Rows of ``frame`` the policy admits (see ``screening_policy``); a symbol the screen never saw is UNKNOWN."""
-    if not shariah_only:
-        return frame
-    status = frame["symbol"].map(screen_frame.set_index("symbol")["status"]).fillna("UNKNOWN")
-    allowed = ["COMPLIANT", "UNKNOWN"] if admit_unknown else ["COMPLIANT"]
-    return frame[status.isin(allowed).to_numpy()]
+def newest_day(screened: pd.DataFrame) -> pd.DataFrame:
+    """Each symbol's row on the newest date of the panel (symbols without a bar that day are left out)."""
+    return screened[screened["date"] == screened["date"].max()]
 
 
-def exclusion_summary(screen_frame: pd.DataFrame, top: int = 10) -> dict:
-    """Counts per status and the ``top`` most common reasons of the rows not COMPLIANT, each reason cut
-    to its kind (the text before ': ', e.g. 'debt ratio unknown') so figures do not split the count."""
-    counts = screen_frame["status"].value_counts()
-    reasons = screen_frame.loc[screen_frame["status"].ne("COMPLIANT"), "reasons"].str.split("; ").explode()
+def newest_day_by_standard(panel: pd.DataFrame, universe: pd.DataFrame | None, settings: ShariahSettings = ShariahSettings()) -> dict[str, dict[str, int]]:
+    """Counts per status on the panel's newest day under every standard (the other settings kept),
+    computed on the trailing window the longest average needs, not on the whole history."""
+    months = max(m for m in (settings.djim_average_months, settings.sp_average_months))
+    newest = panel["date"].max()
+    recent = panel[panel["date"] > newest - pd.DateOffset(months=months + 1)]
+    counts = {}
+    for standard in STANDARDS:
+        day = newest_day(screen(recent, universe, replace(settings, standard=standard)))
+        counts[standard] = {s: int((day["status"] == s).sum()) for s in STATUSES}
+    return counts
+
+
+def exclusion_summary(screened: pd.DataFrame, top: int = 10) -> dict:
+    """Counts per status and the ``top`` most common reasons of the rows not COMPLIANT, each reason
+    cut to its kind (the text before ': ')."""
+    counts = screened["status"].value_counts()
+    reasons = pd.Series(screened.loc[screened["status"].ne("COMPLIANT"), "reasons"]).str.split("; ").explode()
     kinds = reasons[reasons.fillna("").ne("")].str.split(": ").str[0].value_counts().head(top)
     return {
         "counts": {s: int(counts.get(s, 0)) for s in STATUSES},
@@ -208,58 +220,10 @@ def exclusion_summary(screen_frame: pd.DataFrame, top: int = 10) -> dict:
     }
 
 
-def _average_market_cap(
-    data: pd.DataFrame, fundamentals: pd.DataFrame, prices: pd.DataFrame | None, months: int
-) -> pd.Series:
-    """Trailing ``months`` average market cap per symbol, as known at its snapshot's as_of.
-
-    With prices: shares = market_cap / close at as_of (last close on or before it), times the mean close
-    of the window (as_of - months, as_of]. Otherwise, or for a symbol without prices in the window: the
-    mean market_cap of two or more snapshots in that window. A partial window (recent listing) averages
-    what exists, as the index providers do.
-    """
-    anchors = data.loc[data["as_of"].notna(), ["symbol", "as_of", "market_cap"]]
-    anchors = anchors.assign(start=anchors["as_of"] - pd.DateOffset(months=months))
-    average = pd.Series(dtype="float64")
-    if prices is not None:
-        window = prices[["symbol", "date", "close"]].assign(date=lambda p: pd.to_datetime(p["date"]))
-        window = window.merge(anchors, on="symbol")
-        window = window[(window["date"] > window["start"]) & (window["date"] <= window["as_of"])].dropna(subset="close")
-        by_symbol = window.sort_values("date").groupby("symbol")
-        shares = by_symbol["market_cap"].last() / by_symbol["close"].last()
-        average = (shares * by_symbol["close"].mean()).dropna()
-    snapshots = fundamentals[["symbol", "as_of", "market_cap"]].merge(anchors, on="symbol", suffixes=("", "_anchor"))
-    snapshots = snapshots[(snapshots["as_of"] > snapshots["start"]) & (snapshots["as_of"] <= snapshots["as_of_anchor"])]
-    caps = snapshots.dropna(subset="market_cap").groupby("symbol")["market_cap"].agg(["mean", "count"])
-    return average.combine_first(caps.loc[caps["count"] >= 2, "mean"].astype("float64"))
-
-
-def _denominator(
-    data: pd.DataFrame, fundamentals: pd.DataFrame, prices: pd.DataFrame | None, settings: ShariahSettings
-) -> tuple[pd.Series, pd.Series]:
-    """The standard's size measure per row and why it is unusable ('' where it is usable)."""
-    months = settings.average_months
-    if settings.standard == "MSCI":
-        value, name, absent = data["total_assets"], "total_assets", "no total_assets"
-    elif months is None:
-        value, name, absent = data["market_cap"], "market_cap", "no market_cap"
-    else:
-        value = data["symbol"].map(_average_market_cap(data, fundamentals, prices, months))
-        name = f"{months}-month average market cap"
-        absent = f"no {name} (no prices, nor 2+ snapshots, in window)"
-    value = value.astype("float64")
-    return value, _text(value.isna(), absent).mask(value <= 0, f"{name} not positive")
-
-
-def _text(mask: pd.Series, text: str | pd.Series) -> pd.Series:
-    """``text`` where ``mask`` holds, '' elsewhere."""
-    return pd.Series(np.where(mask, text, ""), index=mask.index, dtype=object)
-
-
-def _join(parts: list[pd.Series], sep: str) -> pd.Series:
+def join_texts(parts: list[np.ndarray], sep: str) -> np.ndarray:
     """Element-wise join of the non-empty strings of ``parts`` (vectorised, no loop over rows)."""
-    joined = pd.Series("", index=parts[0].index, dtype=object)
-    for part in parts:
-        part = part.astype(object)
-        joined = joined + np.where(joined.ne("") & part.ne(""), sep, "") + part
+    joined = np.asarray(parts[0], dtype=object)
+    for part in parts[1:]:
+        part = np.asarray(part, dtype=object)
+        joined = joined + np.where((joined != "") & (part != ""), sep, "") + part
     return joined

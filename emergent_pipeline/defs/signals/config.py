@@ -9,7 +9,7 @@ import dagster as dg
 from pydantic import Field
 
 from emergent_pipeline.core.consensus import DEFAULT_WEIGHTS, ConsensusParams
-from emergent_pipeline.core.shariah import ShariahSettings
+from emergent_pipeline.core.shariah import DEFAULT_STANDARD, ShariahSettings
 
 _CONSENSUS = ConsensusParams()
 
@@ -39,7 +39,7 @@ class ConsensusConfig(dg.Config):
 
 
 class ShariahConfig(dg.Config):
-    standard: str = Field(default="AAOIFI", description="AAOIFI, DJIM, SP or MSCI.")
+    standard: str = Field(default=DEFAULT_STANDARD, description="SP (default), DJIM, MSCI or AAOIFI (UNKNOWN without non-permissible income).")
     admit_unknown: bool = Field(default=False, description="shariah_only also admits UNKNOWN (ratios not computable).")
     strict_activities: bool | None = Field(
         default=None, description="Exclude hotels/cruise lines and entertainment; null = by standard (AAOIFI strict)."
