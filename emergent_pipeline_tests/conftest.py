@@ -82,3 +82,19 @@ def materialization_metadata(result: dg.ExecuteInProcessResult, asset: str) -> d
         e.materialization.metadata for e in result.get_asset_materialization_events()
         if e.asset_key.to_user_string() == asset
     )
+
+
+def stored_tables(db_path: Path) -> dict[str, pd.DataFrame]:
+    """Every table of the database, whole: to show that a failed run changed nothing."""
+    if not Path(db_path).exists():
+        return {}
+    with duckdb.connect(str(db_path), read_only=True) as conn:
+        names = [r[0] for r in conn.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY 1").fetchall()]
+        return {name: conn.execute(f"SELECT * FROM {name}").df() for name in names}
+
+
+def assert_tables_unchanged(before: dict[str, pd.DataFrame], db_path: Path) -> None:
+    after = stored_tables(db_path)
+    assert list(after) == list(before), "tables were created or dropped"
+    for name, frame in before.items():
+        pd.testing.assert_frame_equal(after[name], frame, obj=name)

@@ -6,9 +6,11 @@ import pandas as pd
 import pytest
 
 from emergent_pipeline.defs.prices.resources import PriceSourceResource
-from emergent_pipeline.sources.bundled import PRICES_FILE
+from emergent_pipeline.sources.bundled import ANNUAL_FILE, PRICES_FILE, UNIVERSE_FILE
 
-from emergent_pipeline_tests.conftest import failure_message, materialization_metadata, materialize, read
+from emergent_pipeline_tests.conftest import (
+    assert_tables_unchanged, failure_message, materialization_metadata, materialize, read, stored_tables,
+)
 
 COLUMN_MAP = {"Ticker": "symbol", "Day": "date", "O": "open", "H": "high", "L": "low", "C": "close", "Vol": "volume"}
 PRICE_ASSETS = ["universe", "price_history"]
@@ -123,3 +125,110 @@ def test_a_file_source_without_a_path_is_a_clear_error(definitions, tmp_path):
     result = materialize(definitions, tmp_path / "db.duckdb", PriceSourceResource(kind="file"), selection=PRICE_ASSETS, raise_on_error=False)
     assert not result.success
     assert "no path is configured" in failure_message(result)
+
+
+# --- a universe file and a statements file, each with its own column names ------------------------------
+
+STATEMENT_MAP = {
+    "Ticker Symbol": "symbol", "Period Ending": "period_end", "Total Revenue": "revenue",
+    "Net Income Applicable to Common Shareholders": "net_income", "Earnings Per Share": "eps",
+    "Estimated Shares Outstanding": "shares", "Long-Term Debt": "total_debt", "Cash and Cash Equivalents": "total_cash",
+    "Net Receivables": "receivables", "Total Assets": "total_assets", "Total Equity": "total_equity",
+}
+UNIVERSE_MAP = {"Ticker": "symbol", "Company": "name", "GICS Sector": "sector", "GICS Sub Industry": "sub_industry"}
+
+
+def companion_files(tmp_path: Path, symbols=("AAPL", "MSFT", "XOM")) -> tuple[Path, Path]:
+    """The real annual statements and universe rows of ``symbols``, saved under other names, as a
+    user's own files would have them."""
+    statements = pd.read_csv(ANNUAL_FILE, index_col=0)
+    statements_path = tmp_path / "statements.csv"
+    statements[statements["Ticker Symbol"].isin(symbols)].to_csv(statements_path, index=False)
+    universe = pd.read_csv(UNIVERSE_FILE)
+    universe_path = tmp_path / "universe.csv"
+    universe[universe["symbol"].isin(symbols)].rename(columns={v: k for k, v in UNIVERSE_MAP.items()}).to_csv(universe_path, index=False)
+    return statements_path, universe_path
+
+
+def full_source(prices: Path, statements: Path, universe: Path) -> PriceSourceResource:
+    return PriceSourceResource(
+        kind="file", path=str(prices), column_map=COLUMN_MAP, universe_path=str(universe), universe_column_map=UNIVERSE_MAP,
+        fundamentals_path=str(statements), fundamentals_column_map=STATEMENT_MAP,
+    )
+
+
+@pytest.fixture(scope="module")
+def five_years() -> pd.DataFrame:
+    panel = pd.read_parquet(PRICES_FILE)
+    return panel[panel["symbol"].isin(["AAPL", "MSFT", "XOM"])].reset_index(drop=True)
+
+
+def test_statements_and_universe_files_feed_fundamentals_and_the_shariah_screen(definitions, tmp_path, five_years):
+    statements, universe = companion_files(tmp_path)
+    db = tmp_path / "db.duckdb"
+    result = materialize(definitions, db, full_source(user_file(tmp_path, five_years), statements, universe),
+                         selection=["universe", "price_history", "fundamentals", "shariah_screen"])
+    assert result.success
+    stored = read(db, "SELECT * FROM fundamentals WHERE symbol = 'AAPL'").set_index("period_end")
+    # The user's Estimated Shares Outstanding (net income / EPS) shows Apple's 7-for-1 split of 2014.
+    assert stored.loc["2013-09-28", "split_factor"] == 7.0 and stored.loc["2013-09-28", "eps"] == pytest.approx(40.03 / 7)
+    members = read(db, "SELECT * FROM universe").set_index("symbol")
+    assert members.loc["XOM", ["name", "sector"]].tolist() == ["Exxon Mobil Corp.", "Energy"]
+    screen = read(db, "SELECT status, count(*) n FROM shariah_screen WHERE symbol = 'AAPL' GROUP BY 1").set_index("status")["n"]
+    assert screen.get("COMPLIANT", 0) > 250  # a year and more of usable statements, with low debt
+    assert materialization_metadata(result, "universe")["sector_warning"].value == "every symbol has a sector"
+
+
+def test_a_universe_without_sectors_says_what_cannot_work(definitions, tmp_path, real_rows):
+    path = tmp_path / "members.csv"
+    pd.DataFrame({"Ticker": ["AAPL", "MSFT", "XOM"]}).to_csv(path, index=False)
+    result = materialize(definitions, tmp_path / "db.duckdb", PriceSourceResource(
+        kind="file", path=str(user_file(tmp_path, real_rows)), column_map=COLUMN_MAP, universe_path=str(path),
+        universe_column_map={"Ticker": "symbol"}), selection=["universe", "price_history", "fundamentals", "shariah_screen"])
+    warning = materialization_metadata(result, "universe")["sector_warning"].value
+    assert warning.startswith("3 of 3 symbols have no sector") and "sector_rotation" in warning and "activity screen" in warning
+    assert materialization_metadata(result, "shariah_screen")["activity_screen"].value.startswith("could not run")
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("empty_file", "fundamentals file {path} cannot be read: EmptyDataError"),
+    ("no_period", "needs a symbol column and a period_end or filed column"),
+    ("bad_date", "unreadable period_end (e.g. 'last year')"),
+    ("nothing_we_read", "has no column the pipeline reads"),
+])
+def test_a_malformed_statements_file_fails_clearly_and_changes_nothing(definitions, tmp_path, five_years, case, expected):
+    statements, universe = companion_files(tmp_path)
+    db = tmp_path / "db.duckdb"
+    good = full_source(user_file(tmp_path, five_years), statements, universe)
+    assert materialize(definitions, db, good, selection=["universe", "price_history", "fundamentals", "shariah_screen"]).success
+    before = stored_tables(db)
+
+    bad = tmp_path / "bad.csv"
+    frame = pd.read_csv(statements)
+    if case == "empty_file":
+        bad.write_text("")
+    elif case == "no_period":
+        frame.drop(columns="Period Ending").to_csv(bad, index=False)
+    elif case == "bad_date":
+        frame.assign(**{"Period Ending": "last year"}).to_csv(bad, index=False)
+    else:
+        frame[["Ticker Symbol", "Period Ending", "For Year"]].to_csv(bad, index=False)
+    result = materialize(definitions, db, full_source(user_file(tmp_path, five_years), bad, universe),
+                         selection=["fundamentals", "shariah_screen"], raise_on_error=False)
+    assert not result.success
+    message = failure_message(result)
+    assert message.startswith("fundamentals not updated: ") and expected.format(path=bad) in message
+    assert_tables_unchanged(before, db)
+
+
+def test_a_universe_file_without_a_symbol_column_fails_clearly(definitions, tmp_path, real_rows):
+    path = tmp_path / "members.csv"
+    pd.DataFrame({"Code": ["AAPL"], "Sector": ["Information Technology"]}).to_csv(path, index=False)
+    db = tmp_path / "db.duckdb"
+    materialize(definitions, db, source(user_file(tmp_path, real_rows)), selection=PRICE_ASSETS)
+    before = stored_tables(db)
+    result = materialize(definitions, db, PriceSourceResource(kind="file", path=str(user_file(tmp_path, real_rows)), column_map=COLUMN_MAP,
+                                                              universe_path=str(path)), selection=["universe"], raise_on_error=False)
+    assert not result.success
+    assert f"universe file {path} has no symbol column (map it with universe_column_map)" in failure_message(result)
+    assert_tables_unchanged(before, db)

@@ -3,6 +3,7 @@
 import pandas as pd
 
 from emergent_pipeline.core.price_quality import extreme_moves
+from emergent_pipeline.sources.bundled import load_bundled_fundamentals
 
 from emergent_pipeline_tests.conftest import read
 
@@ -11,10 +12,10 @@ def test_every_table_is_stored_with_the_expected_rows(bundled_db):
     counts = read(
         bundled_db,
         "SELECT (SELECT count(*) FROM universe) u, (SELECT count(*) FROM price_history) p, "
-        "(SELECT count(DISTINCT symbol) FROM price_history) s, (SELECT count(*) FROM fundamentals) f, "
+        "(SELECT count(DISTINCT symbol) FROM price_history) s, (SELECT count(DISTINCT symbol) FROM fundamentals) f, "
         "(SELECT count(*) FROM market_context) m, (SELECT count(*) FROM price_rejections) r",
     ).iloc[0]
-    assert counts["u"] == 505 and counts["s"] == 505 and counts["f"] == 505
+    assert counts["u"] == 505 and counts["s"] == 505 and counts["f"] == 505  # every symbol has the 2018 snapshot
     # 619,040 rows in the panel; AOS 2014-05-19 has its high below its low and is rejected.
     assert counts["p"] == 619_039 and counts["r"] == 1
     assert counts["m"] == 2_039  # one row per index day, 2010-01-04 -> 2018-02-07
@@ -35,10 +36,15 @@ def test_rejected_row_is_kept_with_its_reason(bundled_db):
 
 
 def test_fundamentals_are_point_in_time_and_52_week_columns_are_fixed(bundled_db):
-    snapshot = read(bundled_db, "SELECT * FROM fundamentals")
-    assert set(snapshot["as_of"]) == {pd.Timestamp("2018-02-08")}
-    both = snapshot.dropna(subset=["week52_low", "week52_high"])
-    assert (both["week52_low"] <= both["week52_high"]).all()
+    table = read(bundled_db, "SELECT * FROM fundamentals")
+    annual, snapshot = table[table["kind"] == "annual"], table[table["kind"] == "snapshot"]
+    assert (annual["available_from"] == annual["period_end"] + pd.Timedelta(days=90)).all()
+    assert set(snapshot["available_from"]) == {pd.Timestamp("2018-02-08")} and len(snapshot) == 505
+    assert (table["usable_until"] == table["available_from"] + pd.DateOffset(months=15)).all()
+    statements = read(bundled_db, "SELECT count(*) n, count(DISTINCT symbol) s FROM fundamental_statements WHERE kind = 'annual'").iloc[0]
+    assert statements["s"] == 423  # the annual statements cover 423 of the 505 symbols
+    raw = load_bundled_fundamentals().dropna(subset=["week52_low", "week52_high"])
+    assert (raw["week52_low"] <= raw["week52_high"]).all()
 
 
 def test_universe_has_sectors_and_market_caps(bundled_db):

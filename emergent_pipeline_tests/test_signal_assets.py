@@ -22,9 +22,7 @@ def db_copy(bundled_db, tmp_path):
 
 def test_strategy_signals_table(bundled_db):
     summary = read(bundled_db, "SELECT strategy, count(*) n, min(confidence) lo, max(confidence) hi FROM strategy_signals GROUP BY strategy")
-    fired = set(summary["strategy"])
-    # value and fundamental_growth need fundamentals known at D: none is on the bundled history.
-    assert fired == set(STRATEGY_NAMES) - {"value", "fundamental_growth"}
+    assert set(summary["strategy"]) == set(STRATEGY_NAMES)  # all ten fire
     assert summary["lo"].min() >= 0 and summary["hi"].max() <= 1
     row = read(bundled_db, "SELECT * FROM strategy_signals WHERE strategy = 'breakout' LIMIT 1").iloc[0]
     assert set(json.loads(row["indicators"])) >= {"range_high_20_prev", "volume_ratio"}
@@ -47,27 +45,36 @@ def test_consensus_tables(bundled_db):
 
 
 def test_shariah_screen_table(bundled_db):
-    screen = read(bundled_db, "SELECT * FROM shariah_screen").set_index("symbol")
-    for symbol, reason in [("BAC", "conventional finance"), ("TAP", "alcohol"), ("MO", "tobacco"), ("WYNN", "gambling"), ("LMT", "defence")]:
-        assert screen.loc[symbol, "status"] == "NON_COMPLIANT" and reason in screen.loc[symbol, "reasons"]
-    # No balance sheets in the bundled data: the ratio screens cannot pass anyone.
-    assert screen.loc["AAPL", "status"] == "UNKNOWN"
-    assert (screen["status"] != "COMPLIANT").all()
+    """One status per (symbol, day); the issue's names NON_COMPLIANT on the newest day; a consensus
+    signal carries the status of its own day."""
+    counts = read(bundled_db, "SELECT (SELECT count(*) FROM shariah_screen) s, (SELECT count(*) FROM price_history) p").iloc[0]
+    assert counts["s"] == counts["p"]
+    newest = read(bundled_db, "SELECT * FROM shariah_screen WHERE date = (SELECT max(date) FROM shariah_screen)").set_index("symbol")
+    for symbol, reason in [("JPM", "conventional finance"), ("BAC", "conventional finance"), ("TAP", "alcohol"), ("STZ", "alcohol"),
+                           ("MO", "tobacco"), ("WYNN", "gambling"), ("LMT", "defence")]:
+        assert newest.loc[symbol, "status"] == "NON_COMPLIANT" and reason in newest.loc[symbol, "reasons"]
+    assert (newest["standard"] == "SP").all() and (newest["status"] == "COMPLIANT").sum() > 0
+    mismatched = read(bundled_db, "SELECT count(*) n FROM consensus_signals c JOIN shariah_screen h USING (symbol, date) "
+                                  "WHERE c.shariah_status <> h.status")
+    assert mismatched["n"].item() == 0
 
 
 def test_metadata_shows_fires_settings_and_top_signals(definitions, db_copy):
     result = materialize(definitions, db_copy, PriceSourceResource(), selection=["strategy_signals", "consensus_signals", "shariah_screen"])
     strategies = materialization_metadata(result, "strategy_signals")
     assert all(name in strategies["fires_per_strategy"].value for name in STRATEGY_NAMES)
-    assert "after the last bar" in strategies["fundamentals"].value
+    assert "a statement is usable on" in strategies["fundamentals"].value
     assert strategies["settings"].value["momentum"]["min_return_20d"] == 0.08
     consensus = materialization_metadata(result, "consensus_signals")
     assert consensus["settings"].value["min_supporters"] == 3
     assert sum(consensus["counts_by_tier"].value.values()) == consensus["dagster/row_count"].value
     assert "composite_score" in consensus["newest_day_top_signals"].value
     screen = materialization_metadata(result, "shariah_screen")
-    assert screen["counts_by_status"].value["NON_COMPLIANT"] > 50
+    assert screen["counts_on_newest_day"].value["NON_COMPLIANT"] > 50
+    by_standard = screen["counts_on_newest_day_by_standard"].value
+    assert by_standard["SP"] == screen["counts_on_newest_day"].value and by_standard["AAOIFI"]["COMPLIANT"] == 0
     assert screen["shariah_only_policy"].value == "COMPLIANT only"
+    assert screen["activity_screen"].value.startswith("ran on")
 
 
 def test_run_config_changes_the_consensus(definitions, db_copy):
@@ -94,7 +101,7 @@ def test_strategy_overrides_apply_and_bad_ones_are_named(definitions, db_copy):
 def test_shariah_standard_from_run_config(definitions, db_copy):
     config = {"ops": {"shariah_screen": {"config": {"standard": "DJIM"}}}}
     materialize(definitions, db_copy, PriceSourceResource(), selection=["shariah_screen"], run_config=config)
-    screen = read(db_copy, "SELECT symbol, standard, activity FROM shariah_screen").set_index("symbol")
+    screen = read(db_copy, "SELECT symbol, standard, activity FROM shariah_screen WHERE date = DATE '2018-02-07'").set_index("symbol")
     assert (screen["standard"] == "DJIM").all()
     assert pd.isna(screen.loc["CCL", "activity"])  # cruise lines are excluded by the strict standards only
     assert screen.loc["BAC", "activity"] == "conventional finance"

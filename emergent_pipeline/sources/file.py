@@ -1,4 +1,5 @@
-"""A user's own CSV or Parquet file of daily bars, with a mapping from its column names to ours."""
+"""A user's own CSV or Parquet files: daily bars, and optionally the universe, statements and an index,
+each with a mapping from its column names to ours."""
 
 from __future__ import annotations
 
@@ -7,30 +8,61 @@ from pathlib import Path
 
 import pandas as pd
 
+from emergent_pipeline.core.fundamentals import STATEMENT_COLUMNS, FundamentalsError, canonical, empty_statements
 from emergent_pipeline.core.ohlcv import OHLCV_COLUMNS
-from emergent_pipeline.sources.base import UNIVERSE_COLUMNS, PriceFetch, PriceSource
+from emergent_pipeline.sources.base import UNIVERSE_COLUMNS, FundamentalsFetch, PriceFetch, PriceSource
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a .csv or .parquet file, with a clear error for anything else or a missing file."""
+class SourceFileError(ValueError):
+    """A configured file cannot be read as what it is meant to be; the message names file and cause."""
+
+
+def read_table(path: str | Path, what: str = "price") -> pd.DataFrame:
+    """Read a .csv or .parquet file, with a clear error for anything else, a missing or an empty file."""
     location = Path(path).expanduser()
     if not location.exists():
-        raise FileNotFoundError(f"price file {location} does not exist")
+        raise FileNotFoundError(f"{what} file {location} does not exist")
     suffix = location.suffix.lower()
-    if suffix == ".csv":
-        return pd.read_csv(location)
-    if suffix in {".parquet", ".pq"}:
-        return pd.read_parquet(location)
-    raise ValueError(f"price file {location} is neither .csv nor .parquet")
+    try:
+        if suffix == ".csv":
+            return pd.read_csv(location)
+        if suffix in {".parquet", ".pq"}:
+            return pd.read_parquet(location)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, OSError, ValueError) as error:
+        raise SourceFileError(f"{what} file {location} cannot be read: {type(error).__name__}: {error}") from error
+    raise SourceFileError(f"{what} file {location} is neither .csv nor .parquet")
 
 
-def apply_column_map(frame: pd.DataFrame, column_map: Mapping[str, str]) -> pd.DataFrame:
+def apply_column_map(frame: pd.DataFrame, column_map: Mapping[str, str], ours=OHLCV_COLUMNS) -> pd.DataFrame:
     """Rename the file's columns (keys) to ours (values); names are also matched case-insensitively,
     so a file with ``Date, Open, ..., Ticker`` needs only ``{"Ticker": "symbol"}``."""
     renamed = frame.rename(columns=dict(column_map))
     lower = {c.lower(): c for c in renamed.columns if isinstance(c, str)}
-    by_case = {lower[c]: c for c in OHLCV_COLUMNS if c not in renamed.columns and c in lower}
+    by_case = {lower[c]: c for c in ours if c not in renamed.columns and c in lower}
     return renamed.rename(columns=by_case)
+
+
+def read_fundamentals(path: str | Path, column_map: Mapping[str, str]) -> pd.DataFrame:
+    """A user's statements file in the canonical shape: ``symbol`` and ``period_end`` and/or ``filed``
+    (the filing date; a file with only filing dates uses them as period ends too), optional ``kind``
+    (annual by default), and any of ``core.fundamentals.FIELDS``; unknown columns are ignored."""
+    frame = apply_column_map(read_table(path, "fundamentals"), column_map, STATEMENT_COLUMNS)
+    if "period_end" not in frame.columns and "filed" in frame.columns:
+        frame["period_end"] = frame["filed"]
+    if "symbol" not in frame.columns or "period_end" not in frame.columns:
+        raise FundamentalsError(
+            f"fundamentals file {path} needs a symbol column and a period_end or filed column (map them with "
+            f"fundamentals_column_map); it has {list(frame.columns)}"
+        )
+    if frame.empty:
+        raise FundamentalsError(f"fundamentals file {path} has no rows")
+    statements = canonical(frame)
+    if statements.drop(columns=["symbol", "kind", "period_end", "filed"]).isna().all().all():
+        raise FundamentalsError(
+            f"fundamentals file {path} has no column the pipeline reads (after mapping: {list(frame.columns)}); "
+            f"expected some of {STATEMENT_COLUMNS[4:]}"
+        )
+    return statements
 
 
 class FileSource(PriceSource):
@@ -44,11 +76,17 @@ class FileSource(PriceSource):
         column_map: Mapping[str, str] | None = None,
         universe_path: str | None = None,
         benchmark_path: str | None = None,
+        universe_column_map: Mapping[str, str] | None = None,
+        fundamentals_path: str | None = None,
+        fundamentals_column_map: Mapping[str, str] | None = None,
     ) -> None:
         self.path = path
         self.column_map = dict(column_map or {})
         self.universe_path = universe_path
         self.benchmark_path = benchmark_path
+        self.universe_column_map = dict(universe_column_map or {})
+        self.fundamentals_path = fundamentals_path
+        self.fundamentals_column_map = dict(fundamentals_column_map or {})
 
     def fetch_prices(self, stored: pd.DataFrame) -> PriceFetch:
         raw = apply_column_map(read_table(self.path), self.column_map)
@@ -57,7 +95,13 @@ class FileSource(PriceSource):
 
     def universe(self) -> pd.DataFrame:
         if self.universe_path:
-            members = read_table(self.universe_path)
+            members = apply_column_map(read_table(self.universe_path, "universe"), self.universe_column_map, UNIVERSE_COLUMNS)
+            if "symbol" not in members.columns:
+                raise SourceFileError(
+                    f"universe file {self.universe_path} has no symbol column (map it with universe_column_map); "
+                    f"it has {list(members.columns)}"
+                )
+            members["symbol"] = members["symbol"].astype(str).str.strip().str.upper()
         else:
             raw = apply_column_map(read_table(self.path), self.column_map)
             members = pd.DataFrame({"symbol": sorted(raw["symbol"].dropna().astype(str).str.upper().unique())})
@@ -66,8 +110,11 @@ class FileSource(PriceSource):
                 members[column] = pd.NA
         return members[UNIVERSE_COLUMNS]
 
-    def fundamentals(self) -> pd.DataFrame:
-        return pd.DataFrame({"symbol": pd.Series(dtype="object"), "as_of": pd.Series(dtype="datetime64[ns]")})
+    def fundamentals(self, stored: pd.DataFrame | None = None) -> FundamentalsFetch:
+        if not self.fundamentals_path:
+            return FundamentalsFetch(empty_statements())
+        statements = read_fundamentals(self.fundamentals_path, self.fundamentals_column_map)
+        return FundamentalsFetch(statements, requested=statements["symbol"].nunique())
 
     def benchmark(self) -> pd.DataFrame | None:
         if not self.benchmark_path:
@@ -83,5 +130,7 @@ class FileSource(PriceSource):
         return {
             "source": self.name,
             "path": str(self.path),
+            "universe": str(self.universe_path or "symbols of the price file (no names, no sectors)"),
+            "fundamentals": str(self.fundamentals_path or "none"),
             "benchmark": str(self.benchmark_path or "equal-weight index of the universe"),
         }

@@ -16,9 +16,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from emergent_pipeline.core.fundamentals import empty_statements
 from emergent_pipeline.core.ohlcv import OHLCV_COLUMNS, empty_ohlcv
-from emergent_pipeline.sources.base import UNIVERSE_COLUMNS, PriceFetch, PriceSource
+from emergent_pipeline.sources.base import UNIVERSE_COLUMNS, FundamentalsFetch, PriceFetch, PriceSource
 from emergent_pipeline.sources.bundled import BundledSource
+from emergent_pipeline.sources.yfinance_fundamentals import YFinanceFundamentalsClient, universe_from_info
 
 log = logging.getLogger(__name__)
 
@@ -127,10 +129,11 @@ class YFinanceClient:
 
 
 class YFinanceSource(PriceSource):
-    """yfinance prices for a list of symbols (US tickers; NSE with the ``.NS`` suffix).
+    """yfinance prices, statements and ``info`` for a list of symbols (US tickers; NSE with ``.NS``).
 
-    Sector and name come from the bundled universe where the symbol is in it. Fundamentals are not
-    fetched here: the screen treats them as unknown until a snapshot source is configured.
+    Sector and name come from the bundled universe (GICS) where the symbol is in it, else from
+    ``info`` (Yahoo's own sector and industry). Statements are fetched again for a symbol once its
+    last fetch is ``fundamentals_refresh_days`` old (they change once a quarter).
     """
 
     name = "yfinance"
@@ -144,6 +147,8 @@ class YFinanceSource(PriceSource):
         benchmark_symbol: str | None = "^GSPC",
         client: YFinanceClient | None = None,
         today: pd.Timestamp | None = None,
+        fundamentals_client: YFinanceFundamentalsClient | None = None,
+        fundamentals_refresh_days: int = 7,
     ) -> None:
         self.symbols = [s.strip().upper() for s in symbols if s.strip()]
         if not self.symbols:
@@ -152,10 +157,17 @@ class YFinanceSource(PriceSource):
         self.benchmark_symbol = benchmark_symbol
         self.client = client or YFinanceClient()
         self.today = pd.Timestamp(today or pd.Timestamp.today()).normalize()
+        self.fundamentals_client = fundamentals_client or YFinanceFundamentalsClient(today=self.today)
+        self.fundamentals_refresh_days = fundamentals_refresh_days
 
     def universe(self) -> pd.DataFrame:
         known = BundledSource().universe()
         members = pd.DataFrame({"symbol": self.symbols}).merge(known, on="symbol", how="left")
+        unknown = members.loc[members["name"].isna(), "symbol"].tolist()
+        looked_up = [(s, self.fundamentals_client.data(s)) for s in unknown]
+        rows = [universe_from_info(s, data.get("info") or {}) for s, data in looked_up if isinstance(data, dict)]
+        if rows:
+            members = pd.concat([members[~members["symbol"].isin([r["symbol"] for r in rows])], pd.DataFrame(rows)], ignore_index=True)
         return members[UNIVERSE_COLUMNS]
 
     def fetch_prices(self, stored: pd.DataFrame) -> PriceFetch:
@@ -172,8 +184,17 @@ class YFinanceSource(PriceSource):
             raw = raw.loc[raw["date"].to_numpy() >= start.reindex(raw["symbol"]).to_numpy()]
         return PriceFetch(raw=raw.reset_index(drop=True), failures=failures, errored=errored, requested=len(due))
 
-    def fundamentals(self) -> pd.DataFrame:
-        return pd.DataFrame({"symbol": pd.Series(dtype="object"), "as_of": pd.Series(dtype="datetime64[ns]")})
+    def fundamentals(self, stored: pd.DataFrame | None = None) -> FundamentalsFetch:
+        """Statements of the symbols not fetched in the last ``fundamentals_refresh_days`` days (the
+        date of a symbol's newest stored ``info`` snapshot is when it was last fetched)."""
+        due = list(self.symbols)
+        if stored is not None and len(stored):
+            fetched = stored[stored["kind"] == "snapshot"].groupby("symbol")["filed"].max()
+            fresh = fetched[pd.to_datetime(fetched) > self.today - pd.Timedelta(days=self.fundamentals_refresh_days)]
+            due = [s for s in self.symbols if s not in fresh.index]
+        if not due:
+            return FundamentalsFetch(empty_statements(), requested=0)
+        return self.fundamentals_client.fetch(due)
 
     def benchmark(self) -> pd.DataFrame | None:
         if not self.benchmark_symbol:

@@ -6,11 +6,16 @@ from datetime import timedelta
 import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
+from pydantic import Field
 
+from emergent_pipeline.core.fundamentals import AvailabilityParams, FundamentalsError, canonical, point_in_time
 from emergent_pipeline.core.price_update import PriceUpdateError, apply_fetch
 from emergent_pipeline.defs.metadata import date_range, table_preview
 from emergent_pipeline.defs.prices.resources import PriceSourceResource
+from emergent_pipeline.sources.file import SourceFileError
 from emergent_pipeline.storage import read_table, replace_table, replace_tables
+
+SECTOR_NEEDED_BY = "sector_rotation (ranks sectors), the Shariah activity screen (every symbol UNKNOWN) and the model's sector feature"
 
 GROUP = "prices"
 # Refreshed every trading day: warn after a missed day, fail after a missed long weekend.
@@ -21,15 +26,24 @@ DAILY_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=98)
 def universe(context: dg.AssetExecutionContext, duckdb: DuckDBResource, price_source: PriceSourceResource) -> dg.MaterializeResult:
     """The symbols the pipeline covers, with name, GICS sector and sub-industry, and market cap where known."""
     source = price_source.build()
-    members = source.universe()
+    try:
+        members = source.universe()
+    except (SourceFileError, OSError) as error:
+        raise dg.Failure(description=f"universe not updated: {error}", metadata=source.describe()) from error
     with duckdb.get_connection() as conn:
         replace_table(conn, "universe", members)
+    no_sector = int(members["sector"].isna().sum())
+    if no_sector:
+        context.log.warning(f"{no_sector} of {len(members)} symbols have no sector: {SECTOR_NEEDED_BY} cannot work for them")
     return dg.MaterializeResult(
         metadata={
             **source.describe(),
             "dagster/row_count": len(members),
             "sectors": dg.MetadataValue.md(members["sector"].value_counts(dropna=False).to_frame("symbols").to_markdown()),
             "missing_sub_industry": int(members["sub_industry"].isna().sum()),
+            "missing_sector": no_sector,
+            "sector_warning": (f"{no_sector} of {len(members)} symbols have no sector: {SECTOR_NEEDED_BY} cannot work for them"
+                               if no_sector else "every symbol has a sector"),
             "preview": table_preview(members),
         }
     )
@@ -88,28 +102,58 @@ def price_history(context: dg.AssetExecutionContext, duckdb: DuckDBResource, pri
     )
 
 
+class FundamentalsConfig(dg.Config):
+    """When a statement may be used, and how splits are inferred (``core.fundamentals``)."""
+
+    filing_lag_days: int = Field(default=90, description="Availability = period end + this, where the source has no filing date.")
+    max_age_months: int = Field(default=15, description="A statement is not used longer than this after its availability.")
+    split_tolerance: float = Field(default=0.10, description="A share-count jump this close to a usual split ratio is a split.")
+
+    def to_params(self) -> AvailabilityParams:
+        return AvailabilityParams(self.filing_lag_days, self.max_age_months, self.split_tolerance)
+
+
 @dg.asset(group_name=GROUP, kinds={"duckdb", "pandas"}, deps=[universe])
-def fundamentals(context: dg.AssetExecutionContext, duckdb: DuckDBResource, price_source: PriceSourceResource) -> dg.MaterializeResult:
-    """Point-in-time fundamentals: each row is what was known on its ``as_of`` day and may be used
-    only for signals dated on or after it (the bundled snapshot is dated 2018-02-08)."""
+def fundamentals(context: dg.AssetExecutionContext, config: FundamentalsConfig, duckdb: DuckDBResource,
+                 price_source: PriceSourceResource) -> dg.MaterializeResult:
+    """Company statements, point in time: each row is usable from ``available_from`` (filing date, or
+    period end + the filing lag) until a newer one is or ``usable_until`` passes, with EPS and shares
+    on the share basis of the prices. The statements as the sources gave them accumulate in
+    ``fundamental_statements`` (a new fetch refreshes the same symbol, kind and period)."""
     source = price_source.build()
-    snapshot = source.fundamentals()
     with duckdb.get_connection() as conn:
-        stored = read_table(conn, "fundamentals")
-        if stored is not None and not stored.empty:
-            # Snapshots accumulate: a new as_of adds rows, the same (symbol, as_of) is refreshed,
-            # and a source with no snapshot today leaves the earlier ones alone.
-            key = pd.MultiIndex.from_frame(snapshot[["symbol", "as_of"]])
-            kept = stored.loc[~pd.MultiIndex.from_frame(stored[["symbol", "as_of"]]).isin(key)]
-            snapshot = pd.concat([kept, snapshot], ignore_index=True) if len(snapshot) else stored
-        replace_table(conn, "fundamentals", snapshot)
-    as_of_dates = sorted(pd.to_datetime(snapshot["as_of"]).dt.strftime("%Y-%m-%d").unique()) if len(snapshot) else []
+        stored = read_table(conn, "fundamental_statements")
+    try:
+        fetch = source.fundamentals(stored)
+        fresh = canonical(fetch.statements)
+        statements = fresh
+        if stored is not None and len(stored):
+            key = pd.MultiIndex.from_frame(fresh[["symbol", "kind", "period_end"]])
+            kept = stored.loc[~pd.MultiIndex.from_frame(canonical(stored)[["symbol", "kind", "period_end"]]).isin(key)]
+            statements = canonical(pd.concat([kept, fresh], ignore_index=True)) if len(fresh) else canonical(stored)
+        table, splits = point_in_time(statements, config.to_params())
+    except (FundamentalsError, SourceFileError, OSError) as error:
+        raise dg.Failure(description=f"fundamentals not updated: {error}", metadata=source.describe()) from error
+    with duckdb.get_connection() as conn:
+        replace_tables(conn, {"fundamental_statements": statements, "fundamentals": table})
+    failures = pd.DataFrame(sorted(fetch.failures.items()), columns=["symbol", "reason"])
+    if len(failures):
+        context.log.warning(f"{len(failures)} of {fetch.requested} symbols gave no statements")
+    kinds = table["kind"].value_counts().to_dict() if len(table) else {}
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": len(snapshot),
-            "symbols": int(snapshot["symbol"].nunique()) if len(snapshot) else 0,
-            "as_of_dates": ", ".join(as_of_dates) or "none",
-            "note": "usable only for signals dated on or after as_of (no look-ahead)",
-            "preview": table_preview(snapshot),
+            **source.describe(),
+            "dagster/row_count": len(table),
+            "symbols": int(table["symbol"].nunique()) if len(table) else 0,
+            "statements_by_kind": dg.MetadataValue.json({str(k): int(v) for k, v in kinds.items()}),
+            "statements_fetched": len(fresh),
+            "period_ends": date_range(table, "period_end") if len(table) else "none",
+            "availability": f"filing date, else period end + {config.filing_lag_days} days; usable for {config.max_age_months} months at most",
+            "share_counts_carried": int((table["shares_from_period_end"] < table["period_end"]).sum()) if len(table) else 0,
+            "inferred_splits": len(splits),
+            "splits": table_preview(splits, rows=60),
+            "symbols_failed": len(failures),
+            "failed_symbols": table_preview(failures, rows=50),
+            "preview": table_preview(table[table["symbol"] == table["symbol"].iloc[0]] if len(table) else table),
         }
     )

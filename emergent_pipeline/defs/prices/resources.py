@@ -10,6 +10,7 @@ from pydantic import Field
 from emergent_pipeline.sources.base import PriceSource
 from emergent_pipeline.sources.bundled import BundledSource
 from emergent_pipeline.sources.file import FileSource
+from emergent_pipeline.sources.yfinance_fundamentals import YFinanceFundamentalsClient, yfinance_ticker_data
 from emergent_pipeline.sources.yfinance_source import YFinanceClient, YFinanceSource, yfinance_download
 
 
@@ -35,8 +36,22 @@ class PriceSourceResource(dg.ConfigurableResource):
     column_map: dict[str, str] = Field(
         default_factory=dict, description="file: the file's column names mapped onto symbol, date, open, ..."
     )
-    universe_path: str | None = Field(default=None, description="file: optional symbol, name, sector, ... table.")
+    universe_path: str | None = Field(
+        default=None, description="file: optional universe table (symbol, name, sector, sub_industry; NSE industries too)."
+    )
+    universe_column_map: dict[str, str] = Field(
+        default_factory=dict, description="file: the universe file's column names mapped onto symbol, name, sector, sub_industry."
+    )
+    fundamentals_path: str | None = Field(
+        default=None, description="file: optional statements (symbol, period_end and/or filed, total_debt, ...); see README."
+    )
+    fundamentals_column_map: dict[str, str] = Field(
+        default_factory=dict, description="file: the statements file's column names mapped onto ours."
+    )
     benchmark_path: str | None = Field(default=None, description="file: optional index file (date, close, ...).")
+    fundamentals_refresh_days: int = Field(
+        default=7, description="yfinance: fetch a symbol's statements again once its last fetch is this many days old."
+    )
     stale_after_business_days: int = Field(
         default=3, description="A symbol whose newest bar is older than this (in business days) is stale."
     )
@@ -48,7 +63,10 @@ class PriceSourceResource(dg.ConfigurableResource):
         if self.kind == "file":
             if not self.path:
                 raise dg.Failure(description="price_source.kind is 'file' but no path is configured: set price_source.config.path")
-            return FileSource(self.path, self.column_map, self.universe_path, self.benchmark_path)
+            return FileSource(
+                self.path, self.column_map, self.universe_path, self.benchmark_path, self.universe_column_map,
+                self.fundamentals_path, self.fundamentals_column_map,
+            )
         symbols = self.symbols or BundledSource().universe()["symbol"].tolist()
         client = YFinanceClient(
             download=self.download_function(),
@@ -56,8 +74,16 @@ class PriceSourceResource(dg.ConfigurableResource):
             max_attempts=self.max_attempts,
             backoff_seconds=self.backoff_seconds,
         )
-        return YFinanceSource(symbols, self.history_start, self.benchmark_symbol, client=client)
+        return YFinanceSource(
+            symbols, self.history_start, self.benchmark_symbol, client=client,
+            fundamentals_client=YFinanceFundamentalsClient(self.ticker_data_function()),
+            fundamentals_refresh_days=self.fundamentals_refresh_days,
+        )
 
     def download_function(self):
-        """The network call; tests replace only this, with a replay of a recorded response."""
+        """The network call for prices; tests replace only this, with a replay of a recorded response."""
         return yfinance_download
+
+    def ticker_data_function(self):
+        """The network call for statements and ``info``; tests replace it with recorded responses."""
+        return yfinance_ticker_data
