@@ -11,7 +11,7 @@ import duckdb
 from emergent_pipeline.storage import default_db_path, table_exists
 
 SUMMARY_TABLES = [
-    "universe", "price_history", "price_rejections", "fundamentals", "benchmark_history", "market_context",
+    "universe", "price_history", "price_rejections", "fundamental_statements", "fundamentals", "benchmark_history", "market_context",
     "strategy_signals", "shariah_screen", "consensus_signals", "consensus_breakdown", "signal_features",
     "ml_enhanced_signals",
 ]
@@ -23,7 +23,7 @@ def summary(db_path: str) -> str:
     with duckdb.connect(db_path, read_only=True) as conn:
         for table in SUMMARY_TABLES:
             if not table_exists(conn, table):
-                lines.append(f"  {table:<18} (not materialized)")
+                lines.append(f"  {table:<22} (not materialized)")
                 continue
             rows = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
             columns = {r[0] for r in conn.execute(f"DESCRIBE {table}").fetchall()}
@@ -31,7 +31,7 @@ def summary(db_path: str) -> str:
             if "date" in columns and rows:
                 first, last = conn.execute(f"SELECT min(date), max(date) FROM {table}").fetchone()
                 span = f"  {first} → {last}"
-            lines.append(f"  {table:<18} {rows:>9,} rows{span}")
+            lines.append(f"  {table:<22} {rows:>9,} rows{span}")
         if table_exists(conn, "market_context"):
             row = conn.execute(
                 "SELECT date, regime, volatility, trend_20d, above_sma_50, above_sma_200 "
@@ -65,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     signals = commands.add_parser("signals", help="the top ML-enhanced signals of the newest day, as a table")
     signals.add_argument("--max", type=int, default=20, dest="max_symbols")
     signals.add_argument("--min-probability", type=float, default=0.0)
-    signals.add_argument("--shariah-only", action="store_true")
+    signals.add_argument("--shariah-only", action="store_true", help="only signals Shariah-COMPLIANT on their own day")
+    signals.add_argument("--admit-unknown", action="store_true", help="with --shariah-only, also signals whose status is UNKNOWN")
     signals.add_argument("--as-of", default=None)
     commands.add_parser("context", help="the current market context")
     commands.add_parser("status", help="data freshness and model versions")
@@ -96,12 +97,15 @@ def main(argv: list[str] | None = None) -> int:
     engine = MLEnhancedSignalEngine()
     try:
         if args.command == "signals":
-            rows = engine.generate_ml_enhanced_signals(args.shariah_only, args.max_symbols, args.min_probability, as_of=args.as_of)
-            columns = ["symbol", "date", "signal_type", "quality_tier", "consensus_confidence", "ml_probability", "ml_recommendation", "entry_price", "target_price", "stop_loss", "strategies"]
+            selection = engine.select(args.shariah_only, args.max_symbols, as_of=args.as_of, min_ml_probability=args.min_probability,
+                                      admit_unknown=args.admit_unknown)
+            columns = ["symbol", "date", "signal_type", "quality_tier", "consensus_confidence", "ml_probability", "ml_recommendation", "entry_price", "target_price", "stop_loss", "strategies", "shariah_status"]
             import pandas as pd
 
-            frame = pd.DataFrame(rows, columns=columns)
-            print(frame.to_string(index=False, float_format=lambda x: f"{x:.3f}") if len(frame) else "no live signals")
+            frame = pd.DataFrame(selection.signals, columns=columns)
+            print(frame.to_string(index=False, float_format=lambda x: f"{x:.3f}") if len(frame) else selection.note)
+            if args.shariah_only:
+                print(f"Shariah filter: {selection.shariah['policy']} (standard {selection.shariah['standard']}); excluded {selection.shariah['excluded']}")
         elif args.command == "context":
             context = engine.get_market_context()
             meaning = context["interpretation"]

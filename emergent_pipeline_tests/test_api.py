@@ -75,10 +75,58 @@ def test_the_signals_are_those_live_on_the_day(api, bundled_db):
     assert {s["symbol"] for s in only["signals"]} == {symbol}
 
 
-def test_shariah_only_keeps_compliant_symbols_only(api):
-    # The bundled data has no balance sheets: no symbol can be COMPLIANT, and UNKNOWN is excluded by default.
-    body = api.post("/signals/ml-enhanced", json={"shariah_only": True}).json()
-    assert body["signals_count"] == 0 and body["ml_statistics"]["shariah_policy"] == "COMPLIANT only"
+LIVE_WITH_STATUS = """
+SELECT o.symbol, o.date, h.status FROM signal_outcomes o JOIN shariah_screen h USING (symbol, date)
+WHERE o.date <= DATE '{day}' AND (o.exit_date IS NULL OR o.exit_date > DATE '{day}')
+"""
+
+
+@pytest.mark.parametrize("day", ["2018-02-07", "2016-03-01"])
+def test_shariah_only_keeps_signals_compliant_on_their_own_day_and_says_what_it_excluded(api, bundled_db, day):
+    """The guide's first request, on the newest day and on an earlier one: signals come back, each
+    COMPLIANT on the day it was issued (checked against the stored daily screen), and the response
+    counts what the policy excluded, as the stored tables count it."""
+    live = read(bundled_db, LIVE_WITH_STATUS.format(day=day))
+    body = api.post("/signals/ml-enhanced", json={"shariah_only": True, "max_symbols": 500, "as_of": day}).json()
+    assert body["signals_count"] > 0 and body["live_signals"] == len(live)
+    status = live.set_index(["symbol", live["date"].dt.strftime("%Y-%m-%d")])["status"]
+    assert all(status.loc[(s["symbol"], s["date"])] == "COMPLIANT" == s["shariah_status"] for s in body["signals"])
+    assert body["signals_count"] == int((live["status"] == "COMPLIANT").sum())
+    shariah = body["shariah_filter"]
+    assert shariah["policy"] == "COMPLIANT only" and shariah["standard"] == "SP" and shariah["admitted_statuses"] == ["COMPLIANT"]
+    assert shariah["excluded"] == {s: int((live["status"] == s).sum()) for s in ("NON_COMPLIANT", "UNKNOWN")}
+
+    admitted = api.post("/signals/ml-enhanced", json={"shariah_only": True, "admit_unknown": True, "max_symbols": 500, "as_of": day}).json()
+    assert admitted["shariah_filter"]["policy"] == "COMPLIANT or UNKNOWN admitted"
+    assert admitted["signals_count"] == int(live["status"].isin(["COMPLIANT", "UNKNOWN"]).sum())
+    assert admitted["shariah_filter"]["excluded"] == {"NON_COMPLIANT": int((live["status"] == "NON_COMPLIANT").sum())}
+    off = api.post("/signals/ml-enhanced", json={"max_symbols": 500, "as_of": day}).json()
+    assert off["shariah_filter"]["policy"].startswith("off") and off["signals_count"] == len(live)
+
+
+def test_an_empty_answer_says_why(api, bundled_db):
+    live = read(bundled_db, LIVE_WITH_STATUS.format(day="2018-02-07"))
+    barred = live[live["status"] == "NON_COMPLIANT"]["symbol"].iloc[0]
+    body = api.post("/signals/ml-enhanced", json={"shariah_only": True, "symbols": [barred]}).json()
+    assert body["signals_count"] == 0
+    assert "the Shariah filter (COMPLIANT only, standard SP) excluded 1 NON_COMPLIANT" in body["note"]
+    assert body["note"].endswith("none left")
+    strategy = api.post("/signals/generate", json={"strategy": "momentum", "as_of": "2018-02-07", "min_confidence": 0.9999}).json()
+    assert strategy["signals_count"] == 0 and strategy["note"]
+
+
+def test_max_symbols_counts_distinct_symbols(api, bundled_db):
+    """On 2016-03-01 some symbols have two live consensus signals (issued on different days)."""
+    live = read(bundled_db, LIVE_WITH_STATUS.format(day="2016-03-01"))
+    repeated = live["symbol"].value_counts()
+    assert repeated.max() >= 2
+    everything = api.post("/signals/ml-enhanced", json={"max_symbols": 500, "as_of": "2016-03-01"}).json()["signals"]
+    for k in (1, 5, 20):
+        body = api.post("/signals/ml-enhanced", json={"max_symbols": k, "as_of": "2016-03-01"}).json()
+        symbols = [s["symbol"] for s in body["signals"]]
+        first_k = list(dict.fromkeys(s["symbol"] for s in everything))[:k]
+        assert list(dict.fromkeys(symbols)) == first_k  # the k best symbols ...
+        assert len(symbols) == int(repeated.reindex(first_k).sum())  # ... with every live signal of each
 
 
 def test_generate_for_a_strategy_the_consensus_and_ml_consensus(api):
@@ -107,7 +155,7 @@ def test_invalid_requests_are_422_with_a_message(api, payload):
 
 def test_a_post_without_a_body_uses_the_defaults(api):
     body = api.post("/signals/ml-enhanced").json()
-    assert body["success"] and body["signals_count"] == min(50, body["signals_count"]) and body["filter_threshold"] == 0.0
+    assert body["success"] and len({s["symbol"] for s in body["signals"]}) <= 50 and body["filter_threshold"] == 0.0
 
 
 def test_market_context_performance_status_health_strategies(api):

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from emergent_pipeline.api import queries
-from emergent_pipeline.api.engine import MLEnhancedSignalEngine, clean, records
+from emergent_pipeline.api.engine import MLEnhancedSignalEngine, Selection, clean, filter_signals, records
 from emergent_pipeline.api.models import (
     ErrorResponse, GenerateRequest, HealthResponse, MarketContextModel, MLEnhancedRequest, MLTestResponse, PerformanceResponse,
     SignalsResponse, StatusResponse, StrategiesResponse,
@@ -57,11 +57,13 @@ def create_app(snapshot_path: str | None = None, tracking_uri: str | None = None
     async def no_data(_: Request, error: queries.NoDataError) -> JSONResponse:
         return JSONResponse(status_code=503, content={"success": False, "detail": str(error)})
 
-    def respond(signals: list[dict], statistics: dict, threshold: float, as_of, strategy: str | None = None) -> SignalsResponse:
-        return SignalsResponse(
-            success=True, signals_count=len(signals), signals=signals, ml_statistics=statistics,
-            filter_threshold=threshold, generated_at=now(), as_of=str(pd.Timestamp(as_of).date()), strategy=strategy,
-        )
+    def answer(selection: Selection, statistics: dict, threshold: float, strategy: str | None = None, generated_at: str | None = None) -> dict:
+        """The response body: the guide's fields, and what the filters did."""
+        return {
+            "success": True, "signals_count": len(selection.signals), "signals": selection.signals, "ml_statistics": statistics,
+            "filter_threshold": threshold, "generated_at": generated_at or now(), "as_of": str(selection.day.date()),
+            "strategy": strategy, "live_signals": selection.live, "shariah_filter": selection.shariah, "note": selection.note,
+        }
 
     answers: OrderedDict[tuple, bytes] = OrderedDict()
 
@@ -87,14 +89,11 @@ def create_app(snapshot_path: str | None = None, tracking_uri: str | None = None
         request = request or MLEnhancedRequest()
 
         def build() -> dict:
-            signals = engine.generate_ml_enhanced_signals(
-                request.shariah_only, request.max_symbols, request.min_ml_probability, request.symbols, request.as_of
+            selection = engine.select(
+                request.shariah_only, request.max_symbols, request.symbols, request.as_of,
+                min_ml_probability=request.min_ml_probability, admit_unknown=request.admit_unknown,
             )
-            return {
-                "success": True, "signals_count": len(signals), "signals": signals, "ml_statistics": engine.ml_statistics(signals),
-                "filter_threshold": request.min_ml_probability, "generated_at": GENERATED_AT_MARK,
-                "as_of": str(engine.resolve_as_of(request.as_of).date()), "strategy": None,
-            }
+            return answer(selection, engine.ml_statistics(selection.signals), request.min_ml_probability, generated_at=GENERATED_AT_MARK)
 
         return await cached_answer("ml-enhanced", request, build)
 
@@ -106,16 +105,18 @@ def create_app(snapshot_path: str | None = None, tracking_uri: str | None = None
             return JSONResponse(status_code=400, content={"success": False, "detail": f"unknown strategy {request.strategy!r}; valid: {', '.join(VALID_STRATEGIES)}"})
         day = engine.resolve_as_of(request.as_of)
         if request.strategy in STRATEGY_NAMES:
-            frame = queries.strategy_signals_on(engine.reader, request.strategy, day, request.min_confidence, request.symbols)
-            if request.shariah_only:
-                status = queries.shariah_status(engine.reader)
-                frame = frame[frame["symbol"].isin(status.loc[status["status"] == "COMPLIANT", "symbol"])]
-            signals = records(frame.head(request.max_symbols), ["symbol", "date", "strategy", "signal_type", "confidence", "entry_price", "target_price", "stop_loss", "validity_days", "reason"])
-            return respond(signals, {}, request.min_confidence, day, request.strategy)
+            frame = queries.strategy_signals_on(engine.reader, request.strategy, day)
+            fields = ["symbol", "date", "strategy", "signal_type", "confidence", "entry_price", "target_price", "stop_loss", "validity_days", "reason", "shariah_status"]
+            selection = filter_signals(
+                records(frame, fields), day, shariah_only=request.shariah_only, admit_unknown=request.admit_unknown,
+                standard=engine.shariah_standard(), max_symbols=request.max_symbols, symbols=request.symbols,
+                min_confidence=request.min_confidence, confidence_field="confidence", use_ml=False, what=f"{request.strategy} signals",
+            )
+            return answer(selection, {}, request.min_confidence, request.strategy)
         use_ml = request.strategy == "ml_consensus" or request.enable_ml_filter
         threshold = {"min_ml_probability" if use_ml else "min_consensus_confidence": request.min_confidence}
-        signals = engine.select(request.shariah_only, request.max_symbols, request.symbols, day, **threshold)
-        return respond(signals, engine.ml_statistics(signals), request.min_confidence, day, request.strategy)
+        selection = engine.select(request.shariah_only, request.max_symbols, request.symbols, day, admit_unknown=request.admit_unknown, **threshold)
+        return answer(selection, engine.ml_statistics(selection.signals), request.min_confidence, request.strategy)
 
     @app.get("/market/context", response_model=MarketContextModel, responses=ERRORS)
     def market_context() -> dict:

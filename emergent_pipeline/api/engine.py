@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,7 @@ import pandas as pd
 
 from emergent_pipeline.api import queries
 from emergent_pipeline.core.market_context import MarketContextParams, trend_strength, volatility_level
-from emergent_pipeline.core.shariah import screening_policy
+from emergent_pipeline.core.shariah import STATUSES, admitted_statuses, screening_policy
 
 SIGNAL_FIELDS = [
     "symbol", "date", "signal_type", "consensus_confidence", "agreement", "supporters", "strategies", "entry_price",
@@ -55,6 +56,72 @@ def records(frame: pd.DataFrame, fields: list[str]) -> list[dict]:
         if pd.api.types.is_datetime64_any_dtype(shown[column]):
             shown[column] = shown[column].dt.strftime("%Y-%m-%d")
     return json.loads(shown.to_json(orient="records", double_precision=10)) if len(shown) else []
+
+
+@dataclass
+class Selection:
+    """The answer to a request: the signals, and what the filters did, in numbers and words."""
+
+    signals: list[dict]
+    day: pd.Timestamp
+    live: int
+    """Signals live on the day before any of the request's filters."""
+    shariah: dict = field(default_factory=dict)
+    note: str | None = None
+    """Why the answer is empty (None when it is not)."""
+
+
+def take_symbols(rows: list[dict], max_symbols: int) -> list[dict]:
+    """The rows of the first ``max_symbols`` distinct symbols, best first: a symbol with two live
+    signals (issued on different days) counts once and keeps both."""
+    chosen: set[str] = set()
+    kept = []
+    for row in rows:
+        if row["symbol"] not in chosen:
+            if len(chosen) == max_symbols:
+                continue
+            chosen.add(row["symbol"])
+        kept.append(row)
+    return kept
+
+
+def filter_signals(rows: list[dict], day: pd.Timestamp, *, shariah_only: bool, admit_unknown: bool, standard: str | None,
+                   max_symbols: int, symbols: list[str] | None = None, min_ml_probability: float = 0.0,
+                   min_confidence: float = 0.0, confidence_field: str = "consensus_confidence", use_ml: bool = True,
+                   what: str = "consensus signals") -> Selection:
+    """Apply a request's filters in order (symbols, Shariah policy on each signal's own day, ML
+    probability, confidence, at most ``max_symbols`` symbols) and count what each one removed."""
+    live = len(rows)
+    stages: list[str] = []
+    wanted = {s.upper() for s in symbols or []}
+    if wanted:
+        rows = [r for r in rows if r["symbol"] in wanted]
+        stages.append(f"{len(rows)} of them for the requested symbols")
+    admitted = admitted_statuses(shariah_only, admit_unknown)
+    excluded = Counter(r.get("shariah_status") or "UNKNOWN" for r in rows if (r.get("shariah_status") or "UNKNOWN") not in admitted)
+    rows = [r for r in rows if (r.get("shariah_status") or "UNKNOWN") in admitted]
+    shariah = {
+        "shariah_only": shariah_only, "admit_unknown": admit_unknown, "standard": standard,
+        "policy": screening_policy(shariah_only, admit_unknown), "admitted_statuses": list(admitted),
+        "excluded": {status: int(excluded.get(status, 0)) for status in STATUSES if status not in admitted},
+    }
+    if shariah_only:
+        counts = ", ".join(f"{n} {status}" for status, n in shariah["excluded"].items())
+        stages.append(f"the Shariah filter ({shariah['policy']}, standard {standard}) excluded {counts}")
+    if use_ml and min_ml_probability > 0:
+        before = len(rows)
+        rows = [r for r in rows if r.get("ml_probability") is not None and r["ml_probability"] >= min_ml_probability]
+        stages.append(f"min_ml_probability {min_ml_probability:g} excluded {before - len(rows)} (unscored ones included)")
+    if min_confidence > 0:
+        before = len(rows)
+        rows = [r for r in rows if (r.get(confidence_field) or 0.0) >= min_confidence]
+        stages.append(f"min {confidence_field} {min_confidence:g} excluded {before - len(rows)}")
+    rows = take_symbols(rows, max_symbols)
+    note = None
+    if not rows:
+        note = (f"no {what} live on {day:%Y-%m-%d}" if live == 0
+                else f"{live} {what} live on {day:%Y-%m-%d}; " + "; ".join(stages) + ": none left")
+    return Selection(rows, day, live, shariah, note)
 
 
 class MLEnhancedSignalEngine:
@@ -92,32 +159,38 @@ class MLEnhancedSignalEngine:
             self._records = {key: cached}  # one snapshot and day at a time is all a server needs
         return cached
 
+    def shariah_standard(self) -> str | None:
+        """The standard the stored screen used."""
+        if not self.reader.has_table("shariah_screen"):
+            return None
+        frame = self.reader.query("SELECT any_value(standard) AS standard FROM shariah_screen", table="shariah_screen")
+        return None if frame.empty else clean(frame["standard"].iloc[0])
+
     def select(
         self, shariah_only: bool = False, max_symbols: int = 50, symbols: list[str] | None = None, as_of=None,
-        min_ml_probability: float = 0.0, min_consensus_confidence: float = 0.0,
-    ) -> list[dict]:
-        """The live signals of the day that pass the request's filters, best first, at most ``max_symbols``."""
-        rows = self.live_records(self.resolve_as_of(as_of))
-        wanted = {s.upper() for s in symbols or []}
-        allowed = {"COMPLIANT", "UNKNOWN"} if self.admit_unknown else {"COMPLIANT"}
-        chosen = [
-            row for row in rows
-            if (not wanted or row["symbol"] in wanted)
-            and (not shariah_only or row.get("shariah_status") in allowed)
-            and (not self.enable_ml or min_ml_probability <= 0 or (row["ml_probability"] is not None and row["ml_probability"] >= min_ml_probability))
-            and row["consensus_confidence"] >= min_consensus_confidence
-        ]
-        return chosen[:max_symbols]
+        min_ml_probability: float = 0.0, min_consensus_confidence: float = 0.0, admit_unknown: bool | None = None,
+    ) -> Selection:
+        """The consensus signals live on the day that pass the request's filters, best first, of at
+        most ``max_symbols`` distinct symbols, with what each filter removed."""
+        day = self.resolve_as_of(as_of)
+        return filter_signals(
+            self.live_records(day), day, shariah_only=shariah_only,
+            admit_unknown=self.admit_unknown if admit_unknown is None else admit_unknown, standard=self.shariah_standard(),
+            max_symbols=max_symbols, symbols=symbols, min_ml_probability=min_ml_probability,
+            min_confidence=min_consensus_confidence, use_ml=self.enable_ml,
+        )
 
     def generate_ml_enhanced_signals(
         self, shariah_only: bool = False, max_symbols: int = 50, min_ml_probability: float = 0.0,
-        symbols: list[str] | None = None, as_of: str | None = None,
+        symbols: list[str] | None = None, as_of: str | None = None, admit_unknown: bool | None = None,
     ) -> list[dict]:
-        """The consensus signals live on ``as_of`` (default: the newest stored day), best first."""
-        return self.select(shariah_only, max_symbols, symbols, as_of, min_ml_probability=min_ml_probability)
+        """The consensus signals live on ``as_of`` (default: the newest stored day), best first, of at
+        most ``max_symbols`` distinct symbols (``select`` also says what the filters removed)."""
+        return self.select(shariah_only, max_symbols, symbols, as_of, min_ml_probability=min_ml_probability, admit_unknown=admit_unknown).signals
 
     def ml_statistics(self, signals: list[dict]) -> dict:
-        """The guide's statistics over a set of returned signals."""
+        """The guide's statistics over a set of returned signals (the filter policy is reported
+        beside them, in the response's ``shariah_filter``)."""
         scored = [s for s in signals if s.get("ml_status") == "scored" and s.get("ml_probability") is not None]
         return {
             "ml_enhancement_rate": 100.0 * len(scored) / len(signals) if signals else 0.0,
@@ -125,7 +198,6 @@ class MLEnhancedSignalEngine:
             "average_confidence_adjustment": sum(s["confidence_adjustment"] for s in scored) / len(scored) if scored else None,
             "recommendation_distribution": dict(Counter(s["ml_recommendation"] for s in scored)),
             "quality_distribution": dict(Counter(s["ml_quality_score"] for s in scored)),
-            "shariah_policy": screening_policy(True, self.admit_unknown),
         }
 
     def get_market_context(self, as_of: str | pd.Timestamp | None = None) -> dict:

@@ -22,8 +22,9 @@ class _Request(BaseModel):
 
 
 class MLEnhancedRequest(_Request):
-    shariah_only: bool = Field(False, description="Keep only Shariah-COMPLIANT symbols (UNKNOWN excluded by default).")
-    max_symbols: int = Field(50, ge=1, le=500, description="At most this many signals, best first.")
+    shariah_only: bool = Field(False, description="Keep only signals Shariah-COMPLIANT on their own day (UNKNOWN too with admit_unknown).")
+    admit_unknown: bool = Field(False, description="With shariah_only: also keep signals whose status is UNKNOWN (ratios not computable).")
+    max_symbols: int = Field(50, ge=1, le=500, description="Signals of at most this many distinct symbols, best first.")
     min_ml_probability: float = Field(0.0, ge=0.0, le=1.0, description="Drop signals whose ml_probability is below this.")
     symbols: list[str] | None = Field(None, max_length=500, description="Only these tickers.")
     as_of: date | None = Field(None, description="The day to report (default: the newest stored day).")
@@ -71,6 +72,15 @@ class SignalModel(BaseModel):
     market_context: MarketContextModel | None = None
 
 
+class ShariahFilterModel(BaseModel):
+    shariah_only: bool
+    admit_unknown: bool
+    standard: str | None = Field(description="The standard of the stored screen (SP, DJIM, MSCI or AAOIFI).")
+    policy: str = Field(description="The policy applied, in words.")
+    admitted_statuses: list[str]
+    excluded: dict[str, int] = Field(description="Live signals of the day the policy excluded, per status.")
+
+
 class SignalsResponse(BaseModel):
     success: bool
     signals_count: int
@@ -80,6 +90,9 @@ class SignalsResponse(BaseModel):
     generated_at: str
     as_of: str
     strategy: str | None = None
+    live_signals: int = Field(description="Signals live on the day before the request's filters.")
+    shariah_filter: ShariahFilterModel
+    note: str | None = Field(None, description="Why the answer is empty, when it is.")
 
 
 class ErrorResponse(BaseModel):

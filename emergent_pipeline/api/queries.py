@@ -116,15 +116,13 @@ def market_context_on(reader: SnapshotReader, as_of: pd.Timestamp | None = None)
     return frame.iloc[0]
 
 
-def strategy_signals_on(reader: SnapshotReader, strategy: str, as_of: pd.Timestamp, min_confidence: float, symbols: list[str] | None) -> pd.DataFrame:
-    wanted = [s.upper() for s in symbols or []]
+def strategy_signals_on(reader: SnapshotReader, strategy: str, as_of: pd.Timestamp) -> pd.DataFrame:
+    """One strategy's signals fired on ``as_of``, best first, each with the Shariah status of its day
+    (the request's filters are applied by the engine on these rows)."""
     return reader.query(
-        "SELECT * EXCLUDE (indicators), indicators FROM strategy_signals WHERE strategy = ? AND date = ? AND confidence >= ? "
-        "AND (? OR symbol IN (SELECT unnest(?::VARCHAR[]))) ORDER BY confidence DESC",
-        (strategy, as_of.date(), min_confidence, not wanted, wanted),
+        "SELECT s.* EXCLUDE (indicators), coalesce(h.status, 'UNKNOWN') AS shariah_status FROM strategy_signals s "
+        "LEFT JOIN shariah_screen h ON h.symbol = s.symbol AND h.date = s.date "
+        "WHERE s.strategy = ? AND s.date = ? ORDER BY s.confidence DESC",
+        (strategy, as_of.date()),
         table="strategy_signals",
     )
-
-
-def shariah_status(reader: SnapshotReader) -> pd.DataFrame:
-    return reader.query("SELECT symbol, status, reasons FROM shariah_screen", table="shariah_screen")
