@@ -18,7 +18,7 @@ def test_every_table_is_stored_with_the_expected_rows(bundled_db):
     assert counts["u"] == 505 and counts["s"] == 505 and counts["f"] == 505  # every symbol has the 2018 snapshot
     # 619,040 rows in the panel; AOS 2014-05-19 has its high below its low and is rejected.
     assert counts["p"] == 619_039 and counts["r"] == 1
-    assert counts["m"] == 2_039  # one row per index day, 2010-01-04 -> 2018-02-07
+    assert counts["m"] == 4_806  # one row per index day, 1999-01-04 -> 2018-02-07
 
 
 def test_price_history_schema_and_a_known_bar(bundled_db):

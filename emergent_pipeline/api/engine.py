@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from emergent_pipeline.api import queries
-from emergent_pipeline.core.market_context import MarketContextParams, trend_strength, volatility_level
+from emergent_pipeline.core.market_context import REGIME_MEANING, MarketContextParams, trend_strength, volatility_level
 from emergent_pipeline.core.shariah import STATUSES, admitted_statuses, screening_policy
 
 SIGNAL_FIELDS = [
@@ -29,12 +29,6 @@ SIGNAL_FIELDS = [
     "target_price", "stop_loss", "validity_days", "composite_score", "quality_tier", "shariah_status",
     "ml_probability", "ml_recommendation", "ml_quality_score", "confidence_adjustment", "model_version", "ml_status", "ml_reason",
 ]
-REGIME_MEANING = {
-    "BULL": "index above its SMA50, itself above its SMA200: an uptrend",
-    "BEAR": "index below its SMA50, itself below its SMA200: a downtrend",
-    "SIDEWAYS": "averages not lined up: no clear trend",
-    "UNKNOWN": "fewer than 200 bars of index history",
-}
 
 
 def clean(value: Any) -> Any:
@@ -138,7 +132,7 @@ class MLEnhancedSignalEngine:
         newest = queries.newest_date(self.reader)
         if as_of is None:
             return newest
-        first = queries.date_range(self.reader)[0]
+        first = queries.date_range(self.reader, "price_history")[0]
         if pd.Timestamp(as_of) < first:
             raise queries.OutOfRangeError(f"as_of {pd.Timestamp(as_of):%Y-%m-%d} is before the first stored day {first:%Y-%m-%d}")
         return min(pd.Timestamp(as_of), newest)

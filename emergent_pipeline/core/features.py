@@ -14,6 +14,7 @@ import pandas as pd
 
 from emergent_pipeline.core.consensus import DEFAULT_WEIGHTS
 from emergent_pipeline.core.indicators import locate_rows
+from emergent_pipeline.core.market_context import REGIMES
 
 STRATEGY_FEATURES = [f"{name}_{part}" for name in DEFAULT_WEIGHTS for part in ("vote", "confidence")]
 CONSENSUS_FEATURES = ["consensus_confidence", "agreement", "supporters", "strategies_active", "composite_score", "is_buy"]
@@ -25,7 +26,6 @@ FUNDAMENTAL_FEATURES = ["log_market_cap", "earnings_yield", "book_to_market", "r
 """From the statement usable on D, priced at D's close (missing where no statement is usable)."""
 CONTEXT_FEATURES = ["market_volatility", "market_trend_20d", "market_above_sma_50", "market_above_sma_200", "market_regime"]
 SECTOR_FEATURE = "sector"
-REGIMES = ["BULL", "BEAR", "SIDEWAYS", "UNKNOWN"]
 # A fixed vocabulary, so that a sector has the same code at training and at scoring whatever the
 # universe holds (GICS sectors, with the pre-2018 name of Communication Services).
 SECTORS = [
@@ -91,7 +91,7 @@ def _market_context(consensus: pd.DataFrame, context: pd.DataFrame | None) -> pd
             "market_trend_20d": by_date["trend_20d"].to_numpy(dtype="float64"),
             "market_above_sma_50": by_date["above_sma_50"].astype("float64").to_numpy(),
             "market_above_sma_200": by_date["above_sma_200"].astype("float64").to_numpy(),
-            "market_regime": pd.Categorical(by_date["regime"], categories=REGIMES).codes.astype("float64"),
+            "market_regime": pd.Categorical(by_date["regime"], categories=list(REGIMES)).codes.astype("float64"),
         },
         index=consensus.index,
     )

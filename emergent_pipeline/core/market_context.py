@@ -3,6 +3,15 @@
 The system we replace always returned its default context. Here every field is computed from the
 benchmark's closes up to and including day D only (rolling windows that end at D), so the context
 of D can feed a feature for a signal dated D without look-ahead.
+
+The regime must see a crash while it happens. A moving-average crossover alone (BULL if close >
+SMA50 > SMA200, BEAR if the reverse) read SIDEWAYS through the whole 2020 crash and turned BEAR a week
+after the bottom. So BEAR starts on the first close 10 % or more below the 252-day high with the close
+under its SMA50, and ends only when the index is back within 5 % of that high or its trend is
+repaired (close above SMA50 above SMA200): hysteresis, so that it does not flip back and forth. Outside
+BEAR, BULL starts when close > SMA50 > SMA200 and ends when the close falls under SMA200 or SMA50 under
+SMA200 (a dip under SMA50 inside an uptrend is still BULL); SIDEWAYS otherwise. Each state is the last
+of its on/off events carried forward, so the whole series is vectorised.
 """
 
 from __future__ import annotations
@@ -14,6 +23,12 @@ import pandas as pd
 import talib
 
 REGIMES = ("BULL", "BEAR", "SIDEWAYS", "UNKNOWN")
+REGIME_MEANING = {
+    "BULL": "an uptrend: index above its SMA50, itself above its SMA200, and not in a drawdown of 10 % or more",
+    "BEAR": "a drawdown: index 10 % or more below its 252-day high, until it is back within 5 % of it or its trend is repaired",
+    "SIDEWAYS": "no clear trend: neither an uptrend nor a drawdown",
+    "UNKNOWN": "fewer than 200 bars of index history",
+}
 
 
 @dataclass(frozen=True)
@@ -29,6 +44,11 @@ class MarketContextParams:
     medium_volatility: float = 0.15
     strong_trend: float = 0.05
     moderate_trend: float = 0.02
+    high_window: int = 252
+    bear_drawdown: float = 0.10
+    """BEAR starts on a close this far below the ``high_window`` high (and under its SMA50) ..."""
+    recovered_drawdown: float = 0.05
+    """... and ends once the close is back within this of the high (or the trend is repaired)."""
 
 
 def compute_market_context(benchmark: pd.DataFrame, params: MarketContextParams = MarketContextParams()) -> pd.DataFrame:
@@ -37,8 +57,9 @@ def compute_market_context(benchmark: pd.DataFrame, params: MarketContextParams 
 
     - volatility: sample std of the last ``volatility_window`` daily returns, annualised by sqrt(252);
     - trend_20d: close / close ``trend_window`` bars before - 1;
-    - regime: BULL if close > SMA50 > SMA200, BEAR if close < SMA50 < SMA200, SIDEWAYS otherwise,
-      UNKNOWN while fewer than ``slow_sma`` bars exist (a missing value never passes a test).
+    - drawdown: close / the highest close of the last ``high_window`` bars - 1;
+    - regime: see the module docstring; UNKNOWN while fewer than ``slow_sma`` bars exist (a missing
+      value never passes a test).
     """
     ordered = benchmark.sort_values("date").reset_index(drop=True)
     close = ordered["close"].astype("float64")
@@ -49,10 +70,16 @@ def compute_market_context(benchmark: pd.DataFrame, params: MarketContextParams 
     volatility = daily_return.rolling(params.volatility_window).std() * np.sqrt(params.trading_days_per_year)
     trend = close / close.shift(params.trend_window) - 1.0
 
-    known = sma_slow.notna() & sma_fast.notna()
-    bull = known & (close > sma_fast) & (sma_fast > sma_slow)
-    bear = known & (close < sma_fast) & (sma_fast < sma_slow)
-    regime = np.select([~known, bull, bear], ["UNKNOWN", "BULL", "BEAR"], default="SIDEWAYS")
+    drawdown = close / close.rolling(params.high_window, min_periods=1).max() - 1.0
+
+    known = (sma_slow.notna() & sma_fast.notna()).to_numpy()
+    uptrend = ((close > sma_fast) & (sma_fast > sma_slow)).to_numpy()
+    bear = hysteresis(
+        on=((drawdown <= -params.bear_drawdown) & (close < sma_fast)).to_numpy(),
+        off=(drawdown >= -params.recovered_drawdown).to_numpy() | uptrend,
+    )
+    bull = hysteresis(on=uptrend, off=((close < sma_slow) | (sma_fast < sma_slow)).to_numpy())
+    regime = np.select([~known, bear, bull], ["UNKNOWN", "BEAR", "BULL"], default="SIDEWAYS")
 
     context = pd.DataFrame(
         {
@@ -62,6 +89,7 @@ def compute_market_context(benchmark: pd.DataFrame, params: MarketContextParams 
             "trend_20d": trend.to_numpy(),
             "sma_50": sma_fast.to_numpy(),
             "sma_200": sma_slow.to_numpy(),
+            "drawdown": drawdown.to_numpy(),
             "above_sma_50": _nullable_above(close, sma_fast),
             "above_sma_200": _nullable_above(close, sma_slow),
             "regime": regime,
@@ -70,6 +98,13 @@ def compute_market_context(benchmark: pd.DataFrame, params: MarketContextParams 
     context["volatility_level"] = volatility_level(context["volatility"], params)
     context["trend_strength"] = trend_strength(context["trend_20d"], params)
     return context
+
+
+def hysteresis(on: np.ndarray, off: np.ndarray) -> np.ndarray:
+    """A state that turns on where ``on`` holds and stays on until ``off`` holds (on wins a tie):
+    the last event carried forward, off before the first event."""
+    events = np.where(on, 1.0, np.where(off, 0.0, np.nan))
+    return pd.Series(events).ffill().fillna(0.0).to_numpy().astype(bool)
 
 
 def volatility_level(volatility: pd.Series, params: MarketContextParams = MarketContextParams()) -> np.ndarray:
@@ -82,10 +117,11 @@ def volatility_level(volatility: pd.Series, params: MarketContextParams = Market
 
 
 def trend_strength(trend: pd.Series, params: MarketContextParams = MarketContextParams()) -> np.ndarray:
-    """Strong when |trend| > 5 %, Moderate above 2 %, Weak otherwise; missing stays missing."""
-    magnitude = trend.abs()
+    """Signed: Strong Up above +5 %, Moderate Up above +2 %, Strong Down below -5 %, Moderate Down
+    below -2 %, Weak in between; missing stays missing."""
     strength = np.select(
-        [magnitude > params.strong_trend, magnitude > params.moderate_trend], ["Strong", "Moderate"], default="Weak"
+        [trend > params.strong_trend, trend > params.moderate_trend, trend < -params.strong_trend, trend < -params.moderate_trend],
+        ["Strong Up", "Moderate Up", "Strong Down", "Moderate Down"], default="Weak",
     ).astype(object)
     strength[trend.isna().to_numpy()] = None
     return strength

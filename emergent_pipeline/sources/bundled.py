@@ -18,7 +18,7 @@ DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 PRICES_FILE = DATA_DIR / "sp500_ohlcv_2013_2018.parquet"
 UNIVERSE_FILE = DATA_DIR / "sp500_universe_2018.csv"
 FUNDAMENTALS_FILE = DATA_DIR / "sp500_fundamentals_2018-02-08.csv"
-INDEX_FILE = DATA_DIR / "sp500_index_2010_2018.csv"
+INDEX_FILE = DATA_DIR / "sp500_index_1999_2018.csv"
 ANNUAL_FILE = DATA_DIR / "sp500_fundamentals_annual_2012_2016.csv"
 
 FUNDAMENTALS_COLUMNS = {
