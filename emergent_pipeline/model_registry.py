@@ -22,6 +22,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
+from emergent_pipeline.core.signal_model import ModelParams
 from emergent_pipeline.storage import PROJECT_ROOT
 
 MODEL_NAME = "emergent-signal-scorer"
@@ -85,15 +86,7 @@ class ModelStore:
             mlflow.log_metrics({k: v for k, v in metrics.items() if pd.notna(v)})
             mlflow.set_tags(tags)
             mlflow.log_dict({"features": list(features.columns)}, "features.json")
-            with tempfile.TemporaryDirectory() as folder:
-                for name, image in images.items():
-                    path = Path(folder) / name
-                    path.write_bytes(image)
-                    mlflow.log_artifact(str(path), "plots")
-                for name, table in tables.items():
-                    path = Path(folder) / name
-                    table.to_csv(path)
-                    mlflow.log_artifact(str(path), "tables")
+            self._log_files(images, tables)
             signature = infer_signature(example, model.predict_proba(example)[:, 1])
             info = mlflow.sklearn.log_model(
                 sk_model=model, name="model", signature=signature, input_example=example,
@@ -117,10 +110,47 @@ class ModelStore:
         except MlflowException:
             return None
 
+    def log_run(self, run_name: str, params: dict, metrics: dict[str, float], tags: dict[str, str],
+                images: dict[str, bytes], tables: dict[str, pd.DataFrame]) -> str:
+        """A run without a registered model (the walk-forward replay): params, metrics, tags, plots and
+        tables. Returns the run id."""
+        experiment_id = self._activate()
+        with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
+            mlflow.log_params(params)
+            mlflow.log_metrics({k: v for k, v in metrics.items() if pd.notna(v)})
+            mlflow.set_tags(tags)
+            self._log_files(images, tables)
+            return run.info.run_id
+
+    def _log_files(self, images: dict[str, bytes], tables: dict[str, pd.DataFrame]) -> None:
+        with tempfile.TemporaryDirectory() as folder:
+            for name, image in images.items():
+                path = Path(folder) / name
+                path.write_bytes(image)
+                mlflow.log_artifact(str(path), "plots")
+            for name, table in tables.items():
+                path = Path(folder) / name
+                table.to_csv(path, index=table.index.name is not None or not isinstance(table.index, pd.RangeIndex))
+                mlflow.log_artifact(str(path), "tables")
+
     def load(self, version: ModelVersion):
-        """The scikit-learn model of a version."""
+        """The model of a version (a ``core.signal_model.SignalScorer``)."""
         self._activate()
         return mlflow.sklearn.load_model(f"models:/{self.model_name}/{version.version}")
+
+    def version(self, number: str) -> ModelVersion:
+        return self.client().get_model_version(self.model_name, str(number))
+
+    def params_of(self, version: ModelVersion):
+        """The training parameters of a version (``core.signal_model.ModelParams``), or None when the
+        version does not record them (a model trained elsewhere)."""
+        recorded = version.tags.get("model_params")
+        if not recorded:
+            return None
+        try:
+            return ModelParams(**json.loads(recorded))
+        except (TypeError, ValueError):
+            return None
 
     def features_of(self, version: ModelVersion) -> list[str]:
         return json.loads(version.tags["features"])

@@ -11,52 +11,59 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from emergent_pipeline.core.signal_model import FeatureMismatchError, check_features, recommendations
+from emergent_pipeline.core.signal_model import FeatureMismatchError
 from emergent_pipeline.model_registry import CHAMPION, ModelStore
 
-ML_COLUMNS = ["ml_probability", "ml_recommendation", "ml_quality_score", "confidence_adjustment", "model_version", "ml_status", "ml_reason"]
+ML_COLUMNS = [
+    "ml_probability", "expected_return", "ml_recommendation", "ml_quality_score", "confidence_adjustment", "model_version",
+    "ml_status", "ml_reason",
+]
 
 
 @dataclass
 class Scoring:
     signals: pd.DataFrame
+    """The input rows with :data:`ML_COLUMNS` (same order, fresh index)."""
     model_version: str | None
     status: str
     """'scored' or 'unscored'."""
     reason: str
-    error: str | None = None
+    label_end: pd.Timestamp | None = None
+    """The newest label end the scoring model learned from."""
 
 
-def unscored(consensus: pd.DataFrame, reason: str) -> pd.DataFrame:
-    frame = consensus.copy()
-    for column in ["ml_probability", "confidence_adjustment"]:
+def unscored(consensus: pd.DataFrame, reason: str, version: str | None = None) -> pd.DataFrame:
+    frame = consensus.reset_index(drop=True).copy()
+    for column in ("ml_probability", "expected_return", "confidence_adjustment"):
         frame[column] = np.nan
     frame["ml_recommendation"] = None
     frame["ml_quality_score"] = None
-    frame["model_version"] = None
+    frame["model_version"] = version
     frame["ml_status"] = "unscored"
     frame["ml_reason"] = reason
     return frame
 
 
 def score_with_champion(store: ModelStore, consensus: pd.DataFrame, features: pd.DataFrame) -> Scoring:
-    """Score every row of ``consensus`` (with its ``features``, same index) in one batch."""
+    """Score every row of ``consensus`` (with its ``features``, same order) in one batch."""
     version = store.version_by_alias(CHAMPION)
     if version is None:
         reason = f"no champion model registered for '{store.model_name}': run the train_signal_model job first"
         return Scoring(unscored(consensus, reason), None, "unscored", reason)
+    name = str(version.version)
     try:
         model = store.load(version)
-        X = check_features(features, store.features_of(version))
-        probability = model.predict_proba(X)[:, 1] if len(X) else np.array([])
+        scores = model.score(features.reset_index(drop=True), consensus["consensus_confidence"].to_numpy())
     except FeatureMismatchError as error:
-        reason = f"model version {version.version} not used: {error}"
-        return Scoring(unscored(consensus, reason), version.version, "unscored", reason, error=str(error))
+        reason = f"model version {name} not used: {error}"
+        return Scoring(unscored(consensus, reason, name), name, "unscored", reason)
     except Exception as error:  # noqa: BLE001 - a broken model must not stop the signals
-        reason = f"model version {version.version} could not score: {type(error).__name__}: {error}"
-        return Scoring(unscored(consensus, reason[:500]), version.version, "unscored", reason[:500], error=repr(error))
-    scored = pd.concat([consensus.reset_index(drop=True), recommendations(probability, consensus["consensus_confidence"].to_numpy())], axis=1)
-    scored["model_version"] = str(version.version)
+        reason = f"model version {name} could not score: {type(error).__name__}: {error}"[:500]
+        return Scoring(unscored(consensus, reason, name), name, "unscored", reason)
+    scored = pd.concat([consensus.reset_index(drop=True), scores], axis=1)
+    scored["model_version"] = name
     scored["ml_status"] = "scored"
     scored["ml_reason"] = None
-    return Scoring(scored, version.version, "scored", f"scored by {store.model_name} version {version.version} (@{CHAMPION})")
+    label_end = version.tags.get("label_end")
+    return Scoring(scored, name, "scored", f"scored by {store.model_name} version {name} (@{CHAMPION})",
+                   pd.Timestamp(label_end) if label_end else None)

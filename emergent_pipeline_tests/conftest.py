@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from dagster_duckdb import DuckDBResource
 
+from emergent_pipeline.defs.automation.resources import RetrainingPolicy
 from emergent_pipeline.defs.ml.resources import MLflowResource
 from emergent_pipeline.defs.prices.resources import PriceSourceResource
 from emergent_pipeline.definitions import defs as load_defs
@@ -38,6 +39,7 @@ def materialize(
             "duckdb": DuckDBResource(database=str(db_path)),
             "price_source": price_source,
             "mlflow": mlflow_resource(mlflow_dir or Path(db_path).parent / "mlruns"),
+            "retraining": RetrainingPolicy(),
         },
         selection=selection,
         instance=dg.DagsterInstance.ephemeral(),

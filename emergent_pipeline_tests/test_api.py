@@ -162,12 +162,35 @@ def test_a_post_without_a_body_uses_the_defaults(api):
     assert body["success"] and len({s["symbol"] for s in body["signals"]}) <= 50 and body["filter_threshold"] == 0.0
 
 
+def test_an_earlier_as_of_returns_the_score_issued_then(api, bundled_db):
+    """An open signal was issued a score by the replay on its own day, and another by the champion on
+    the newest day: a request for a day in between gets the first, one for the newest day the second."""
+    both = read(bundled_db, "SELECT r.symbol, r.date, r.ml_probability replay_p, l.ml_probability live_p, l.issued_on live_day "
+                            "FROM signal_scores r JOIN signal_scores l USING (symbol, date) "
+                            "WHERE r.origin = 'replay' AND l.origin = 'live' AND r.ml_probability <> l.ml_probability ORDER BY r.date LIMIT 1").iloc[0]
+    def probability(as_of):
+        body = api.post("/signals/ml-enhanced", json={"symbols": [both["symbol"]], "as_of": as_of, "max_symbols": 500}).json()
+        return next(s for s in body["signals"] if s["date"] == f"{both['date']:%Y-%m-%d}")
+    then = probability(f"{both['date']:%Y-%m-%d}")
+    assert then["ml_probability"] == pytest.approx(both["replay_p"]) and then["issued_on"] == f"{both['date']:%Y-%m-%d}"
+    now = probability(f"{both['live_day']:%Y-%m-%d}")
+    assert now["ml_probability"] == pytest.approx(both["live_p"]) and now["issued_on"] == f"{both['live_day']:%Y-%m-%d}"
+    # A day before any score was issued for a signal: it is live but unscored, and says why.
+    early = api.post("/signals/ml-enhanced", json={"as_of": "2013-06-03", "max_symbols": 500}).json()["signals"]
+    assert early and all(s["ml_status"] == "unscored" and "no score was issued" in s["ml_reason"] for s in early)
+
+
 def test_market_context_performance_status_health_strategies(api, bundled_db):
     context = api.get("/market/context").json()
     assert context["regime"] == newest_regime(bundled_db) and context["interpretation"]["volatility"] == "Medium"
     assert context["interpretation"]["trend"] == "Moderate Down"  # the index fell 2.5 % in the last 20 days
     performance = api.get("/ml/performance").json()
-    assert performance["ml_enhancement_rate"] == 100.0 and performance["out_of_sample"][0]["portfolio"] == "consensus (unfiltered)"
+    issued = read(bundled_db, "SELECT avg((ml_probability IS NOT NULL)::INT) * 100 r FROM signal_outcomes")["r"].item()
+    assert performance["ml_enhancement_rate"] == pytest.approx(issued) and performance["out_of_sample"][0]["portfolio"] == "consensus (unfiltered)"
+    stored = read(bundled_db, "SELECT verdict FROM performance_summary WHERE record = 'replay' AND year = 'all' AND portfolio = 'recommended (not SKIP)'")
+    assert performance["verdict"] == {"replay": stored["verdict"].item()}
+    assert {row["record"] for row in performance["calibration"]} == {"replay"} and performance["score_meaning"]
+    assert performance["promotion_holdout"][0]["model_version"] == "1"
     status = api.get("/system/status").json()
     assert status["data"]["newest_price_date"] == "2018-02-07" and status["models"]["champion"] == "1"
     assert api.get("/health").json() == {"status": "ok", "snapshot": True}
@@ -225,7 +248,7 @@ def test_the_python_api_uses_the_same_queries(bundled_db):
     signals = engine.generate_ml_enhanced_signals(shariah_only=False, max_symbols=5, min_ml_probability=0.6)
     assert 0 < len(signals) <= 5 and all(s["ml_probability"] >= 0.6 for s in signals)
     assert engine.get_market_context()["regime"] == newest_regime(bundled_db)
-    assert engine.get_ml_performance_summary()["ml_enhancement_rate"] == 100.0
+    assert 0 < engine.get_ml_performance_summary()["ml_enhancement_rate"] < 100.0  # signals before the first model have none
     assert MLEnhancedSignalEngine(enable_ml=False, snapshot_path=engine.reader.path).generate_ml_enhanced_signals(max_symbols=1)[0]["ml_probability"] is None
 
 

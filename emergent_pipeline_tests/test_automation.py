@@ -30,9 +30,13 @@ def test_jobs_select_what_they_say(definitions):
     def selected(name):
         return {k.to_user_string() for k in definitions.resolve_job_def(name).asset_layer.selected_asset_keys}
 
-    assert "signal_scorer" not in selected("daily_refresh")
-    assert {"price_history", "consensus_signals", "ml_enhanced_signals", "signal_outcomes", "performance_summary"} <= selected("daily_refresh")
-    assert "signal_scorer" in selected("full_backfill") and "signal_scorer" in selected("train_signal_model")
+    lifecycle = {"signal_model", "signal_model_evaluation", "champion_model"}
+    assert not (lifecycle | {"signal_replay"}) & selected("daily_refresh")
+    assert {"price_history", "consensus_signals", "signal_labels", "ml_enhanced_signals", "signal_outcomes", "performance_summary"} <= selected("daily_refresh")
+    assert lifecycle | {"signal_replay"} <= selected("full_backfill")
+    assert lifecycle | {"ml_enhanced_signals", "performance_summary", "serving_snapshot"} <= selected("train_signal_model")
+    assert "signal_replay" not in selected("train_signal_model")
+    assert selected("replay_history") == {"signal_replay", "ml_enhanced_signals", "signal_outcomes", "performance_summary", "serving_snapshot"}
     assert selected("rescore_signals") == {"ml_enhanced_signals", "signal_outcomes", "performance_summary", "serving_snapshot"}
 
 
@@ -51,7 +55,7 @@ def test_champion_sensor_follows_the_alias(workspace):
     # Version 1 is champion and already scored the signals: nothing to do, but the cursor moves.
     context = dg.build_sensor_context(resources={"mlflow": mlflow, "duckdb": duckdb})
     result = champion_sensor.evaluate_tick(context)
-    assert not result.run_requests and "already scored by @champion version 1" in result.skip_message
+    assert not result.run_requests and "open signals are already scored by @champion version 1" in result.skip_message
     assert result.cursor == "1"
     # A person promotes a second version in the MLflow UI.
     client, v1 = mlflow.store().client(), mlflow.store().version_by_alias(CHAMPION)
@@ -72,11 +76,11 @@ def test_champion_sensor_without_a_model(tmp_path):
 def test_retraining_sensor_counts_new_outcomes_and_champion_age(workspace):
     db, mlflow = workspace
     resources = {"mlflow": mlflow, "duckdb": DuckDBResource(database=str(db)), "retraining": RetrainingPolicy()}
-    # The model was trained on data to the last bar: no outcome resolved since.
+    # The model learned every label resolved by the last bar: no outcome resolved since.
     result = retraining_sensor.evaluate_tick(dg.build_sensor_context(resources=resources))
     assert not result.run_requests and result.skip_message.startswith("0 new outcomes (need 200)")
-    # Pretend it was trained on data to mid-2017: the outcomes resolved since then call for training.
-    mlflow.store().client().set_model_version_tag(MODEL_NAME, "1", "data_end", "2017-06-30")
+    # Pretend it had learned labels up to mid-2017 only: the outcomes resolved since then call for training.
+    mlflow.store().client().set_model_version_tag(MODEL_NAME, "1", "label_end", "2017-06-30")
     expected = read(db, "SELECT count(*) n FROM signal_outcomes WHERE outcome <> 'open' AND exit_date > DATE '2017-06-30'")["n"].item()
     result = retraining_sensor.evaluate_tick(dg.build_sensor_context(resources=resources))
     assert [r.run_key for r in result.run_requests] == ["retrain-after-1"] and result.cursor == "1"
@@ -85,7 +89,7 @@ def test_retraining_sensor_counts_new_outcomes_and_champion_age(workspace):
     result = retraining_sensor.evaluate_tick(dg.build_sensor_context(cursor="1", resources=resources))
     assert not result.run_requests and "already requested" in result.skip_message
     # An old champion is retrained even without new outcomes.
-    mlflow.store().client().set_model_version_tag(MODEL_NAME, "1", "data_end", "2018-02-07")
+    mlflow.store().client().set_model_version_tag(MODEL_NAME, "1", "label_end", "2018-02-07")
     aged = {**resources, "retraining": RetrainingPolicy(max_champion_age_days=-1)}
     result = retraining_sensor.evaluate_tick(dg.build_sensor_context(resources=aged))
     assert "days old" in result.run_requests[0].tags["retraining_reason"]
@@ -98,7 +102,8 @@ def test_failed_runs_are_recorded(definitions, workspace):
     assets = list(definitions.assets) + list(definitions.asset_checks)
     result = dg.materialize(
         assets, selection=["strategy_signals"], run_config=bad, instance=instance, raise_on_error=False,
-        resources={"duckdb": DuckDBResource(database=str(db)), "price_source": PriceSourceResource(), "mlflow": workspace[1]},
+        resources={"duckdb": DuckDBResource(database=str(db)), "price_source": PriceSourceResource(), "mlflow": workspace[1],
+                   "retraining": RetrainingPolicy()},
     )
     failure = next(e for e in result.all_events if e.event_type_value == "PIPELINE_FAILURE" or e.event_type_value == "RUN_FAILURE")
     context = dg.build_run_status_sensor_context(

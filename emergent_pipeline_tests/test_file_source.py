@@ -74,8 +74,8 @@ def test_a_mapped_csv_loads_and_bad_rows_are_rejected_with_reasons(definitions, 
     )
     assert origin == "equal-weight index of the universe"
     # Three symbols give too few consensus signals to learn from: the run still succeeds and says why.
-    scorer = materialization_metadata(result, "signal_scorer")
-    assert scorer["decision"].value == "not trained" and "labelled consensus signals" in scorer["reason"].value
+    scorer = materialization_metadata(result, "signal_model")
+    assert scorer["decision"].value == "not trained" and "resolved consensus signals" in scorer["reason"].value
     assert read(db, "SELECT DISTINCT ml_status FROM ml_enhanced_signals")["ml_status"].tolist() in ([], ["unscored"])
     assert materialization_metadata(result, "performance_summary")["verdict"].value.startswith("not computed")
 

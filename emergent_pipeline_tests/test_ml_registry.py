@@ -1,14 +1,18 @@
-"""Training, the MLflow registry and scoring, through real Dagster runs and a real sqlite MLflow store."""
+"""Train → evaluate → promote, the MLflow registry and the as-issued scores, through real Dagster runs
+and a real sqlite MLflow store."""
 
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from emergent_pipeline.defs.prices.resources import PriceSourceResource
 from emergent_pipeline.model_registry import CHALLENGER, CHAMPION, MODEL_NAME
 
 from emergent_pipeline_tests.conftest import materialization_metadata, materialize, mlflow_resource, read
+
+LIFECYCLE = ["signal_model", "signal_model_evaluation", "champion_model"]
 
 
 @pytest.fixture
@@ -20,77 +24,117 @@ def workspace(bundled_db, tmp_path):
     return tmp_path / "emergent.duckdb", mlflow_resource(tmp_path / "mlruns").store()
 
 
-def scored(db):
-    return read(db, "SELECT ml_status, model_version, count(*) n, any_value(ml_reason) reason FROM ml_enhanced_signals GROUP BY ALL")
+def scores(db) -> pd.DataFrame:
+    return read(db, "SELECT * FROM signal_scores ORDER BY ALL")
 
 
 def test_the_first_model_that_beats_the_base_rate_becomes_champion(bundled_run):
     db, result = bundled_run
-    metadata = materialization_metadata(result, "signal_scorer")
+    trained = materialization_metadata(result, "signal_model")
     store = mlflow_resource(Path(db).parent / "mlruns").store()
     champion, challenger = store.version_by_alias(CHAMPION), store.version_by_alias(CHALLENGER)
     assert str(champion.version) == str(challenger.version) == "1"
-    assert metadata["decision"].value == "promoted to champion"
-    assert metadata["holdout_brier"].value < metadata["holdout_brier_base_rate"].value
-    assert champion.tags["promotion_decision"] == "promoted" and "base-rate predictor" in champion.tags["promotion_reason"]
-    assert champion.tags["training_cutoff"] < champion.tags["holdout_start"]
+    assert materialization_metadata(result, "signal_model_evaluation")["decision"].value == "promote"
+    assert materialization_metadata(result, "champion_model")["champion_version"].value == "1"
+    assert trained["holdout_brier"].value < trained["holdout_brier_base_rate"].value
+    assert champion.tags["evaluation"] == "promote" and "base-rate predictor" in champion.tags["evaluation_reason"]
+    # The served model learned every resolved label: its learned window ends at the newest exit.
+    newest_exit = read(db, "SELECT max(exit_date) d FROM signal_labels WHERE label IS NOT NULL")["d"].item()
+    assert pd.Timestamp(champion.tags["label_end"]) == newest_exit
+    assert champion.tags["holdout_start"] < champion.tags["label_end"] <= champion.tags["data_end"]
     run = store.client().get_run(champion.run_id)
     assert {"holdout_roc_auc", "holdout_brier", "holdout_ece", "holdout_precision_at_60", "fold_2_roc_auc"} <= set(run.data.metrics)
-    artifacts = {a.path for a in store.client().list_artifacts(champion.run_id)}
-    assert {"features.json", "plots", "tables"} <= artifacts
-    # Every consensus signal is scored by it, with the guide's fields.
-    status = scored(db)
-    assert status.to_dict("records")[0] | {"reason": None} == {"ml_status": "scored", "model_version": "1", "n": status["n"].sum(), "reason": None}
-    signals = read(db, "SELECT * FROM ml_enhanced_signals")
-    assert signals["ml_probability"].between(0, 1).all()
+    assert {a.path for a in store.client().list_artifacts(champion.run_id)} >= {"features.json", "plots", "tables"}
+    # The open signals were issued its scores, with the guide's fields and an expected return.
+    signals = read(db, "SELECT * FROM ml_enhanced_signals e JOIN signal_labels l USING (symbol, date) WHERE l.outcome = 'open'")
+    assert (signals["ml_status"] == "scored").all() and set(signals["model_version"]) == {"1"}
+    assert signals["ml_probability"].between(0, 1).all() and signals["expected_return"].notna().all()
     assert set(signals["ml_recommendation"]) <= {"STRONG_BUY", "BUY", "WEAK_BUY", "SKIP"}
-    assert (signals["confidence_adjustment"] - (signals["ml_probability"] - signals["consensus_confidence"])).abs().max() < 1e-12
+    assert (signals.loc[signals["expected_return"] <= 0, "ml_recommendation"] == "SKIP").all()
 
 
-def test_aliases_move_as_specified(definitions, workspace):
+def test_a_fresher_fit_of_the_same_method_is_promoted_and_a_worse_method_is_not(definitions, workspace):
     db, store = workspace
-    # Same data, same model: not better than the champion, so it stays challenger only.
-    result = materialize(definitions, db, PriceSourceResource(), selection=["signal_scorer"])
-    assert materialization_metadata(result, "signal_scorer")["decision"].value == "not promoted"
-    assert str(store.version_by_alias(CHAMPION).version) == "1"
-    assert str(store.version_by_alias(CHALLENGER).version) == "2"
-    assert "champion kept" in store.version_by_alias(CHALLENGER).tags["promotion_reason"]
-    # A person promotes version 2 in the MLflow UI: scoring follows @champion.
+    result = materialize(definitions, db, PriceSourceResource(), selection=LIFECYCLE)
+    assert materialization_metadata(result, "signal_model_evaluation")["decision"].value == "promote"
+    assert str(store.version_by_alias(CHAMPION).version) == "2"
+    crippled = {"ops": {"signal_model": {"config": {"learning_rate": 0.001, "max_iter": 4}}}}
+    result = materialize(definitions, db, PriceSourceResource(), selection=LIFECYCLE, run_config=crippled)
+    assert materialization_metadata(result, "signal_model_evaluation")["decision"].value == "keep champion"
+    assert str(store.version_by_alias(CHAMPION).version) == "2" and str(store.version_by_alias(CHALLENGER).version) == "3"
+    evaluations = read(db, "SELECT * FROM model_evaluations ORDER BY evaluated_at")
+    assert evaluations["decision"].tolist() == ["promote", "promote", "keep champion"]
+    last = evaluations.iloc[-1]
+    assert last["champion_version"] == "2" and (last["challenger_brier"] > last["champion_brier"] or last["challenger_roc_auc"] < last["champion_roc_auc"])
+
+
+def test_a_new_champion_adds_scores_and_never_rewrites_what_was_issued(definitions, workspace):
+    """A person promotes another version in the MLflow UI: the open signals get its scores, issued on
+    the newest day; every score issued before stays exactly as it was."""
+    db, store = workspace
+    materialize(definitions, db, PriceSourceResource(), selection=["signal_model"])  # version 2, challenger only
+    before = scores(db)
     store.client().set_registered_model_alias(MODEL_NAME, CHAMPION, "2")
     materialize(definitions, db, PriceSourceResource(), selection=["ml_enhanced_signals"])
-    assert scored(db)["model_version"].tolist() == ["2"]
+    after = scores(db)
+    kept = after.merge(before, how="inner")
+    assert len(kept) == len(before)  # nothing issued before changed or went
+    added = after[after["model_version"] == "2"]
+    open_signals = read(db, "SELECT count(*) n FROM signal_labels WHERE outcome = 'open'")["n"].item()
+    assert len(added) == len(after) - len(before) == open_signals
+    assert (added["issued_on"] == read(db, "SELECT max(date) d FROM price_history")["d"].item()).all()
+    current = read(db, "SELECT e.model_version FROM ml_enhanced_signals e JOIN signal_labels l USING (symbol, date) WHERE l.outcome = 'open'")
+    assert set(current["model_version"]) == {"2"}
+
+
+def without_scores(bundled_db, tmp_path):
+    db = tmp_path / "emergent.duckdb"
+    shutil.copy(bundled_db, db)
+    import duckdb
+
+    with duckdb.connect(str(db)) as conn:
+        conn.execute("DROP TABLE signal_scores")
+    return db
 
 
 def test_with_an_empty_registry_every_signal_flows_unscored(definitions, bundled_db, tmp_path):
-    db = tmp_path / "emergent.duckdb"
-    shutil.copy(bundled_db, db)
+    db = without_scores(bundled_db, tmp_path)
     result = materialize(definitions, db, PriceSourceResource(), selection=["ml_enhanced_signals"], mlflow_dir=tmp_path / "empty")
     assert result.success
-    status = scored(db)
+    status = read(db, "SELECT ml_status, count(*) n, any_value(ml_reason) reason FROM ml_enhanced_signals GROUP BY ALL")
     assert status["ml_status"].tolist() == ["unscored"]
     assert status["n"].item() == read(db, "SELECT count(*) n FROM consensus_signals")["n"].item()
     assert "run the train_signal_model job first" in status["reason"].item()
-    assert materialization_metadata(result, "ml_enhanced_signals")["ml_status"].value == "unscored"
+    assert "no champion model registered" in materialization_metadata(result, "ml_enhanced_signals")["scoring"].value
 
 
 def test_a_corrupt_model_artifact_falls_back_to_unscored(definitions, bundled_db, tmp_path):
-    db = tmp_path / "emergent.duckdb"
-    shutil.copy(bundled_db, db)
-    materialize(definitions, db, PriceSourceResource(), selection=["signal_scorer"])  # a private store
+    db = without_scores(bundled_db, tmp_path)
+    materialize(definitions, db, PriceSourceResource(), selection=LIFECYCLE)  # a private store with a champion
     store = mlflow_resource(tmp_path / "mlruns").store()
     champion = store.version_by_alias(CHAMPION)
     model_file = Path(store.client().get_model_version_download_uri(MODEL_NAME, champion.version).removeprefix("file://")) / "model.pkl"
     model_file.write_bytes(b"not a pickle")
     result = materialize(definitions, db, PriceSourceResource(), selection=["ml_enhanced_signals"])
     assert result.success
-    status = scored(db)
-    assert status["ml_status"].tolist() == ["unscored"]
-    assert f"model version {champion.version} could not score" in status["reason"].item()
+    reasons = read(db, "SELECT DISTINCT ml_reason FROM ml_enhanced_signals")["ml_reason"].tolist()
+    assert reasons == [f"model version {champion.version} could not score: " + reasons[0].split(": ", 1)[1]]
 
 
-def test_a_feature_mismatch_is_reported_not_scored_as_zero(definitions, workspace):
-    db, store = workspace
-    store.client().set_model_version_tag(MODEL_NAME, "1", "features", '["consensus_confidence", "a_feature_that_no_longer_exists"]')
+def test_a_feature_mismatch_is_reported_not_scored_as_zero(definitions, bundled_db, tmp_path):
+    db = without_scores(bundled_db, tmp_path)
+    shutil.copytree(Path(bundled_db).parent / "mlruns", tmp_path / "mlruns")
+    store = mlflow_resource(tmp_path / "mlruns").store()
+    model_dir = Path(store.client().get_model_version_download_uri(MODEL_NAME, "1").removeprefix("file://"))
+    import cloudpickle
+
+    scorer = cloudpickle.loads((model_dir / "model.pkl").read_bytes())
+    scorer.features = ["consensus_confidence", "a_feature_that_no_longer_exists"]
+    private = tmp_path / "model"
+    shutil.copytree(model_dir, private)
+    (private / "model.pkl").write_bytes(cloudpickle.dumps(scorer))
+    version = store.client().create_model_version(MODEL_NAME, private.as_uri(), run_id=None)
+    store.client().set_registered_model_alias(MODEL_NAME, CHAMPION, version.version)
     materialize(definitions, db, PriceSourceResource(), selection=["ml_enhanced_signals"])
-    reason = scored(db)["reason"].item()
+    reason = read(db, "SELECT DISTINCT ml_reason FROM ml_enhanced_signals")["ml_reason"].item()
     assert "features differ from the model's training" in reason and "a_feature_that_no_longer_exists" in reason

@@ -101,3 +101,13 @@ def test_the_next_symbol_is_never_read_as_the_future():
     prices = pd.concat([path([FLAT, (100, 101, 99, 100)]), other])
     row = follow_signals(prices, buy(validity=3)).iloc[0]
     assert row["outcome"] == "open"  # ZZZ's bars (all at 10, under the stop) must not stop AAA out
+
+
+def test_a_target_reached_through_a_gap_at_a_loss_is_a_failure():
+    """One meaning of success: the net return at the exit. A near target (101) is 'hit' on the first
+    bar because the entry day opens at 101.2, above it: the trade exits where it entered, loses its
+    costs, and is a failure, although the target came first."""
+    prices = path([FLAT, (101.2, 101.5, 100.5, 101), FLAT, FLAT, FLAT])
+    row = follow_signals(prices, buy(target=101.0)).iloc[0]
+    assert row["outcome"] == "target" and row["entry_fill"] == 101.2 and row["exit_price"] == 101.2
+    assert row["return_net"] == pytest.approx(-COST) and row["label"] == 0

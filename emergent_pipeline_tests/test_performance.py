@@ -6,7 +6,8 @@ import pytest
 
 from emergent_pipeline.core.indicators import sorted_panel
 from emergent_pipeline.core.performance import (
-    InSampleError, buy_and_hold, curve_statistics, equity_curve, out_of_sample, position_returns, trade_statistics,
+    BootstrapParams, InSampleError, block_indices, bootstrap_comparison, buy_and_hold, curve_statistics, edge_verdict,
+    equity_curve, forward_start, position_returns, score_meaning, trade_statistics,
 )
 
 DAYS = pd.bdate_range("2021-06-07", periods=6)
@@ -76,12 +77,55 @@ def test_benchmark_buy_and_hold():
     assert curve["drawdown"].min() == pytest.approx(11 / 12 - 1)
 
 
-def test_the_out_of_sample_guard():
-    signals = pd.DataFrame({"date": pd.bdate_range("2017-01-02", periods=10)})
-    cutoff = pd.Timestamp("2017-01-06")
-    assert out_of_sample(signals, cutoff)["date"].min() == pd.Timestamp("2017-01-09")
-    assert out_of_sample(signals, cutoff, start=pd.Timestamp("2017-01-11"))["date"].min() == pd.Timestamp("2017-01-11")
-    with pytest.raises(InSampleError, match="refusing to report signals from 2017-01-04 as out-of-sample: the model was trained on signals up to 2017-01-06"):
-        out_of_sample(signals, cutoff, start=pd.Timestamp("2017-01-04"))
+def test_the_forward_record_starts_after_the_learned_window():
+    label_end = pd.Timestamp("2017-01-06")
+    assert forward_start(label_end) == pd.Timestamp("2017-01-07")
+    assert forward_start(label_end, pd.Timestamp("2017-01-11")) == pd.Timestamp("2017-01-11")
+    with pytest.raises(InSampleError, match="refusing to report signals from 2017-01-04 as out-of-sample: the serving model "
+                                            "learned labels that ended as late as 2017-01-06"):
+        forward_start(label_end, pd.Timestamp("2017-01-04"))
     with pytest.raises(InSampleError):
-        out_of_sample(signals, cutoff, start=cutoff)
+        forward_start(label_end, label_end)
+
+
+def test_day_blocks_are_whole_and_circular():
+    idx = block_indices(45, BootstrapParams(block_days=20, replicates=50))
+    assert idx.shape == (50, 45)
+    steps = np.diff(idx, axis=1)
+    # Inside a block the days follow each other (wrapping from 44 to 0); a new block may start anywhere.
+    inside = np.ones(44, dtype=bool)
+    inside[[19, 39]] = False
+    assert np.isin(steps[:, inside], [1, -44]).all()
+
+
+def test_bootstrap_intervals_by_construction():
+    """Every trade of A earns 1 %, every trade of the baseline 0.2 %: whatever days are drawn, the mean
+    is 1 % and the difference 0.8 %. With returns of +3 % and -1 % on alternate days, the interval of
+    the mean straddles its 1 % point estimate."""
+    days = pd.bdate_range("2020-01-01", periods=60)
+    trades = pd.DataFrame({"entry_date": days, "return_net": 0.01})
+    baseline = pd.DataFrame({"entry_date": np.r_[days, days], "return_net": 0.002})
+    result = bootstrap_comparison(trades, baseline, None, days)
+    assert result["mean_return_low"] == pytest.approx(0.01) and result["mean_return_high"] == pytest.approx(0.01)
+    assert result["vs_unfiltered_low"] == pytest.approx(0.008) and result["vs_unfiltered_high"] == pytest.approx(0.008)
+    assert np.isnan(result["sharpe_low"])
+    mixed = trades.assign(return_net=np.where(np.arange(60) % 2 == 0, 0.03, -0.01))
+    curve = pd.DataFrame({"return": mixed["return_net"].to_numpy()}, index=days)
+    spread = bootstrap_comparison(mixed, baseline, curve, days)
+    assert spread["mean_return_low"] < 0.01 < spread["mean_return_high"]
+    assert spread["sharpe_low"] < spread["sharpe_high"]
+
+
+def test_the_verdict_claims_only_what_the_interval_supports():
+    assert edge_verdict(99, 0.01, 0.02) == "too few trades to judge (99, fewer than 100)"
+    assert edge_verdict(500, 0.001, 0.004).startswith("edge: +0.10 % to +0.40 %")
+    assert edge_verdict(500, -0.002, 0.004).startswith("no proven edge: -0.20 % to +0.40 %")
+    assert edge_verdict(500, -0.004, -0.001).startswith("worse: ")
+
+
+def test_what_a_probability_has_meant():
+    trades = pd.DataFrame({"ml_probability": [0.2, 0.25, 0.5, 0.55, 0.58, 0.8], "return_net": [-0.01, 0.02, 0.01, -0.02, 0.03, 0.05]})
+    table = score_meaning(trades)
+    assert table.loc["0.45-0.60", "signals"] == 3
+    assert table.loc["0.45-0.60", "made_money_of_100"] == pytest.approx(200 / 3)
+    assert table.loc["0.00-0.30", "mean_return"] == pytest.approx(0.005)

@@ -1,4 +1,5 @@
-"""signal_outcomes and performance_summary as stored by the bundled run, and the guard in a real run."""
+"""signal_outcomes, the replay's as-issued record and performance_summary as stored by the bundled run;
+the forward-window guard in a real run."""
 
 import shutil
 from pathlib import Path
@@ -6,8 +7,11 @@ from pathlib import Path
 import pandas as pd
 
 from emergent_pipeline.defs.prices.resources import PriceSourceResource
+from emergent_pipeline.model_registry import CHAMPION
 
-from emergent_pipeline_tests.conftest import failure_message, materialization_metadata, materialize, mlflow_resource, read
+from emergent_pipeline_tests.conftest import (
+    assert_tables_unchanged, failure_message, materialization_metadata, materialize, mlflow_resource, read, stored_tables,
+)
 
 
 def test_every_signal_is_followed(bundled_db):
@@ -16,40 +20,60 @@ def test_every_signal_is_followed(bundled_db):
     assert set(outcomes["outcome"]) == {"target", "stop", "timeout", "open"}
     resolved = outcomes[outcomes["outcome"] != "open"]
     assert resolved[["exit_date", "exit_price", "return_net", "mfe", "mae", "bars_held"]].notna().all().all()
-    assert (resolved["exit_date"] > resolved["date"]).all()
-    assert (resolved["mfe"] >= resolved["mae"]).all()
-    # Open signals are the newest ones: their horizon runs past the last bar.
+    assert (resolved["exit_date"] > resolved["date"]).all() and (resolved["mfe"] >= resolved["mae"]).all()
+    assert (resolved["label"] == (resolved["return_net"] > 0)).all()  # one meaning of success
     assert outcomes.loc[outcomes["outcome"] == "open", "date"].min() > pd.Timestamp("2017-06-01")
+    # The ML figures are those issued on each signal's own day.
+    scored = outcomes[outcomes["ml_probability"].notna()]
+    assert (scored["issued_on"] == scored["date"]).all()
 
 
-def test_the_summary_is_out_of_sample_and_complete(bundled_run):
+def test_the_replay_never_scores_with_a_model_that_saw_the_outcome(bundled_db):
+    replay = read(bundled_db, "SELECT * FROM signal_scores WHERE origin = 'replay'")
+    assert len(replay) > 3_000
+    assert (replay["model_label_end"] < replay["date"]).all()
+    assert (replay["issued_on"] == replay["date"]).all()
+    retrains = read(bundled_db, "SELECT * FROM replay_retrains")
+    assert len(retrains) >= 30 and (retrains["decision"] == "promoted").sum() >= 5
+    points = pd.to_datetime(retrains["point"])
+    assert ((points.diff().dt.days.dropna()) <= 33).all()  # the policy's 30-day cadence (to the next trading day)
+
+
+def test_the_summary_reads_as_issued_scores_in_honest_windows(bundled_run):
     db, result = bundled_run
     metadata = materialization_metadata(result, "performance_summary")
-    store = mlflow_resource(Path(db).parent / "mlruns").store()
-    cutoff = pd.Timestamp(store.client().get_model_version(store.model_name, "1").tags["training_cutoff"])
+    champion = mlflow_resource(Path(db).parent / "mlruns").store().version_by_alias(CHAMPION)
+    label_end = pd.Timestamp(champion.tags["label_end"])
+    # The forward record starts after the serving model's learned window.
+    assert pd.Timestamp(metadata["forward_record_from"].value) > label_end
     summary = read(db, "SELECT * FROM performance_summary")
-    assert summary["portfolio"].tolist() == ["consensus (unfiltered)", "ML > 0.45", "ML > 0.60", "ML > 0.75", "benchmark (buy and hold)"]
-    assert (summary["training_cutoff"] == cutoff).all()
-    assert metadata["out_of_sample_period"].value.startswith(f"{cutoff + pd.offsets.BDay(1):%Y-%m-%d}")
-    # Filtering can only keep fewer trades.
-    trades = summary.set_index("portfolio")["trades"]
+    replay = summary[summary["record"] == "replay"]
+    first_issued = read(db, "SELECT min(date) d FROM signal_scores WHERE origin = 'replay'")["d"].item()
+    assert metadata["windows"].value["replay"].startswith(f"{first_issued:%Y-%m-%d}")
+    overall = replay[replay["year"] == "all"].set_index("portfolio")
+    trades = overall["trades"]
     assert trades["consensus (unfiltered)"] >= trades["ML > 0.45"] >= trades["ML > 0.60"] >= trades["ML > 0.75"]
-    traded = summary[summary["trades"] > 0]
-    assert (traded["hit_rate_low"] <= traded["hit_rate"]).all() and (traded["hit_rate"] <= traded["hit_rate_high"]).all()
-    equity = read(db, "SELECT * FROM performance_equity")
-    assert equity["date"].min() > cutoff and set(equity["portfolio"]) == set(summary["portfolio"])
-    assert set(read(db, "SELECT DISTINCT dimension FROM performance_breakdown")["dimension"]) == {"strategy", "regime", "quality_tier"}
+    assert trades["consensus (unfiltered)"] >= trades["recommended (not SKIP)"]
+    recommended = overall.loc["recommended (not SKIP)"]
+    assert recommended["mean_return_low"] <= recommended["mean_return"] <= recommended["mean_return_high"]
+    assert recommended["verdict"].split(":")[0] in {"edge", "no proven edge", "worse"}
+    small = summary[summary["trades"] < 100]
+    assert small["verdict"].str.startswith("too few trades").all()
+    assert set(replay["year"]) >= {"all", "2015", "2016", "2017"}
+    calibration = read(db, "SELECT * FROM performance_calibration WHERE record = 'replay'").set_index("year")
+    assert 0 < calibration.loc["all", "ece"] < 0.2
+    assert read(db, "SELECT count(*) n FROM performance_holdout")["n"].item() == 1
     assert "Survivorship bias" in metadata["caveat"].value
-    assert "benchmark bought and held" in metadata["verdict"].value
-    assert {"ml_enhancement_rate", "average_ml_probability", "average_confidence_adjustment"} <= set(metadata["ml_statistics"].value)
-    assert metadata["equity_and_drawdown"].value.startswith("![equity curves](data:image/png;base64,")
+    assert metadata["replay_equity"].value.startswith("![equity replay](data:image/png;base64,")
 
 
-def test_asking_for_in_sample_rows_is_refused(definitions, bundled_db, tmp_path):
+def test_asking_for_in_sample_rows_is_refused_and_nothing_is_written(definitions, bundled_db, tmp_path):
     db = tmp_path / "emergent.duckdb"
     shutil.copy(bundled_db, db)
     shutil.copytree(Path(bundled_db).parent / "mlruns", tmp_path / "mlruns")
+    before = stored_tables(db)
     config = {"ops": {"performance_summary": {"config": {"start": "2015-01-02"}}}}
     result = materialize(definitions, db, PriceSourceResource(), selection=["performance_summary"], run_config=config, raise_on_error=False)
     assert not result.success
     assert "refusing to report signals from 2015-01-02 as out-of-sample" in failure_message(result)
+    assert_tables_unchanged(before, db)

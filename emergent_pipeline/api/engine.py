@@ -27,7 +27,8 @@ from emergent_pipeline.core.shariah import STATUSES, admitted_statuses, screenin
 SIGNAL_FIELDS = [
     "symbol", "date", "signal_type", "consensus_confidence", "agreement", "supporters", "strategies", "entry_price",
     "target_price", "stop_loss", "validity_days", "composite_score", "quality_tier", "shariah_status",
-    "ml_probability", "ml_recommendation", "ml_quality_score", "confidence_adjustment", "model_version", "ml_status", "ml_reason",
+    "ml_probability", "expected_return", "ml_recommendation", "ml_quality_score", "confidence_adjustment", "model_version",
+    "issued_on", "ml_status", "ml_reason",
 ]
 
 
@@ -148,7 +149,7 @@ class MLEnhancedSignalEngine:
             for signal in cached:
                 signal["market_context"] = context
                 if not self.enable_ml:
-                    for field in ("ml_probability", "ml_recommendation", "ml_quality_score", "confidence_adjustment"):
+                    for field in ("ml_probability", "expected_return", "ml_recommendation", "ml_quality_score", "confidence_adjustment"):
                         signal[field] = None
             self._records = {key: cached}  # one snapshot and day at a time is all a server needs
         return cached
@@ -214,9 +215,15 @@ class MLEnhancedSignalEngine:
             },
         }
 
+    def table_or_empty(self, table: str, sql: str | None = None) -> pd.DataFrame:
+        return self.reader.query(sql or f"SELECT * FROM {table}", table=table) if self.reader.has_table(table) else pd.DataFrame()
+
     def get_ml_performance_summary(self) -> dict:
-        """Out-of-sample performance as the pipeline measured it, and the ML statistics of all signals."""
-        summary = self.reader.query("SELECT * FROM performance_summary", table="performance_summary") if self.reader.has_table("performance_summary") else pd.DataFrame()
+        """Out-of-sample performance as the pipeline measured it from the as-issued record (the
+        replay over history and the serving model's forward record), the verdict in words ("no
+        proven edge" where the interval includes zero), calibration, what a probability has meant,
+        the serving model's promotion hold-out, and the guide's ML statistics of the issued scores."""
+        summary = self.table_or_empty("performance_summary")
         signals = self.reader.query(
             "SELECT count(*) n, count(*) FILTER (ml_status = 'scored') scored, avg(ml_probability) p, avg(confidence_adjustment) a FROM signal_outcomes",
             table="signal_outcomes",
@@ -227,12 +234,20 @@ class MLEnhancedSignalEngine:
         quality = self.reader.query(
             "SELECT ml_quality_score q, count(*) n FROM signal_outcomes WHERE ml_status = 'scored' GROUP BY 1", table="signal_outcomes"
         )
+        headline = summary[(summary["year"] == "all") & (summary["portfolio"] == "recommended (not SKIP)")] if len(summary) else summary
+        verdicts = {row["record"]: row["verdict"] for _, row in headline.iterrows()}
         return {
             "ml_enhancement_rate": 100.0 * float(signals["scored"]) / float(signals["n"]) if signals["n"] else 0.0,
             "average_ml_probability": clean(signals["p"]),
             "average_confidence_adjustment": clean(signals["a"]),
             "recommendation_distribution": dict(zip(recommendations["r"], recommendations["n"].astype(int).tolist())),
             "quality_distribution": dict(zip(quality["q"], quality["n"].astype(int).tolist())),
+            "verdict": verdicts or {"none": "not computed: no as-issued score yet"},
             "out_of_sample": records(summary, list(summary.columns)) if len(summary) else [],
-            "note": "out-of-sample rows only (signals after the model's training cut-off); survivorship bias flatters all figures",
+            "calibration": records(self.table_or_empty("performance_calibration"), ["record", "year", "signals", "success_rate", "mean_probability", "ece"]),
+            "score_meaning": records(self.table_or_empty("performance_meaning"), ["record", "probability", "signals", "made_money_of_100", "mean_return"]),
+            "promotion_holdout": records(self.table_or_empty("performance_holdout"), ["model_version", "holdout_start", "holdout_end", "count", "roc_auc", "brier", "brier_base_rate", "ece"]),
+            "note": ("as-issued scores only: each signal's score was issued on its own day by a model whose training labels had all "
+                     "ended before it; 'no proven edge' where the 95 % day-block bootstrap interval includes zero; survivorship "
+                     "bias flatters all figures"),
         }

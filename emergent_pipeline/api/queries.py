@@ -79,12 +79,21 @@ class SnapshotReader:
         return pd.Timestamp(Path(self.snapshot().path).stat().st_mtime, unit="s", tz="UTC")
 
 
-LIVE_SIGNALS = """
-SELECT * FROM signal_outcomes
-WHERE date <= ?
-  AND (exit_date IS NULL OR exit_date > ?)
-ORDER BY ml_probability DESC NULLS LAST, composite_score DESC
+ISSUED_COLUMNS = "ml_probability, expected_return, ml_recommendation, ml_quality_score, confidence_adjustment, model_version, issued_on"
+LIVE_SIGNALS = f"""
+WITH issued AS (
+    SELECT symbol, date, {ISSUED_COLUMNS} FROM signal_scores WHERE issued_on <= ?
+    QUALIFY row_number() OVER (PARTITION BY symbol, date ORDER BY issued_on DESC, scored_at DESC) = 1
+)
+SELECT o.* EXCLUDE ({ISSUED_COLUMNS}, model_label_end, origin, ml_status), i.* EXCLUDE (symbol, date),
+       CASE WHEN i.ml_probability IS NULL THEN 'unscored' ELSE 'scored' END AS ml_status,
+       CASE WHEN i.ml_probability IS NULL THEN 'no score was issued for it on or before this day' END AS ml_reason
+FROM signal_outcomes o LEFT JOIN issued i USING (symbol, date)
+WHERE o.date <= ? AND (o.exit_date IS NULL OR o.exit_date > ?)
+ORDER BY i.ml_probability DESC NULLS LAST, o.composite_score DESC
 """
+"""The consensus signals live on a day, each with the newest score issued on or before it: what a
+user saw that day, not what a later model thinks of it."""
 
 
 def date_range(reader: SnapshotReader, table: str = "market_context") -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -100,10 +109,11 @@ def newest_date(reader: SnapshotReader, table: str = "signal_outcomes") -> pd.Ti
 
 
 def live_signals(reader: SnapshotReader, as_of: pd.Timestamp) -> pd.DataFrame:
-    """Consensus signals still live on ``as_of``: issued on or before it, not yet exited (the
-    request's own filters are applied by the engine on these rows)."""
+    """Consensus signals still live on ``as_of``: issued on or before it, not yet exited, with the
+    score issued for each on or before ``as_of`` (the request's own filters are applied by the engine
+    on these rows)."""
     day = as_of.date()
-    return reader.query(LIVE_SIGNALS, (day, day), table="signal_outcomes")
+    return reader.query(LIVE_SIGNALS, (day, day, day), table="signal_outcomes")
 
 
 def market_context_on(reader: SnapshotReader, as_of: pd.Timestamp | None = None) -> pd.Series:

@@ -13,7 +13,7 @@ import pandas as pd
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 
-THRESHOLDS = (0.45, 0.60, 0.75)
+from emergent_pipeline.core.recommendations import THRESHOLDS
 
 
 def reliability_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> pd.DataFrame:
@@ -54,7 +54,7 @@ def classification_metrics(y: np.ndarray, p: np.ndarray, base_rate: float | None
         "ece": expected_calibration_error(y, p) if len(y) else float("nan"),
         "mean_probability": float(p.mean()) if len(y) else float("nan"),
     }
-    for threshold in THRESHOLDS:
+    for threshold in sorted(THRESHOLDS):
         chosen = p > threshold
         key = f"{threshold:.2f}".replace("0.", "")
         precision = float(y[chosen].mean()) if chosen.any() else float("nan")

@@ -19,6 +19,9 @@ class SplitParams:
     folds: int = 4
     holdout_fraction: float = 0.2
     calibration_fraction: float = 0.25
+    calibration_days: int | None = None
+    """The calibration slice as the last this many trading days of the training data, instead of
+    the last ``calibration_fraction`` of its days: a fixed recent window follows a drifting base rate."""
     embargo_bars: int | None = None
     """Gap between training dates and a test block, in trading days; None = the longest horizon."""
 
@@ -39,11 +42,16 @@ def usable_before(dates: pd.Series, label_end: pd.Series, start: pd.Timestamp, c
     return ((label_end < start) & (dates < cutoff)).to_numpy()
 
 
-def fit_and_calibration(dates, label_end, candidates: np.ndarray, calendar, embargo_bars, calibration_fraction) -> tuple[np.ndarray, np.ndarray]:
+def fit_and_calibration(dates, label_end, candidates: np.ndarray, calendar, embargo_bars, calibration_fraction,
+                        calibration_days: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Split the usable training samples into an earlier fitting part and a later calibration
-    slice, purged and embargoed from each other the same way as from the test."""
+    slice (the last ``calibration_days`` trading days, or the last ``calibration_fraction`` of the
+    dates), purged and embargoed from each other the same way as from the test."""
     chosen = dates.iloc[candidates]
     calibration_start = chosen.quantile(1.0 - calibration_fraction, interpolation="lower")
+    if calibration_days is not None:
+        newest = calendar.searchsorted(chosen.max())
+        calibration_start = max(calendar[max(newest - calibration_days + 1, 0)], chosen.min())
     calibrate = candidates[(chosen >= calibration_start).to_numpy()]
     fit_mask = usable_before(dates, label_end, calibration_start, calendar, embargo_bars)
     fit = np.intersect1d(candidates, np.flatnonzero(fit_mask))
@@ -73,8 +81,8 @@ def walk_forward_splits(
         test = np.flatnonzero(((dates >= start) & (dates < end)).to_numpy())
         candidates = np.flatnonzero(usable_before(dates, label_end, start, calendar, embargo))
         if len(test) and len(candidates) > 10:
-            splits.append(Split(f"fold_{k + 1}", *fit_and_calibration(dates, label_end, candidates, calendar, embargo, params.calibration_fraction), test))
+            splits.append(Split(f"fold_{k + 1}", *fit_and_calibration(dates, label_end, candidates, calendar, embargo, params.calibration_fraction, params.calibration_days), test))
     test = np.flatnonzero((dates >= holdout_start).to_numpy())
     candidates = np.flatnonzero(usable_before(dates, label_end, holdout_start, calendar, embargo))
-    splits.append(Split("holdout", *fit_and_calibration(dates, label_end, candidates, calendar, embargo, params.calibration_fraction), test))
+    splits.append(Split("holdout", *fit_and_calibration(dates, label_end, candidates, calendar, embargo, params.calibration_fraction, params.calibration_days), test))
     return splits

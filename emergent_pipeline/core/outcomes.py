@@ -1,12 +1,18 @@
 """Following a signal after day D: to its target, its stop, or the end of its horizon.
 
-The triple-barrier rule of the domain spec, used for the ML labels and for the outcome tracking:
-a BUY signalled on D enters at D+1's open and walks D+1, D+2, ... up to its validity. It succeeds
-if a high reaches the target before a low reaches the stop; a bar that touches both counts as the
-stop (we cannot know which came first, so we assume the worse); at the horizon without either, it
-succeeds if its return beats the round-trip costs. A SELL mirrors this. A gap through a barrier
-fills at the open, not at the barrier. A signal whose horizon has not ended and that has touched
-neither barrier is ``open``: unlabelled, never counted as a failure.
+The triple-barrier rule of the domain spec, used once for the ML labels and the outcome tracking
+(the ``signal_labels`` asset): a BUY signalled on D enters at D+1's open and walks D+1, D+2, ... up
+to its validity. It exits at the target if a high reaches it before a low reaches the stop, at the
+stop in the opposite case, at the horizon's close otherwise; a bar that touches both counts as the
+stop (we cannot know which came first, so we assume the worse); a gap through a barrier fills at the
+open, not at the barrier. A SELL mirrors this. A signal whose horizon has not ended and that has
+touched neither barrier is ``open``: unlabelled, never counted as a failure.
+
+**Success has one meaning** (domain spec): the trade's net return at its exit, after round-trip
+costs, is above zero. A target reached through a gap that fills at a loss is a failure. (The first
+version called a trade a success when the target came first, even at a loss; a model trained on
+that learned the barrier geometry, near targets behind far stops, and picked trades that hit more
+often and lost more.)
 
 Everything here uses bars after D by design. It must never feed a feature.
 """
@@ -35,8 +41,8 @@ class OutcomeParams:
 def follow_signals(prices: pd.DataFrame, signals: pd.DataFrame, params: OutcomeParams = OutcomeParams()) -> pd.DataFrame:
     """One row per signal (same order): outcome, entry_date, entry_fill, exit_date, exit_price,
     return_net, mfe, mae (favourable/adverse excursion as returns from the fill), bars_held,
-    horizon_end (the date the horizon ends, NaT while in the future) and label (1 success, 0 failure,
-    NaN while open).
+    horizon_end (the date the horizon ends, NaT while in the future) and label (1 when return_net > 0,
+    0 otherwise, NaN while open).
 
     ``signals`` needs symbol, date, signal_type, target_price, stop_loss, validity_days.
     """
@@ -100,8 +106,8 @@ def follow_signals(prices: pd.DataFrame, signals: pd.DataFrame, params: OutcomeP
 
     dates = panel["date"].to_numpy()
     exit_row = row + 1 + exit_offset
-    label = np.select([outcome == "target", outcome == "stop", outcome == "timeout"], [1.0, 0.0, (return_net > 0).astype(float)], np.nan)
     resolved = outcome != "open"
+    label = np.where(resolved, (return_net > 0).astype(float), np.nan)
     return pd.DataFrame(
         {
             "outcome": outcome,

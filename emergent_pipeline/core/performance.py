@@ -15,6 +15,7 @@ import pandas as pd
 from scipy.stats import binomtest
 
 from emergent_pipeline.core.indicators import locate_rows
+from emergent_pipeline.core.recommendations import THRESHOLDS, is_recommended
 
 TRADING_DAYS = 252
 
@@ -23,20 +24,17 @@ class InSampleError(ValueError):
     """Asked to report rows the model learned from as out-of-sample."""
 
 
-def out_of_sample(signals: pd.DataFrame, training_cutoff: pd.Timestamp, start: pd.Timestamp | None = None) -> pd.DataFrame:
-    """The signals dated after the model's training cut-off (from ``start`` if given).
-
-    A ``start`` on or before the cut-off is refused: those signals (or their neighbours) were
-    used to fit or calibrate the model, and their results would flatter it.
-    """
-    cutoff = pd.Timestamp(training_cutoff)
-    if start is not None and pd.Timestamp(start) <= cutoff:
+def forward_start(label_end: pd.Timestamp, start: pd.Timestamp | None = None) -> pd.Timestamp:
+    """The first day of a model's forward record: the day after the newest label end it learned
+    from, or a later ``start``. A ``start`` on or before that label end is refused: a signal dated
+    there may have been issued while its outcome (or a neighbour's) was being learned."""
+    end = pd.Timestamp(label_end)
+    if start is not None and pd.Timestamp(start) <= end:
         raise InSampleError(
-            f"refusing to report signals from {pd.Timestamp(start):%Y-%m-%d} as out-of-sample: the model was "
-            f"trained on signals up to {cutoff:%Y-%m-%d}; choose a start after that day"
+            f"refusing to report signals from {pd.Timestamp(start):%Y-%m-%d} as out-of-sample: the serving model learned "
+            f"labels that ended as late as {end:%Y-%m-%d}; choose a start after that day"
         )
-    first = cutoff if start is None else pd.Timestamp(start) - pd.Timedelta(days=1)
-    return signals[signals["date"] > first]
+    return end + pd.Timedelta(days=1) if start is None else pd.Timestamp(start)
 
 
 def trade_statistics(returns: pd.Series) -> dict[str, float]:
@@ -116,12 +114,106 @@ def buy_and_hold(benchmark: pd.DataFrame, calendar: pd.DatetimeIndex) -> pd.Data
 @dataclass(frozen=True)
 class PortfolioSpec:
     name: str
-    threshold: float | None  # ML filter: keep ml_probability > threshold; None keeps every signal
+    threshold: float | None = None  # keep ml_probability > threshold
+    recommended: bool = False  # keep the recommended signals (not SKIP: tier and positive expected return)
+
+    def select(self, trades: pd.DataFrame) -> pd.DataFrame:
+        chosen = trades
+        if self.recommended:
+            chosen = chosen[is_recommended(chosen["ml_recommendation"])]
+        if self.threshold is not None:
+            chosen = chosen[chosen["ml_probability"] > self.threshold]
+        return chosen
 
 
-PORTFOLIOS = (
-    PortfolioSpec("consensus (unfiltered)", None),
-    PortfolioSpec("ML > 0.45", 0.45),
-    PortfolioSpec("ML > 0.60", 0.60),
-    PortfolioSpec("ML > 0.75", 0.75),
-)
+UNFILTERED = PortfolioSpec("consensus (unfiltered)")
+RECOMMENDED = PortfolioSpec("recommended (not SKIP)", recommended=True)
+PORTFOLIOS = (UNFILTERED, RECOMMENDED, *(PortfolioSpec(f"ML > {t:.2f}", threshold=t) for t in sorted(THRESHOLDS)))
+
+
+@dataclass(frozen=True)
+class BootstrapParams:
+    """Day-block bootstrap: whole blocks of consecutive trading days are resampled, so that trades
+    open at the same time (and so moving together) stay together."""
+
+    block_days: int = 20
+    replicates: int = 2000
+    confidence: float = 0.95
+    min_trades: int = 100
+    """Below this many trades nothing is claimed either way."""
+    seed: int = 7
+
+
+def block_indices(n_days: int, params: BootstrapParams) -> np.ndarray:
+    """(replicates × n_days) day indices: circular blocks of ``block_days`` from random starts."""
+    rng = np.random.default_rng(params.seed)
+    blocks = -(-n_days // params.block_days)
+    starts = rng.integers(0, n_days, size=(params.replicates, blocks))
+    days = (starts[:, :, None] + np.arange(params.block_days)[None, None, :]) % n_days
+    return days.reshape(params.replicates, -1)[:, :n_days]
+
+
+def per_day(trades: pd.DataFrame, calendar: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
+    """Sum of net returns and count of trades per entry day of ``calendar``."""
+    day = calendar.searchsorted(pd.to_datetime(trades["entry_date"]).to_numpy())
+    inside = (day < len(calendar)) & trades["return_net"].notna().to_numpy()
+    sums = np.bincount(day[inside], weights=trades["return_net"].to_numpy()[inside], minlength=len(calendar))
+    counts = np.bincount(day[inside], minlength=len(calendar)).astype(float)
+    return sums, counts
+
+
+def _interval(values: np.ndarray, params: BootstrapParams) -> tuple[float, float]:
+    tail = (1.0 - params.confidence) / 2.0 * 100
+    finite = values[np.isfinite(values)]
+    if not len(finite):
+        return np.nan, np.nan
+    low, high = np.percentile(finite, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def bootstrap_comparison(trades: pd.DataFrame, baseline: pd.DataFrame, curve: pd.DataFrame | None, calendar: pd.DatetimeIndex,
+                         params: BootstrapParams = BootstrapParams()) -> dict[str, float]:
+    """Day-block bootstrap intervals of a portfolio's mean net return per trade, of its Sharpe ratio
+    (its daily equal-weight returns ``curve``; NaN without one), and of its mean per trade minus the
+    ``baseline``'s, the same days resampled for both."""
+    idx = block_indices(len(calendar), params)
+    sums, counts = per_day(trades, calendar)
+    base_sums, base_counts = per_day(baseline, calendar)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = sums[idx].sum(axis=1) / counts[idx].sum(axis=1)
+        difference = mean - base_sums[idx].sum(axis=1) / base_counts[idx].sum(axis=1)
+        if curve is None:
+            sharpe = np.full(len(idx), np.nan)
+        else:
+            daily = curve["return"].reindex(calendar).fillna(0.0).to_numpy()[idx]
+            sharpe = daily.mean(axis=1) * TRADING_DAYS / (daily.std(axis=1, ddof=1) * np.sqrt(TRADING_DAYS))
+    (mean_low, mean_high), (diff_low, diff_high), (sharpe_low, sharpe_high) = (
+        _interval(mean, params), _interval(difference, params), _interval(sharpe, params))
+    return {"mean_return_low": mean_low, "mean_return_high": mean_high, "sharpe_low": sharpe_low, "sharpe_high": sharpe_high,
+            "vs_unfiltered_low": diff_low, "vs_unfiltered_high": diff_high}
+
+
+def edge_verdict(trades: int, low: float, high: float, what: str = "per trade against the unfiltered consensus",
+                 params: BootstrapParams = BootstrapParams()) -> str:
+    """The claim the interval supports, in plain words: an edge only when the whole interval is above
+    zero, "no proven edge" when it includes zero, nothing at all below ``min_trades`` trades."""
+    if trades < params.min_trades:
+        return f"too few trades to judge ({trades}, fewer than {params.min_trades})"
+    span = f"{low * 100:+.2f} % to {high * 100:+.2f} % {what}, {params.confidence:.0%} interval"
+    if low > 0:
+        return f"edge: {span}"
+    if high < 0:
+        return f"worse: {span}"
+    return f"no proven edge: {span}"
+
+
+def score_meaning(trades: pd.DataFrame, edges=(0.0, 0.3, 0.45, 0.6, 0.75, 1.0)) -> pd.DataFrame:
+    """What a probability means, from the as-issued record: per probability band, of 100 resolved
+    signals like these, how many made money (net return > 0), and their mean net return."""
+    names = [f"{low:.2f}-{high:.2f}" for low, high in zip(edges[:-1], edges[1:])]
+    band = pd.cut(trades["ml_probability"], bins=list(edges), labels=names, include_lowest=True)
+    grouped = trades.assign(made_money=trades["return_net"] > 0).groupby(band, observed=True)
+    table = pd.DataFrame({"signals": grouped.size(), "made_money_of_100": 100 * grouped["made_money"].mean(),
+                          "mean_return": grouped["return_net"].mean()})
+    table.index = table.index.astype(str)
+    return table.rename_axis("probability")

@@ -1,59 +1,67 @@
-"""The meta-labelling model: will this consensus signal work? Trained, calibrated, judged, mapped.
+"""The meta-labelling model: will this consensus signal make money, and how much? Trained, calibrated, judged.
 
-A gradient-boosted classifier (scikit-learn's HistGradientBoostingClassifier: handles missing
-values and categorical codes natively) is fitted on the earlier part of the training period; a
-sigmoid (Platt) calibration is fitted on a later slice it has not seen, so that its probabilities
-can be read as frequencies. Every fold and the final hold-out are purged and embargoed
-(``model_selection``). The model that is registered is the hold-out split's: its metrics are the
-honest out-of-sample figures of exactly what gets served.
+Two answers per signal, both from features known at D's close:
+
+* ``ml_probability``: the calibrated probability that the trade's net return at its triple-barrier
+  exit is above zero. A gradient-boosted classifier (scikit-learn's HistGradientBoostingClassifier:
+  missing values and categorical codes natively; early stopping off, since its internal split is
+  random, not time-ordered) is fitted on the earlier part of the data, and a calibration (sigmoid or
+  isotonic) on the most recent slice it has not seen, so that 0.7 can be read as "7 in 10 of these
+  made money" in the market of now rather than of years ago.
+* ``expected_return``: the model's estimate of the net return, by one of three designs
+  (:data:`EXPECTED_RETURN_DESIGNS`, compared in the walk-forward replay): ``payoff`` takes the
+  probability times the distance to the target minus its complement times the distance to the stop,
+  less costs; ``regression`` is a gradient-boosted regressor on the net return (clipped at the
+  training set's 1st and 99th percentiles); ``conditional`` is p × the expected return of a winner
+  plus (1 - p) × that of a loser, each from its own regressor.
+
+Every fold and the hold-out are purged and embargoed (``model_selection``). The hold-out decides
+promotion; the model that is served is then refit on every resolved label, so that it is as recent
+as the data allow, and records the newest label end it learned from.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.calibration import CalibratedClassifierCV
-from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import make_pipeline
 
 from emergent_pipeline.core.features import CATEGORICAL_FEATURES
 from emergent_pipeline.core.ml_metrics import classification_metrics
-from emergent_pipeline.core.model_selection import Split
+from emergent_pipeline.core.model_selection import SplitParams, Split, fit_and_calibration, walk_forward_splits
+from emergent_pipeline.core.recommendations import recommendations
 
-RECOMMENDATIONS = [(0.75, "STRONG_BUY", "HIGH"), (0.60, "BUY", "MEDIUM"), (0.45, "WEAK_BUY", "LOW")]
+EXPECTED_RETURN_DESIGNS = ("payoff", "regression", "conditional")
+CALIBRATIONS = ("sigmoid", "isotonic")
 
 
 @dataclass(frozen=True)
 class ModelParams:
+    """A small, regularised booster: a few thousand labels as noisy as trade outcomes support little
+    more (7 leaves, at least 100 signals a leaf, 100 rounds)."""
+
     learning_rate: float = 0.05
-    max_iter: int = 200
-    max_leaf_nodes: int = 15
-    min_samples_leaf: int = 40
+    max_iter: int = 100
+    max_leaf_nodes: int = 7
+    min_samples_leaf: int = 100
     l2_regularization: float = 1.0
     random_state: int = 7
+    calibration: str = "sigmoid"
+    expected_return: str = "regression"
+    cost_bps_per_side: float = 10.0
+    """Only for the payoff design's costs; labels carry their own, from ``signal_labels``."""
 
-
-@dataclass
-class TrainingResult:
-    model: CalibratedClassifierCV
-    features: list[str]
-    fold_metrics: dict[str, dict[str, float]]
-    holdout_metrics: dict[str, float]
-    holdout_index: np.ndarray
-    holdout_probability: np.ndarray
-    training_cutoff: pd.Timestamp
-    """The newest signal date the served model learned from (fit or calibration)."""
-    holdout_start: pd.Timestamp
-    holdout_end: pd.Timestamp
-    samples: dict[str, int] = field(default_factory=dict)
-
-
-class FeatureMismatchError(ValueError):
-    """The features offered for scoring are not the ones the model was trained on."""
+    def __post_init__(self) -> None:
+        if self.calibration not in CALIBRATIONS:
+            raise ValueError(f"unknown calibration {self.calibration!r}; valid: {', '.join(CALIBRATIONS)}")
+        if self.expected_return not in EXPECTED_RETURN_DESIGNS:
+            raise ValueError(f"unknown expected-return design {self.expected_return!r}; valid: {', '.join(EXPECTED_RETURN_DESIGNS)}")
 
 
 class EmptyColumnFiller(TransformerMixin, BaseEstimator):
@@ -71,71 +79,218 @@ class EmptyColumnFiller(TransformerMixin, BaseEstimator):
         return values
 
 
-def fit_calibrated(X: pd.DataFrame, y: np.ndarray, fit: np.ndarray, calibrate: np.ndarray, params: ModelParams) -> CalibratedClassifierCV:
-    booster = HistGradientBoostingClassifier(
+def _boosted(kind, X: pd.DataFrame, params: ModelParams, **extra):
+    return make_pipeline(EmptyColumnFiller(), kind(
         learning_rate=params.learning_rate, max_iter=params.max_iter, max_leaf_nodes=params.max_leaf_nodes,
-        min_samples_leaf=params.min_samples_leaf, l2_regularization=params.l2_regularization,
-        categorical_features=[c in CATEGORICAL_FEATURES for c in X.columns], random_state=params.random_state,
-    )
-    classifier = make_pipeline(EmptyColumnFiller(), booster)
+        min_samples_leaf=params.min_samples_leaf, l2_regularization=params.l2_regularization, early_stopping=False,
+        categorical_features=[c in CATEGORICAL_FEATURES for c in X.columns], random_state=params.random_state, **extra,
+    ))
+
+
+def fit_classifier(X: pd.DataFrame, y: np.ndarray, fit: np.ndarray, calibrate: np.ndarray, params: ModelParams) -> CalibratedClassifierCV:
+    """The booster on ``fit``, its probabilities calibrated on the later ``calibrate`` slice."""
+    classifier = _boosted(HistGradientBoostingClassifier, X, params)
     classifier.fit(X.iloc[fit], y[fit])
-    calibrated = CalibratedClassifierCV(FrozenEstimator(classifier), method="sigmoid")
+    calibrated = CalibratedClassifierCV(FrozenEstimator(classifier), method=params.calibration)
     calibrated.fit(X.iloc[calibrate], y[calibrate])
     return calibrated
 
 
-def train(X: pd.DataFrame, y: np.ndarray, dates: pd.Series, splits: list[Split], params: ModelParams = ModelParams()) -> TrainingResult:
-    """Fit and score every split; the last split (the hold-out) gives the served model."""
+def payoff_return(X: pd.DataFrame, probability: np.ndarray, cost_bps_per_side: float) -> np.ndarray:
+    """p × (target distance) - (1 - p) × (stop distance) - round-trip costs, the distances as returns
+    from the entry (``target_atr`` × ``atr_pct``, ``stop_atr`` × ``atr_pct``)."""
+    gain = (X["target_atr"] * X["atr_pct"]).to_numpy(dtype="float64")
+    loss = (X["stop_atr"] * X["atr_pct"]).to_numpy(dtype="float64")
+    return probability * gain - (1.0 - probability) * loss - 2.0 * cost_bps_per_side / 10_000.0
+
+
+@dataclass
+class ReturnModel:
+    """The expected net return of a signal under one design (see the module docstring)."""
+
+    design: str
+    cost_bps_per_side: float
+    models: dict = field(default_factory=dict)
+
+    @classmethod
+    def fit(cls, X: pd.DataFrame, y: np.ndarray, returns: np.ndarray, rows: np.ndarray, params: ModelParams, design: str | None = None) -> "ReturnModel":
+        design = design or params.expected_return
+        model = cls(design, params.cost_bps_per_side)
+        r = np.asarray(returns, dtype="float64")[rows]
+        low, high = np.nanpercentile(r, [1, 99]) if len(r) else (0.0, 0.0)
+        clipped = np.clip(r, low, high)
+        if design == "regression":
+            model.models["all"] = _boosted(HistGradientBoostingRegressor, X, params).fit(X.iloc[rows], clipped)
+        elif design == "conditional":
+            won = np.asarray(y)[rows] == 1
+            for name, part in (("winners", won), ("losers", ~won)):
+                model.models[name] = _boosted(HistGradientBoostingRegressor, X, params).fit(X.iloc[rows[part]], clipped[part])
+        return model
+
+    def predict(self, X: pd.DataFrame, probability: np.ndarray) -> np.ndarray:
+        if self.design == "payoff":
+            return payoff_return(X, probability, self.cost_bps_per_side)
+        if self.design == "regression":
+            return self.models["all"].predict(X)
+        return probability * self.models["winners"].predict(X) + (1.0 - probability) * self.models["losers"].predict(X)
+
+
+@dataclass
+class SignalScorer:
+    """What is registered and served: the calibrated classifier and the expected-return model, with
+    the features they were trained on."""
+
+    classifier: CalibratedClassifierCV
+    returns: ReturnModel
+    features: list[str]
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        return self.classifier.predict_proba(check_features(X, self.features))
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """The probability that the trade makes money (what MLflow's generic ``predict`` serves)."""
+        return self.predict_proba(X)[:, 1]
+
+    def score(self, X: pd.DataFrame, consensus_confidence) -> pd.DataFrame:
+        """ml_probability, expected_return and the recommendation fields (``core.recommendations``)."""
+        X = check_features(X, self.features)
+        probability = self.classifier.predict_proba(X)[:, 1] if len(X) else np.array([])
+        expected = self.returns.predict(X, probability) if len(X) else np.array([])
+        return recommendations(probability, expected, consensus_confidence)
+
+
+def fit_scorer(X: pd.DataFrame, y: np.ndarray, returns: np.ndarray, fit: np.ndarray, calibrate: np.ndarray, params: ModelParams,
+               design: str | None = None) -> SignalScorer:
+    """A scorer whose classifier is fitted on ``fit`` and calibrated on ``calibrate``; the return
+    model learns from both (it needs no calibration slice of its own)."""
+    classifier = fit_classifier(X, y, fit, calibrate, params)
+    return SignalScorer(classifier, ReturnModel.fit(X, y, returns, np.r_[fit, calibrate], params, design), list(X.columns))
+
+
+@dataclass
+class TrainingResult:
+    scorer: SignalScorer
+    """The served model: refit on every resolved label (the most recent slice calibrates it)."""
+    evaluation_scorer: SignalScorer
+    """The hold-out split's model: trained before the hold-out, judged on it."""
+    features: list[str]
+    fold_metrics: dict[str, dict[str, float]]
+    holdout_metrics: dict[str, float]
+    holdout_index: np.ndarray
+    holdout_probability: np.ndarray
+    holdout_base_rate: float
+    label_end: pd.Timestamp
+    """The newest exit date of a label the served model learned from: its learned window ends here."""
+    holdout_start: pd.Timestamp
+    holdout_end: pd.Timestamp
+    holdout_split: Split
+    samples: dict[str, int] = field(default_factory=dict)
+
+
+def train(X: pd.DataFrame, y: np.ndarray, returns: np.ndarray, dates: pd.Series, label_end: pd.Series, horizon: pd.Series,
+          calendar: pd.DatetimeIndex, split_params: SplitParams = SplitParams(), params: ModelParams = ModelParams(),
+          folds: bool = True) -> TrainingResult:
+    """Folds (when ``folds``) and the hold-out judge a classifier trained before each; the served
+    scorer is then refit on everything. ``X``, ``y``, ``returns``, ``dates``, ``label_end`` (exit
+    dates) and ``horizon`` describe resolved signals only, in the same order."""
     y = np.asarray(y, dtype=int)
     dates = pd.Series(pd.to_datetime(dates).to_numpy())
+    label_end = pd.Series(pd.to_datetime(label_end).to_numpy())
+    splits = walk_forward_splits(dates, label_end, horizon, calendar, split_params if folds else replace(split_params, folds=0))
     fold_metrics = {}
-    for split in splits:
-        if len(np.unique(y[split.fit])) < 2 or len(np.unique(y[split.calibrate])) < 2:
-            continue  # too early in the history to learn anything
-        model = fit_calibrated(X, y, split.fit, split.calibrate, params)
-        probability = model.predict_proba(X.iloc[split.test])[:, 1]
-        base_rate = float(y[np.r_[split.fit, split.calibrate]].mean())
-        fold_metrics[split.name] = classification_metrics(y[split.test], probability, base_rate)
+    for split in splits[:-1]:
+        if _learnable(y, split):
+            model = fit_classifier(X, y, split.fit, split.calibrate, params)
+            fold_metrics[split.name] = classification_metrics(y[split.test], model.predict_proba(X.iloc[split.test])[:, 1],
+                                                              float(y[np.r_[split.fit, split.calibrate]].mean()))
     holdout = splits[-1]
-    if "holdout" not in fold_metrics:
+    if not _learnable(y, holdout):
         raise ValueError("the hold-out split has too few labelled signals of both outcomes to train on")
-    learned = np.r_[holdout.fit, holdout.calibrate]
+    evaluation = fit_scorer(X, y, returns, holdout.fit, holdout.calibrate, params)
+    probability = evaluation.predict_proba(X.iloc[holdout.test])[:, 1]
+    base_rate = float(y[np.r_[holdout.fit, holdout.calibrate]].mean())
+    everything = np.arange(len(y))
+    embargo = int(split_params.embargo_bars if split_params.embargo_bars is not None else np.max(horizon))
+    fit, calibrate = fit_and_calibration(dates, label_end, everything, calendar, embargo, split_params.calibration_fraction,
+                                         split_params.calibration_days)
+    served = fit_scorer(X, y, returns, fit, calibrate, params)
     return TrainingResult(
-        model=model,
-        features=list(X.columns),
-        fold_metrics={k: v for k, v in fold_metrics.items() if k != "holdout"},
-        holdout_metrics=fold_metrics["holdout"],
-        holdout_index=holdout.test,
-        holdout_probability=probability,
-        training_cutoff=pd.Timestamp(dates.iloc[learned].max()),
-        holdout_start=pd.Timestamp(dates.iloc[holdout.test].min()),
-        holdout_end=pd.Timestamp(dates.iloc[holdout.test].max()),
-        samples={"fit": len(holdout.fit), "calibrate": len(holdout.calibrate), "holdout": len(holdout.test)},
+        scorer=served, evaluation_scorer=evaluation, features=list(X.columns), fold_metrics=fold_metrics,
+        holdout_metrics=classification_metrics(y[holdout.test], probability, base_rate), holdout_index=holdout.test,
+        holdout_probability=probability, holdout_base_rate=base_rate, label_end=pd.Timestamp(label_end.max()),
+        holdout_start=pd.Timestamp(dates.iloc[holdout.test].min()), holdout_end=pd.Timestamp(dates.iloc[holdout.test].max()),
+        holdout_split=holdout, samples={"evaluation_fit": len(holdout.fit), "evaluation_calibrate": len(holdout.calibrate), "holdout": len(holdout.test),
+                 "served_fit": len(fit), "served_calibrate": len(calibrate)},
     )
+
+
+def _learnable(y: np.ndarray, split: Split) -> bool:
+    return len(split.test) > 0 and len(np.unique(y[split.fit])) == 2 and len(np.unique(y[split.calibrate])) == 2
 
 
 @dataclass(frozen=True)
 class PromotionRule:
-    """Default: a challenger must have a lower Brier score and no worse ROC AUC than the champion
-    on the same hold-out; with no champion, a lower Brier score than the base-rate predictor."""
+    """The hold-out decides. A challenger is promoted when, on its hold-out, it is no worse than the
+    champion judged on the same signals by a model of the champion's method trained on the same data
+    before the hold-out: Brier score no higher, ROC AUC no lower (within ``auc_tolerance``). So a
+    worse method never replaces a better one, and a retraining of the same method on fresher labels
+    (a tie on the hold-out) does replace the older fit. In every case the challenger must also show
+    an edge on its hold-out: a lower Brier score than the base-rate predictor and an ROC AUC above
+    ``min_auc_without_champion`` (a model that does not rank is not served)."""
 
     metric: str = "brier"
     auc_tolerance: float = 0.0
+    min_auc_without_champion: float = 0.5
 
 
 def promotion_decision(
     challenger: dict[str, float], champion: dict[str, float] | None, rule: PromotionRule = PromotionRule()
 ) -> tuple[bool, str]:
     """Whether the challenger becomes champion, and why, in words with the figures."""
-    brier, auc = challenger["brier"], challenger["roc_auc"]
+    brier, auc, base = challenger["brier"], challenger["roc_auc"], challenger["brier_base_rate"]
+    if not (brier < base and auc > rule.min_auc_without_champion):
+        return False, (f"the challenger (Brier {brier:.4f} against the base rate's {base:.4f}, AUC {auc:.4f}) shows no edge "
+                       "out of sample" + ("" if champion is None else ": champion kept"))
     if champion is None:
-        base = challenger["brier_base_rate"]
-        if brier < base:
-            return True, f"no champion yet; challenger Brier {brier:.4f} beats the base-rate predictor's {base:.4f}"
-        return False, f"no champion, and the challenger's Brier {brier:.4f} does not beat the base-rate predictor's {base:.4f}: no edge out of sample"
-    if brier < champion["brier"] and auc >= champion["roc_auc"] - rule.auc_tolerance:
-        return True, f"challenger Brier {brier:.4f} < champion {champion['brier']:.4f} and AUC {auc:.4f} >= {champion['roc_auc']:.4f}"
-    return False, f"challenger Brier {brier:.4f} vs champion {champion['brier']:.4f}, AUC {auc:.4f} vs {champion['roc_auc']:.4f}: champion kept"
+        return True, f"no champion yet; challenger Brier {brier:.4f} beats the base-rate predictor's {base:.4f} (AUC {auc:.4f})"
+    if brier <= champion["brier"] and auc >= champion["roc_auc"] - rule.auc_tolerance:
+        return True, f"challenger Brier {brier:.4f} <= champion's method {champion['brier']:.4f} and AUC {auc:.4f} >= {champion['roc_auc']:.4f}"
+    return False, (f"challenger Brier {brier:.4f} vs champion's method {champion['brier']:.4f}, AUC {auc:.4f} vs "
+                   f"{champion['roc_auc']:.4f}: champion kept")
+
+
+@dataclass
+class Judgement:
+    promote: bool
+    reason: str
+    champion_metrics: dict[str, float] | None
+
+
+def judge(result: TrainingResult, X: pd.DataFrame, y: np.ndarray, params: ModelParams, champion_params: ModelParams | None,
+          has_champion: bool, rule: PromotionRule = PromotionRule()) -> Judgement:
+    """The promotion decision for a freshly trained challenger (``X`` and ``y``: the resolved signals
+    it was trained on, as given to :func:`train`). The champion's method (``champion_params``) is
+    refit on the challenger's pre-hold-out data; the same method as the challenger's needs no refit
+    (it would give the same model)."""
+    if not has_champion:
+        promote, reason = promotion_decision(result.holdout_metrics, None, rule)
+        return Judgement(promote, reason, None)
+    if champion_params is None:
+        return Judgement(False, "champion kept: its training parameters are unknown, so its method cannot be judged on this hold-out", None)
+    split = result.holdout_split
+    if champion_params == params:
+        defending = result.holdout_metrics
+    else:
+        model = fit_classifier(X, np.asarray(y, dtype=int), split.fit, split.calibrate, champion_params)
+        defending = classification_metrics(y[split.test], model.predict_proba(X.iloc[split.test])[:, 1], result.holdout_base_rate)
+    promote, reason = promotion_decision(result.holdout_metrics, defending, rule)
+    if champion_params == params:
+        reason += " (same method as the champion: the fit on fresher labels serves)"
+    return Judgement(promote, reason, defending)
+
+
+class FeatureMismatchError(ValueError):
+    """The features offered for scoring are not the ones the model was trained on."""
 
 
 def check_features(X: pd.DataFrame, trained: list[str]) -> pd.DataFrame:
@@ -145,18 +300,3 @@ def check_features(X: pd.DataFrame, trained: list[str]) -> pd.DataFrame:
     if missing or extra:
         raise FeatureMismatchError(f"features differ from the model's training: missing {missing}, unexpected {extra}")
     return X[trained]
-
-
-def recommendations(probability: np.ndarray, consensus_confidence: np.ndarray) -> pd.DataFrame:
-    """The guide's fields: > .75 STRONG_BUY / HIGH, > .60 BUY / MEDIUM, > .45 WEAK_BUY / LOW, else
-    SKIP / POOR; confidence_adjustment = ml_probability - consensus_confidence."""
-    p = np.asarray(probability, dtype=float)
-    conditions = [p > threshold for threshold, _, _ in RECOMMENDATIONS]
-    return pd.DataFrame(
-        {
-            "ml_probability": p,
-            "ml_recommendation": np.select(conditions, [r for _, r, _ in RECOMMENDATIONS], "SKIP"),
-            "ml_quality_score": np.select(conditions, [q for _, _, q in RECOMMENDATIONS], "POOR"),
-            "confidence_adjustment": p - np.asarray(consensus_confidence, dtype=float),
-        }
-    )

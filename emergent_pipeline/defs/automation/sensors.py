@@ -43,12 +43,14 @@ def champion_sensor(context: dg.SensorEvaluationContext, mlflow: MLflowResource,
     if context.cursor == version:
         return dg.SkipReason(f"@champion is still version {version}, already acted on")
     try:
-        scored = query(duckdb.database, "ml_enhanced_signals", "SELECT DISTINCT model_version FROM ml_enhanced_signals WHERE ml_status = 'scored'")
+        scored = query(duckdb.database, "ml_enhanced_signals",
+                       "SELECT DISTINCT e.model_version FROM ml_enhanced_signals e JOIN signal_labels l USING (symbol, date) "
+                       "WHERE l.outcome = 'open' AND e.ml_status = 'scored'")
     except duckdb.IOException as error:
         return dg.SkipReason(f"DuckDB is busy (a run is writing): {error}")
     context.update_cursor(version)
-    if scored is not None and scored["model_version"].astype(str).tolist() == [version]:
-        return dg.SkipReason(f"the signals are already scored by @champion version {version}")
+    if scored is not None and scored["model_version"].astype(str).tolist() in ([], [version]):
+        return dg.SkipReason(f"the open signals are already scored by @champion version {version}")
     return dg.RunRequest(run_key=f"champion-{version}", tags={"champion_version": version})
 
 
@@ -63,7 +65,8 @@ def retraining_sensor(context: dg.SensorEvaluationContext, mlflow: MLflowResourc
     newest_label = str(newest.version) if newest is not None else "none"
     if context.cursor == newest_label:
         return dg.SkipReason(f"training already requested after model version {newest_label}; waiting for a new version")
-    data_end = pd.Timestamp(newest.tags.get("data_end", "1900-01-01")) if newest is not None else pd.Timestamp("1900-01-01")
+    learned = newest.tags.get("label_end", newest.tags.get("data_end")) if newest is not None else None
+    data_end = pd.Timestamp(learned or "1900-01-01")
     try:
         resolved = query(
             duckdb.database, "signal_outcomes", "SELECT count(*) AS n FROM signal_outcomes WHERE outcome <> 'open' AND exit_date > ?",

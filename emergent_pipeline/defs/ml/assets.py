@@ -1,29 +1,65 @@
-"""Features, the training of the signal scorer (MLflow), and the ML-enhanced signals."""
+"""The ML lifecycle: labels, features, train → evaluate → promote (MLflow), the walk-forward replay, and
+the as-issued scores of every signal."""
+
+from dataclasses import asdict
 
 import dagster as dg
 import numpy as np
 import pandas as pd
 from dagster_duckdb import DuckDBResource
+from pydantic import Field
 
 from emergent_pipeline.core.features import FEATURES, build_features
-from emergent_pipeline.core.ml_metrics import classification_metrics, reliability_table
-from emergent_pipeline.core.model_selection import SplitParams, walk_forward_splits
+from emergent_pipeline.core.ml_metrics import expected_calibration_error, reliability_table
+from emergent_pipeline.core.model_selection import SplitParams
 from emergent_pipeline.core.outcomes import OutcomeParams, follow_signals
-from emergent_pipeline.core.signal_model import ModelParams, PromotionRule, check_features, promotion_decision, train
+from emergent_pipeline.core.performance import score_meaning
+from emergent_pipeline.core.replay import ReplayParams, compare_designs, walk_forward_replay
+from emergent_pipeline.core.signal_model import ModelParams, PromotionRule, TrainingResult, judge, train
 from emergent_pipeline.core.strategy_panel import build_strategy_panel
+from emergent_pipeline.defs.automation.resources import RetrainingPolicy
 from emergent_pipeline.defs.market.assets import market_context
-from emergent_pipeline.defs.tables import load_tables
 from emergent_pipeline.defs.metadata import png, table_preview
 from emergent_pipeline.defs.ml.resources import MLflowResource
 from emergent_pipeline.defs.prices.assets import DAILY_FRESHNESS
 from emergent_pipeline.defs.signals.assets import consensus_signals
-from emergent_pipeline.model_registry import CHAMPION
+from emergent_pipeline.defs.tables import load_tables
+from emergent_pipeline.model_registry import CHALLENGER, CHAMPION
 from emergent_pipeline.plots import calibration_chart
 from emergent_pipeline.scoring import score_with_champion
-from emergent_pipeline.storage import replace_table
+from emergent_pipeline.core.issued_scores import SCORE_COLUMNS, empty_scores, newest_scores, score_rows
+from emergent_pipeline.storage import read_table, replace_table, replace_tables
 
 GROUP = "ml"
 KEY = ["symbol", "date"]
+LEVELS = ["signal_type", "target_price", "stop_loss", "validity_days"]
+
+
+class LabelConfig(dg.Config):
+    cost_bps_per_side: float = Field(default=10.0, description="Costs per side, in basis points: the one cost setting of labels, outcomes and the summary.")
+
+
+@dg.asset(group_name=GROUP, kinds={"duckdb", "pandas"}, deps=[consensus_signals])
+def signal_labels(config: LabelConfig, duckdb: DuckDBResource) -> dg.MaterializeResult:
+    """Every consensus signal followed by the triple-barrier rule to its exit: outcome, exit date and
+    price, net return after costs, MFE, MAE, days held, and the label (1 when the net return is above
+    zero; missing while the signal is open). Training, the replay, the outcomes and the summary all
+    read this one table."""
+    consensus, prices = load_tables(duckdb, "consensus_signals", "price_history")
+    outcomes = follow_signals(prices, consensus, OutcomeParams(config.cost_bps_per_side))
+    table = pd.concat([consensus[KEY + LEVELS].reset_index(drop=True), outcomes.reset_index(drop=True)], axis=1)
+    table["cost_bps_per_side"] = config.cost_bps_per_side
+    with duckdb.get_connection() as conn:
+        replace_table(conn, "signal_labels", table)
+    resolved = table[table["label"].notna()]
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": len(table),
+        "outcomes": dg.MetadataValue.json(table["outcome"].value_counts().to_dict()),
+        "resolved": len(resolved),
+        "success_rate": float(resolved["label"].mean()) if len(resolved) else float("nan"),
+        "definition": "success = net return at the triple-barrier exit, after round-trip costs, above zero",
+        "cost_bps_per_side": config.cost_bps_per_side,
+    })
 
 
 @dg.asset(group_name=GROUP, kinds={"duckdb", "pandas"}, deps=[consensus_signals, market_context])
@@ -48,142 +84,272 @@ def signal_features(duckdb: DuckDBResource) -> dg.MaterializeResult:
 
 
 class TrainingConfig(dg.Config):
-    min_labelled_signals: int = 200
-    cost_bps_per_side: float = 10.0
-    folds: int = 4
-    holdout_fraction: float = 0.2
-    calibration_fraction: float = 0.25
+    """How the model is trained (the replay trains the same way)."""
+
+    min_labelled_signals: int = Field(default=200, description="Resolved signals needed to train at all.")
+    folds: int = Field(default=4, description="Walk-forward folds before the hold-out (reported, not used to choose).")
+    holdout_fraction: float = Field(default=0.2, description="The most recent share of days held out to decide promotion.")
+    calibration_fraction: float = Field(default=0.25, description="The most recent share of training days that calibrates.")
+    calibration_days: int | None = Field(default=None, description="Or: calibrate on the last this many trading days.")
+    calibration: str = Field(default="sigmoid", description="sigmoid (Platt) or isotonic.")
+    expected_return: str = Field(default="regression", description="payoff, regression or conditional (README compares them).")
     learning_rate: float = 0.05
-    max_iter: int = 200
-    max_leaf_nodes: int = 15
-    min_samples_leaf: int = 40
-    auc_tolerance: float = 0.0
+    max_iter: int = 100
+    max_leaf_nodes: int = 7
+    min_samples_leaf: int = 100
+    auc_tolerance: float = Field(default=0.0, description="How much lower an AUC than the champion's may still be promoted.")
+
+    def model_params(self, cost_bps_per_side: float) -> ModelParams:
+        return ModelParams(self.learning_rate, self.max_iter, self.max_leaf_nodes, self.min_samples_leaf, calibration=self.calibration,
+                           expected_return=self.expected_return, cost_bps_per_side=cost_bps_per_side)
+
+    def split_params(self) -> SplitParams:
+        return SplitParams(self.folds, self.holdout_fraction, self.calibration_fraction, calibration_days=self.calibration_days)
 
 
-@dg.asset(group_name=GROUP, kinds={"mlflow", "scikitlearn"}, deps=[signal_features])
-def signal_scorer(context: dg.AssetExecutionContext, config: TrainingConfig, duckdb: DuckDBResource, mlflow: MLflowResource) -> dg.MaterializeResult:
-    """Trains the meta-labelling model on the real outcomes of past consensus signals (purged,
-    embargoed walk-forward), logs it to MLflow as a new version with alias ``challenger``, and
-    moves ``champion`` to it only if it beats the current champion on the same, most recent
-    hold-out (lower Brier, no worse AUC), or, with no champion, the base-rate predictor."""
-    consensus, features, prices = load_tables(duckdb, "consensus_signals", "signal_features", "price_history")
-    levels = ["signal_type", "target_price", "stop_loss", "validity_days"]
-    consensus = consensus[KEY + levels].merge(features, on=KEY, how="inner", validate="one_to_one")
-    outcomes = follow_signals(prices, consensus, OutcomeParams(config.cost_bps_per_side))
-    labelled = outcomes["label"].notna().to_numpy()
-    data = consensus[labelled].reset_index(drop=True)
-    X, y = data[FEATURES], outcomes.loc[labelled, "label"].to_numpy(dtype=int)
-    if len(y) < config.min_labelled_signals or len(np.unique(y)) < 2:
-        reason = (
-            f"not trained: {len(y)} labelled consensus signals ({int(y.sum()) if len(y) else 0} successes); "
-            f"at least {config.min_labelled_signals} with both outcomes are needed"
-        )
-        context.log.warning(reason)
-        return dg.MaterializeResult(metadata={"decision": "not trained", "reason": reason, "labelled_signals": len(y)})
+def learning_data(duckdb: DuckDBResource) -> tuple[pd.DataFrame, pd.DataFrame, pd.DatetimeIndex]:
+    """Every consensus signal with its features and its label row (same order), and the trading days."""
+    consensus, features, labels, prices = load_tables(duckdb, "consensus_signals", "signal_features", "signal_labels", "price_history")
+    signals = consensus[KEY].merge(features, on=KEY, how="left", validate="one_to_one")  # consensus_confidence is a feature
+    labels = signals[KEY].merge(labels, on=KEY, how="left", validate="one_to_one")
     calendar = pd.DatetimeIndex(np.sort(prices["date"].unique()))
-    splits = walk_forward_splits(
-        data["date"], outcomes.loc[labelled, "exit_date"].reset_index(drop=True), data["validity_days"], calendar,
-        SplitParams(config.folds, config.holdout_fraction, config.calibration_fraction),
-    )
-    model_params = ModelParams(config.learning_rate, config.max_iter, config.max_leaf_nodes, config.min_samples_leaf)
-    result = train(X, y, data["date"], splits, model_params)
-    holdout_X, holdout_y = X.iloc[result.holdout_index], y[result.holdout_index]
+    return signals, labels, calendar
 
-    store = mlflow.store()
-    champion = store.version_by_alias(CHAMPION)
-    champion_metrics, champion_note = None, "no champion yet"
-    if champion is not None:
-        try:
-            champion_model = store.load(champion)
-            champion_probability = champion_model.predict_proba(check_features(holdout_X, store.features_of(champion)))[:, 1]
-            champion_metrics = classification_metrics(holdout_y, champion_probability, float(y[np.r_[splits[-1].fit, splits[-1].calibrate]].mean()))
-            champion_note = f"champion version {champion.version} on the same hold-out"
-        except Exception as error:  # noqa: BLE001 - a champion that cannot score cannot defend its title
-            champion_note = f"champion version {champion.version} could not be evaluated ({type(error).__name__}: {error}); judged against the base rate"
-    promote, reason = promotion_decision(result.holdout_metrics, champion_metrics, PromotionRule(auc_tolerance=config.auc_tolerance))
 
+class Candidate(dict):
+    """The value ``signal_model`` hands to ``signal_model_evaluation``: the registered version, the
+    training result and what it was trained on."""
+
+
+@dg.asset(group_name=GROUP, kinds={"mlflow", "scikitlearn"}, deps=[signal_features, signal_labels])
+def signal_model(context: dg.AssetExecutionContext, config: TrainingConfig, duckdb: DuckDBResource, mlflow: MLflowResource):
+    """Train: a new model version on every resolved label (walk-forward folds and a purged, embargoed
+    hold-out judge classifiers trained before them; the served model is then refit on everything and
+    calibrated on the most recent slice), logged to MLflow with alias ``challenger``."""
+    signals, labels, calendar = learning_data(duckdb)
+    resolved = labels["label"].notna().to_numpy()
+    y = labels.loc[resolved, "label"].to_numpy(dtype=int)
+    if len(y) < config.min_labelled_signals or len(np.unique(y)) < 2:
+        reason = (f"not trained: {len(y)} resolved consensus signals ({int(y.sum()) if len(y) else 0} made money); "
+                  f"at least {config.min_labelled_signals} with both outcomes are needed")
+        context.log.warning(reason)
+        return dg.Output(Candidate(version=None, reason=reason), metadata={"decision": "not trained", "reason": reason, "resolved_signals": len(y)})
+    cost = float(labels["cost_bps_per_side"].iloc[0])
+    params = config.model_params(cost)
+    X = signals.loc[resolved, FEATURES].reset_index(drop=True)
+    known = labels[resolved].reset_index(drop=True)
+    result = train(X, y, known["return_net"].to_numpy(), known["date"], known["exit_date"], known["validity_days"], calendar,
+                   config.split_params(), params)
+    holdout_y = y[result.holdout_index]
     table = reliability_table(holdout_y, result.holdout_probability)
     chart = calibration_chart(table)
-    folds = pd.DataFrame(result.fold_metrics).T
+    folds = pd.DataFrame(result.fold_metrics).T.rename_axis("fold")
     metrics = {f"holdout_{k}": v for k, v in result.holdout_metrics.items()}
     metrics |= {f"{fold}_{k}": v for fold, values in result.fold_metrics.items() for k, v in values.items()}
     tags = {
-        "training_cutoff": f"{result.training_cutoff:%Y-%m-%d}",
+        "label_end": f"{result.label_end:%Y-%m-%d}",
         "holdout_start": f"{result.holdout_start:%Y-%m-%d}",
         "holdout_end": f"{result.holdout_end:%Y-%m-%d}",
-        "data_end": f"{prices['date'].max():%Y-%m-%d}",
-        "promotion_decision": "promoted" if promote else "not promoted",
-        "promotion_reason": reason,
-        "champion_compared": champion_note,
+        "data_end": f"{calendar.max():%Y-%m-%d}",
+        "model_params": pd.Series(asdict(params)).to_json(),
     }
-    params = {**vars(model_params), **config.model_dump(), "labelled_signals": len(y), **{f"samples_{k}": v for k, v in result.samples.items()}}
-    version = store.log_challenger(result.model, X, params, metrics, tags, {"calibration.png": chart}, {"reliability.csv": table, "folds.csv": folds})
-    if champion_metrics is not None:
-        store.tag(version, {f"champion_{k}": round(v, 6) for k, v in champion_metrics.items() if k in ("brier", "roc_auc")})
-    if promote:
-        store.promote(version, reason)
-        champion = version
-    context.log.info(f"version {version.version}: {reason}")
+    run_params = {**asdict(params), **config.model_dump(), "resolved_signals": len(y), **{f"samples_{k}": v for k, v in result.samples.items()}}
+    store = mlflow.store()
+    version = store.log_challenger(result.scorer, X, run_params, metrics, tags, {"calibration.png": chart},
+                                   {"reliability.csv": table.rename_axis("bin"), "folds.csv": folds})
+    context.log.info(f"version {version.version} registered as @{CHALLENGER}; learned labels up to {result.label_end:%Y-%m-%d}")
     holdout = result.holdout_metrics
-    return dg.MaterializeResult(
+    return dg.Output(
+        Candidate(version=str(version.version), result=result, params=params, rule=PromotionRule(auc_tolerance=config.auc_tolerance)),
         metadata={
-            "model_version": version.version,
-            "decision": "promoted to champion" if promote else "not promoted",
-            "reason": reason,
-            "champion_compared": champion_note,
-            "champion_version": str(champion.version) if champion is not None else "none",
+            "model_version": str(version.version),
+            "label_end": f"{result.label_end:%Y-%m-%d}",
             "holdout_window": f"{result.holdout_start:%Y-%m-%d} → {result.holdout_end:%Y-%m-%d}",
-            "training_cutoff": f"{result.training_cutoff:%Y-%m-%d}",
-            "labelled_signals": len(y),
-            "unlabelled_open_signals": int((~labelled).sum()),
+            "resolved_signals": len(y),
+            "open_signals": int((~resolved).sum()),
             "holdout_roc_auc": holdout["roc_auc"],
             "holdout_brier": holdout["brier"],
             "holdout_brier_base_rate": holdout["brier_base_rate"],
             "holdout_ece": holdout["ece"],
-            "holdout_base_rate": holdout["base_rate"],
             "holdout_metrics": dg.MetadataValue.json({k: round(v, 4) for k, v in holdout.items()}),
-            "fold_metrics": dg.MetadataValue.md(folds[["count", "base_rate", "roc_auc", "brier", "brier_base_rate", "ece"]].round(4).to_markdown()),
-            "reliability": dg.MetadataValue.md(table.round(3).to_markdown()),
+            "fold_metrics": dg.MetadataValue.md(folds[["count", "base_rate", "roc_auc", "brier", "brier_base_rate", "ece"]].round(4).to_markdown()) if len(folds) else "none",
             "calibration_chart": png(chart, "calibration on the hold-out"),
-        }
+        },
     )
 
 
-@dg.asset(group_name=GROUP, kinds={"duckdb", "mlflow"}, deps=[signal_features, signal_scorer, market_context], freshness_policy=DAILY_FRESHNESS)
+@dg.asset(group_name=GROUP, kinds={"mlflow"})
+def signal_model_evaluation(context: dg.AssetExecutionContext, duckdb: DuckDBResource, mlflow: MLflowResource, signal_model: Candidate):
+    """Evaluate: the challenger against the champion on the challenger's hold-out, the champion's
+    method refit on the same data before the hold-out (see ``core.signal_model.PromotionRule``).
+    The decision and both sets of figures go to the version's tags and to ``model_evaluations``."""
+    if signal_model.get("version") is None:
+        return dg.Output({"promote": False, "version": None, "reason": signal_model["reason"]}, metadata={"decision": "nothing to evaluate"})
+    store = mlflow.store()
+    champion = store.version_by_alias(CHAMPION)
+    result: TrainingResult = signal_model["result"]
+    signals, labels, _ = learning_data(duckdb)
+    resolved = labels["label"].notna().to_numpy()
+    X = signals.loc[resolved, FEATURES].reset_index(drop=True)
+    y = labels.loc[resolved, "label"].to_numpy(dtype=int)
+    champion_params = store.params_of(champion) if champion is not None else None
+    verdict = judge(result, X, y, signal_model["params"], champion_params, champion is not None, signal_model["rule"])
+    version = store.version(signal_model["version"])
+    store.tag(version, {"evaluation": "promote" if verdict.promote else "keep champion", "evaluation_reason": verdict.reason,
+                        "champion_compared": str(champion.version) if champion is not None else "none"})
+    row = pd.DataFrame([{
+        "model_version": signal_model["version"], "champion_version": str(champion.version) if champion is not None else None,
+        "evaluated_at": pd.Timestamp.now(tz="UTC").tz_localize(None), "decision": "promote" if verdict.promote else "keep champion",
+        "reason": verdict.reason, "holdout_start": result.holdout_start, "holdout_signals": len(result.holdout_index),
+        **{f"challenger_{k}": result.holdout_metrics[k] for k in ("roc_auc", "brier", "brier_base_rate", "ece")},
+        **{f"champion_{k}": (verdict.champion_metrics or {}).get(k, np.nan) for k in ("roc_auc", "brier")},
+    }])
+    with duckdb.get_connection() as conn:
+        earlier = read_table(conn, "model_evaluations")
+        replace_table(conn, "model_evaluations", pd.concat([earlier, row], ignore_index=True) if earlier is not None else row)
+    context.log.info(f"version {signal_model['version']}: {verdict.reason}")
+    return dg.Output({"promote": verdict.promote, "version": signal_model["version"], "reason": verdict.reason},
+                     metadata={"decision": row["decision"].iloc[0], "reason": verdict.reason,
+                               "champion_compared": row["champion_version"].iloc[0] or "none"})
+
+
+@dg.asset(group_name=GROUP, kinds={"mlflow"})
+def champion_model(context: dg.AssetExecutionContext, mlflow: MLflowResource, signal_model_evaluation: dict) -> dg.MaterializeResult:
+    """Promote: ``@champion`` moves to the challenger when the evaluation says so (a person may also
+    move it in the MLflow UI; scoring follows whatever it points at)."""
+    store = mlflow.store()
+    if signal_model_evaluation["promote"]:
+        version = store.version(signal_model_evaluation["version"])
+        store.promote(version, signal_model_evaluation["reason"])
+        context.log.info(f"@{CHAMPION} -> version {version.version}")
+    champion = store.version_by_alias(CHAMPION)
+    return dg.MaterializeResult(metadata={
+        "champion_version": str(champion.version) if champion is not None else "none",
+        "moved": bool(signal_model_evaluation["promote"]),
+        "reason": signal_model_evaluation["reason"],
+        "label_end": champion.tags.get("label_end", "unknown") if champion is not None else "none",
+    })
+
+
+@dg.asset(group_name=GROUP, kinds={"duckdb", "mlflow", "scikitlearn"}, deps=[signal_features, signal_labels])
+def signal_replay(context: dg.AssetExecutionContext, config: TrainingConfig, duckdb: DuckDBResource, mlflow: MLflowResource,
+                  retraining: RetrainingPolicy) -> dg.MaterializeResult:
+    """The walk-forward replay of the whole lifecycle over history (``core.replay``): at each
+    retraining point of the policy, train and calibrate on the labels resolved by then, promote by the
+    same rule, and score the signals until the next point, at their own close. Its scores are the
+    as-issued record of history in ``signal_scores`` (rebuilt by each replay; scores issued live are
+    kept and never replaced), each retraining is in ``replay_retrains``, and the comparison of the
+    expected-return designs is logged to MLflow."""
+    signals, labels, calendar = learning_data(duckdb)
+    cost = float(labels["cost_bps_per_side"].iloc[0]) if len(labels) else 10.0
+    params = ReplayParams(config.min_labelled_signals, retraining.min_new_outcomes, retraining.max_champion_age_days,
+                          SplitParams(0, config.holdout_fraction, config.calibration_fraction, calibration_days=config.calibration_days),
+                          config.model_params(cost), PromotionRule(auc_tolerance=config.auc_tolerance))
+    result = walk_forward_replay(signals[FEATURES], labels, signals["consensus_confidence"].to_numpy(), calendar, params)
+    issued = pd.concat([signals[KEY + ["consensus_confidence"]], result.scores], axis=1)
+    with duckdb.get_connection() as conn:
+        stored = read_table(conn, "signal_scores")
+    live = stored[stored["origin"] == "live"] if stored is not None else empty_scores()
+    fresh = issued[issued["ml_status"] == "scored"]
+    fresh = fresh[~pd.MultiIndex.from_frame(fresh[KEY]).isin(pd.MultiIndex.from_frame(live[KEY]))]
+    rows = score_rows(fresh, origin="replay", issued_on=fresh["date"], model_version=fresh["model_id"], label_end=fresh["model_label_end"])
+
+    trades = pd.concat([labels, result.scores.drop(columns="issued_on")], axis=1)
+    trades = trades[(trades["ml_status"] == "scored") & trades["label"].notna()]
+    designs = compare_designs(trades, calendar) if len(trades) else pd.DataFrame()
+    by_year = trades.groupby(trades["date"].dt.year).apply(
+        lambda g: pd.Series({"signals": len(g), "success_rate": g["label"].mean(), "mean_probability": g["ml_probability"].mean(),
+                             "ece": expected_calibration_error(g["label"], g["ml_probability"])})) if len(trades) else pd.DataFrame()
+    reliability = reliability_table(trades["label"], trades["ml_probability"]) if len(trades) else pd.DataFrame()
+    ece = expected_calibration_error(trades["label"], trades["ml_probability"]) if len(trades) else float("nan")
+    meaning = score_meaning(trades) if len(trades) else pd.DataFrame()
+    retrains = result.retrains if len(result.retrains) else pd.DataFrame({"point": pd.Series(dtype="datetime64[ns]"), "decision": pd.Series(dtype=str)})
+    with duckdb.get_connection() as conn:
+        replace_tables(conn, {"signal_scores": pd.concat([live, rows], ignore_index=True)[SCORE_COLUMNS], "replay_retrains": retrains})
+    chart = calibration_chart(reliability, "Calibration of the as-issued replay scores") if len(reliability) else None
+    metrics = {"ece": ece, "scored_signals": float(len(fresh)), "resolved_scored": float(len(trades)),
+               "retraining_points": float(len(retrains)), "promotions": float((retrains.get("decision") == "promoted").sum()) if len(retrains) else 0.0,
+               **{f"{r.design}_mean_return": r.mean_return for r in designs.itertuples()},
+               **{f"{r.design}_spearman": r.spearman for r in designs.itertuples()},
+               **{f"ece_{int(year)}": row.ece for year, row in by_year.iterrows()}}
+    mlflow.store().log_run("walk_forward_replay", {**asdict(params.model), "min_new_outcomes": params.min_new_outcomes,
+                                                   "max_age_days": params.max_age_days}, metrics,
+                           {"span": f"{trades['date'].min():%Y-%m-%d} → {trades['date'].max():%Y-%m-%d}" if len(trades) else "none"},
+                           {"calibration.png": chart} if chart else {},
+                           {"designs.csv": designs, "retrains.csv": retrains, "calibration_by_year.csv": by_year.rename_axis("year"),
+                            "score_meaning.csv": meaning})
+    return dg.MaterializeResult(metadata={
+        "retraining_points": len(retrains),
+        "promotions": int(metrics["promotions"]),
+        "scored_signals": len(fresh),
+        "first_scored": f"{fresh['date'].min():%Y-%m-%d}" if len(fresh) else "none",
+        "ece_all": ece,
+        "calibration_by_year": dg.MetadataValue.md(by_year.round(4).to_markdown()) if len(by_year) else "none",
+        "designs": dg.MetadataValue.md(designs.round(5).to_markdown(index=False)) if len(designs) else "none",
+        "score_meaning": dg.MetadataValue.md(meaning.round(4).to_markdown()) if len(meaning) else "none",
+        "retrains": table_preview(retrains[["point", "labels_known", "decision", "serving"]] if len(retrains) else retrains, rows=80),
+        **({"calibration_chart": png(chart, "calibration of the replay")} if chart else {}),
+    })
+
+
+@dg.asset(group_name=GROUP, kinds={"duckdb", "mlflow"}, deps=[signal_features, signal_labels, champion_model, signal_replay, market_context],
+          freshness_policy=DAILY_FRESHNESS)
 def ml_enhanced_signals(context: dg.AssetExecutionContext, duckdb: DuckDBResource, mlflow: MLflowResource) -> dg.MaterializeResult:
-    """Every consensus signal scored in one batch by ``models:/emergent-signal-scorer@champion``:
-    ml_probability, ml_recommendation, ml_quality_score, confidence_adjustment, model_version and
-    ml_status. With no champion, or a model that fails, every signal still flows, unscored, with
-    the reason; the run succeeds and says so here."""
-    consensus, features, market = load_tables(duckdb, "consensus_signals", "signal_features", "market_context")
-    joined = consensus[KEY].merge(features, on=KEY, how="left", validate="one_to_one")
-    scoring = score_with_champion(mlflow.store(), consensus, joined[FEATURES])
-    enhanced = scoring.signals.merge(
+    """Every consensus signal with its newest issued score and the market context of its day. Open
+    signals no model has scored yet, or last scored by another model than ``@champion``, are scored
+    now by ``@champion`` (``ml_probability``, ``expected_return``, ``ml_recommendation``, ...)
+    and the scores are appended to ``signal_scores``, issued on the newest price day: a new champion
+    adds rows and never rewrites what was issued before. With no champion, or a model that fails,
+    every signal still flows, unscored, with the reason."""
+    consensus, features, market, labels, stored, prices = load_tables(
+        duckdb, "consensus_signals", "signal_features", "market_context", "signal_labels", "signal_scores", "price_history")
+    stored = stored if stored is not None else empty_scores()
+    newest = newest_scores(stored)
+    champion = mlflow.store().version_by_alias(CHAMPION)
+    state = consensus[KEY].merge(newest[KEY + ["model_version"]], on=KEY, how="left").merge(labels[KEY + ["outcome"]], on=KEY, how="left")
+    # Only live signals are scored now: a signal that resolved before any score was issued keeps none
+    # (a score computed after its outcome is known would be no forecast of it).
+    open_now = (state["outcome"] == "open").to_numpy()
+    due = open_now & (state["model_version"].isna() | (champion is not None) & state["model_version"].ne(str(getattr(champion, "version", ""))))
+    todo = consensus[due.to_numpy()].reset_index(drop=True)
+    joined = todo[KEY].merge(features, on=KEY, how="left", validate="one_to_one")
+    scoring = score_with_champion(mlflow.store(), todo, joined[FEATURES])
+    day = prices["date"].max()
+    fresh = scoring.signals[scoring.signals["ml_status"] == "scored"]
+    rows = score_rows(fresh, origin="live", issued_on=day, model_version=fresh["model_version"], label_end=scoring.label_end)
+    scores = pd.concat([stored, rows], ignore_index=True)[SCORE_COLUMNS] if len(rows) else stored[SCORE_COLUMNS]
+    current = newest_scores(scores)
+    enhanced = consensus.merge(current.drop(columns=["consensus_confidence"], errors="ignore"), on=KEY, how="left")
+    enhanced["ml_status"] = enhanced["ml_status"].fillna("unscored")
+    reason = scoring.reason if scoring.status != "scored" else "no score was issued while it was live"
+    enhanced["ml_reason"] = enhanced["ml_reason"].where(enhanced["ml_status"] == "scored", reason)
+    enhanced = enhanced.merge(
         market[["date", "regime", "volatility", "trend_20d", "above_sma_50", "above_sma_200"]].rename(
             columns={"regime": "market_regime", "volatility": "market_volatility", "trend_20d": "market_trend_20d",
-                     "above_sma_50": "market_above_sma_50", "above_sma_200": "market_above_sma_200"}
-        ),
+                     "above_sma_50": "market_above_sma_50", "above_sma_200": "market_above_sma_200"}),
         on="date", how="left",
     )
     with duckdb.get_connection() as conn:
-        replace_table(conn, "ml_enhanced_signals", enhanced)
-    if scoring.status != "scored":
+        replace_tables(conn, {"signal_scores": scores, "ml_enhanced_signals": enhanced})
+    if scoring.status != "scored" and len(todo):
         context.log.warning(f"signals not scored: {scoring.reason}")
     scored = enhanced[enhanced["ml_status"] == "scored"]
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(enhanced),
-            "ml_status": scoring.status,
-            "reason": scoring.reason,
-            "model_version": scoring.model_version or "none",
+            "scored_now": len(rows),
+            "scoring": scoring.reason if len(todo) else "nothing to score: every signal has its issued score",
+            "champion_version": str(champion.version) if champion is not None else "none",
             "scored": len(scored),
+            "issued_rows": len(scores),
             "average_ml_probability": float(scored["ml_probability"].mean()) if len(scored) else float("nan"),
             "recommendations": dg.MetadataValue.json(scored["ml_recommendation"].value_counts().to_dict()),
             "newest_day": table_preview(
                 enhanced[enhanced["date"] == enhanced["date"].max()].sort_values("ml_probability", ascending=False)[
-                    ["symbol", "date", "signal_type", "consensus_confidence", "ml_probability", "ml_recommendation", "ml_quality_score", "confidence_adjustment", "ml_status"]
-                ],
+                    ["symbol", "date", "signal_type", "consensus_confidence", "ml_probability", "expected_return", "ml_recommendation",
+                     "ml_quality_score", "model_version", "ml_status"]],
                 rows=15,
             ),
         }
     )
+

@@ -1,10 +1,13 @@
-"""The training job: features, a new model version (champion if it earns it), then re-scoring."""
+"""The training job: train → evaluate → promote, then the scores and everything downstream of them."""
 
 import dagster as dg
 
+TRAINED = dg.AssetSelection.assets("signal_model", "signal_model_evaluation", "champion_model")
+
 train_signal_model = dg.define_asset_job(
     "train_signal_model",
-    selection=dg.AssetSelection.assets("signal_features", "signal_scorer", "ml_enhanced_signals"),
-    description="Train the signal scorer on the real outcomes of past consensus signals, log it to MLflow, "
-    "promote it if it beats the champion on the most recent hold-out, and re-score the signals.",
+    selection=dg.AssetSelection.assets("signal_features", "signal_labels") | TRAINED
+    | dg.AssetSelection.assets("ml_enhanced_signals").downstream(),
+    description="Train a new model version on the real outcomes of past consensus signals (MLflow, @challenger), "
+    "evaluate it against the champion on its hold-out, promote it if it earns it, then issue scores and refresh the summary.",
 )

@@ -14,8 +14,9 @@ from emergent_pipeline.defs.performance.assets import performance_summary, signa
 from emergent_pipeline.storage import publish_snapshot, serving_db_path
 
 SERVED_TABLES = [
-    "signal_outcomes", "consensus_breakdown", "strategy_signals", "signal_features", "market_context",
-    "price_history", "shariah_screen", "performance_summary", "performance_reliability", "run_failures",
+    "signal_outcomes", "signal_scores", "consensus_breakdown", "strategy_signals", "signal_features", "market_context",
+    "price_history", "shariah_screen", "performance_summary", "performance_reliability", "performance_calibration",
+    "performance_meaning", "performance_holdout", "replay_retrains", "model_evaluations", "run_failures",
 ]
 
 

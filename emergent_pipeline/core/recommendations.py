@@ -1,0 +1,38 @@
+"""What a scored signal means for a user: the probability tiers and the recommendation, defined once.
+
+The guide's tiers: ml_probability > 0.75 STRONG_BUY / HIGH, > 0.60 BUY / MEDIUM, > 0.45 WEAK_BUY /
+LOW, else SKIP / POOR. The domain spec adds that a recommendation also needs a positive expected
+return: a signal whose expected net return is not above zero is SKIP whatever its probability (a
+near target behind a far stop can succeed often and still lose money on average).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+TIERS = ((0.75, "STRONG_BUY", "HIGH"), (0.60, "BUY", "MEDIUM"), (0.45, "WEAK_BUY", "LOW"))
+THRESHOLDS = tuple(threshold for threshold, _, _ in TIERS)
+SKIP, POOR = "SKIP", "POOR"
+
+
+def recommendations(probability, expected_return, consensus_confidence) -> pd.DataFrame:
+    """ml_probability, expected_return, ml_recommendation, ml_quality_score (the probability's tier)
+    and confidence_adjustment (ml_probability - consensus_confidence), one row per signal."""
+    p = np.asarray(probability, dtype=float)
+    expected = np.asarray(expected_return, dtype=float)
+    tiers = [p > threshold for threshold in THRESHOLDS]
+    quality = np.select(tiers, [q for _, _, q in TIERS], POOR)
+    recommendation = np.select(tiers, [r for _, r, _ in TIERS], SKIP)
+    recommendation = np.where(expected > 0, recommendation, SKIP)  # NaN is not > 0: unknown never recommends
+    return pd.DataFrame({
+        "ml_probability": p,
+        "expected_return": expected,
+        "ml_recommendation": recommendation,
+        "ml_quality_score": quality,
+        "confidence_adjustment": p - np.asarray(consensus_confidence, dtype=float),
+    })
+
+
+def is_recommended(recommendation: pd.Series) -> pd.Series:
+    return recommendation.notna() & recommendation.ne(SKIP)

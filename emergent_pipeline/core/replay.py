@@ -1,0 +1,150 @@
+"""A walk-forward replay of the whole ML lifecycle over history, as the product would have lived it.
+
+At each retraining point (the retraining policy's cadence: once ``min_new_outcomes`` outcomes have
+resolved since the last training, or ``max_age_days`` after it), a challenger is trained and
+calibrated on the labels resolved before that day, judged on its own hold-out against the champion
+of the moment by the promotion rule, and, promoted or not, the champion scores every consensus
+signal dated from that day to the next point, at the signal's own close. Nothing it issues was
+scored by a model that saw the outcome: every training label ended before the first signal the
+model scores. Its scores are the as-issued record of history, so history is out of sample by
+construction, and a model trained once is not what is being measured.
+
+The expected return of every design (``signal_model.EXPECTED_RETURN_DESIGNS``) is issued beside the
+served one, so that the designs can be compared on the same signals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from scipy.stats import spearmanr
+
+from emergent_pipeline.core.model_selection import SplitParams
+from emergent_pipeline.core.performance import BootstrapParams, bootstrap_comparison, edge_verdict
+from emergent_pipeline.core.recommendations import SKIP, recommendations
+from emergent_pipeline.core.signal_model import EXPECTED_RETURN_DESIGNS, ModelParams, PromotionRule, ReturnModel, judge, train
+
+
+@dataclass(frozen=True)
+class ReplayParams:
+    min_labelled: int = 200
+    min_new_outcomes: int = 200
+    max_age_days: int = 30
+    splits: SplitParams = field(default_factory=lambda: SplitParams(folds=0))
+    model: ModelParams = field(default_factory=ModelParams)
+    promotion: PromotionRule = field(default_factory=PromotionRule)
+
+
+@dataclass
+class ReplayResult:
+    scores: pd.DataFrame
+    """One row per consensus signal (the input's order): issued_on, model_id, model_label_end,
+    ml_probability, expected_return (served design), the recommendation fields, expected_return_<design>
+    for each design, ml_status and ml_reason."""
+    retrains: pd.DataFrame
+    """One row per retraining point: the day, labels known, label end, hold-out metrics of the
+    challenger and of the champion, the decision and its reason, the serving model from then on."""
+
+
+def retraining_points(exit_dates: np.ndarray, calendar: pd.DatetimeIndex, params: ReplayParams) -> list[pd.Timestamp]:
+    """The trading days on which the policy retrains: the first day with ``min_labelled`` resolved
+    outcomes, then each day on which ``min_new_outcomes`` more have resolved since the last point or
+    ``max_age_days`` have passed, whichever comes first. A loop over retraining points, not rows."""
+    exits = np.sort(pd.to_datetime(exit_dates[~pd.isna(exit_dates)]).to_numpy(dtype="datetime64[ns]"))
+    days = calendar.to_numpy(dtype="datetime64[ns]")
+    if len(exits) < params.min_labelled:
+        return []
+
+    def day_after(moment: np.datetime64) -> int:
+        return int(np.searchsorted(days, moment, side="right"))
+
+    points, position = [], day_after(exits[params.min_labelled - 1])
+    while position < len(days):
+        point = days[position]
+        points.append(pd.Timestamp(point))
+        resolved = np.searchsorted(exits, point, side="left")  # labels that ended before this day
+        by_count = day_after(exits[resolved + params.min_new_outcomes - 1]) if resolved + params.min_new_outcomes <= len(exits) else len(days)
+        by_age = int(np.searchsorted(days, point + np.timedelta64(params.max_age_days, "D"), side="left"))
+        position = max(min(by_count, by_age), position + 1)
+    return points
+
+
+def walk_forward_replay(X: pd.DataFrame, labels: pd.DataFrame, consensus_confidence: np.ndarray, calendar: pd.DatetimeIndex,
+                        params: ReplayParams = ReplayParams()) -> ReplayResult:
+    """``X`` (features) and ``labels`` (``date``, ``exit_date``, ``label``, ``return_net``,
+    ``validity_days``; NaN label while open) describe every consensus signal, in the same order."""
+    dates = pd.to_datetime(labels["date"]).to_numpy(dtype="datetime64[ns]")
+    exits = pd.to_datetime(labels["exit_date"]).to_numpy(dtype="datetime64[ns]")
+    resolved = labels["label"].notna().to_numpy()
+    y = labels["label"].to_numpy(dtype="float64")
+    returns = labels["return_net"].to_numpy(dtype="float64")
+    points = retraining_points(np.where(resolved, exits, np.datetime64("NaT")), calendar, params)
+
+    scores = pd.DataFrame({"issued_on": dates, "model_id": None, "model_label_end": pd.NaT, "ml_probability": np.nan,
+                           "expected_return": np.nan, "ml_recommendation": None, "ml_quality_score": None, "confidence_adjustment": np.nan,
+                           **{f"expected_return_{d}": np.nan for d in EXPECTED_RETURN_DESIGNS},
+                           "ml_status": "unscored", "ml_reason": "no model yet: too few resolved outcomes to train on"})
+    retrains, champion, champion_id, champion_end = [], None, None, None
+    for k, point in enumerate(points):
+        known = np.flatnonzero(resolved & (exits < np.datetime64(point)))
+        until = np.datetime64(points[k + 1]) if k + 1 < len(points) else np.datetime64("NaT")
+        scored = np.flatnonzero((dates >= np.datetime64(point)) & ((dates < until) if k + 1 < len(points) else True))
+        record = {"point": point, "labels_known": len(known), "signals_scored": len(scored)}
+        try:
+            result = train(X.iloc[known].reset_index(drop=True), y[known].astype(int), returns[known], pd.Series(dates[known]),
+                           pd.Series(exits[known]), labels["validity_days"].iloc[known], calendar, params.splits, params.model, folds=False)
+        except ValueError as error:  # too early: a hold-out without both outcomes
+            record |= {"decision": "not trained", "reason": str(error)}
+        else:
+            verdict = judge(result, X.iloc[known].reset_index(drop=True), y[known].astype(int), params.model, params.model,
+                            champion is not None, params.promotion)
+            promote, reason = verdict.promote, verdict.reason
+            model_id = f"replay-{point:%Y-%m-%d}"
+            if promote:
+                champion, champion_id, champion_end = result.scorer, model_id, result.label_end
+                champion_designs = {d: ReturnModel.fit(X.iloc[known].reset_index(drop=True), y[known].astype(int), returns[known],
+                                                       np.arange(len(known)), params.model, d) for d in EXPECTED_RETURN_DESIGNS
+                                    if d != params.model.expected_return}
+            record |= {"decision": "promoted" if promote else "kept champion", "reason": reason, "model_id": model_id,
+                       "label_end": result.label_end, "holdout_start": result.holdout_start,
+                       **{f"challenger_{m}": result.holdout_metrics[m] for m in ("count", "roc_auc", "brier", "brier_base_rate", "ece")},
+                       **{f"champion_{m}": (verdict.champion_metrics or {}).get(m, np.nan) for m in ("roc_auc", "brier")}}
+        record["serving"] = champion_id
+        retrains.append(record)
+        if champion is None or len(scored) == 0:
+            continue
+        issued = champion.score(X.iloc[scored], consensus_confidence[scored])
+        issued_columns = ["ml_probability", "expected_return", "ml_recommendation", "ml_quality_score", "confidence_adjustment"]
+        scores.loc[scored, issued_columns] = issued[issued_columns].to_numpy()
+        scores.loc[scored, f"expected_return_{params.model.expected_return}"] = issued["expected_return"].to_numpy()
+        for design, model in champion_designs.items():
+            scores.loc[scored, f"expected_return_{design}"] = model.predict(X.iloc[scored][champion.features], issued["ml_probability"].to_numpy())
+        scores.loc[scored, ["model_id", "ml_status", "ml_reason"]] = [champion_id, "scored", None]
+        scores.loc[scored, "model_label_end"] = champion_end
+    scores["model_label_end"] = pd.to_datetime(scores["model_label_end"])
+    return ReplayResult(scores, pd.DataFrame(retrains))
+
+
+def compare_designs(trades: pd.DataFrame, calendar: pd.DatetimeIndex, bootstrap: BootstrapParams = BootstrapParams()) -> pd.DataFrame:
+    """The expected-return designs on the same as-issued, resolved trades (``return_net``,
+    ``entry_date``, ``ml_probability``, ``expected_return_<design>``): the signals each would
+    recommend (probability tier and a positive expected return), their mean net return per trade with
+    a day-block bootstrap interval, the same against the unfiltered consensus, and how well the
+    expected return ranks the realised one (Spearman; mean of the better half)."""
+    rows = []
+    for design in EXPECTED_RETURN_DESIGNS:
+        expected = trades[f"expected_return_{design}"]
+        recommended = trades[recommendations(trades["ml_probability"], expected, 0.0)["ml_recommendation"].ne(SKIP).to_numpy()]
+        intervals = bootstrap_comparison(recommended, trades, None, calendar, bootstrap)
+        rows.append({
+            "design": design, "recommended": len(recommended), "mean_return": recommended["return_net"].mean(),
+            "mean_return_low": intervals["mean_return_low"], "mean_return_high": intervals["mean_return_high"],
+            "vs_unfiltered_low": intervals["vs_unfiltered_low"], "vs_unfiltered_high": intervals["vs_unfiltered_high"],
+            "spearman": float(spearmanr(expected, trades["return_net"], nan_policy="omit").statistic),
+            "better_half_mean": trades.loc[expected >= expected.median(), "return_net"].mean(), "mean_expected": expected.mean(),
+            "verdict": edge_verdict(len(recommended), intervals["vs_unfiltered_low"], intervals["vs_unfiltered_high"], params=bootstrap),
+        })
+    return pd.DataFrame(rows)
