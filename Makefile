@@ -24,7 +24,7 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 
 ## Materialize every asset on the bundled data, then print a summary of the stored tables.
 run: install $(DAGSTER_HOME)/dagster.yaml
-	$(DG) launch --assets '*' --config-json '$(QUIET_LOGS)'
+	$(DG) launch --job full_backfill --config-json '$(QUIET_LOGS)'
 	$(BIN)/emergent-pipeline summary
 
 ## Lint (pyflakes rules: unused or undefined names) and run the whole test suite.

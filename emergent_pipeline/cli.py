@@ -12,8 +12,8 @@ from emergent_pipeline.storage import default_db_path, table_exists
 
 SUMMARY_TABLES = [
     "universe", "price_history", "price_rejections", "fundamental_statements", "fundamentals", "benchmark_history", "market_context",
-    "strategy_signals", "shariah_screen", "consensus_signals", "consensus_breakdown", "signal_features",
-    "ml_enhanced_signals",
+    "strategy_signals", "shariah_screen", "consensus_signals", "consensus_breakdown", "signal_labels", "signal_features",
+    "model_evaluations", "replay_retrains", "signal_scores", "ml_enhanced_signals", "signal_outcomes", "performance_summary",
 ]
 
 
@@ -43,13 +43,17 @@ def summary(db_path: str) -> str:
                     f"Market context on {date}: {regime}, volatility {vol:.1%}, 20-day trend {trend:+.1%}, "
                     f"above SMA50 {above50}, above SMA200 {above200}"
                 )
-        if table_exists(conn, "ml_enhanced_signals"):
-            status = conn.execute(
-                "SELECT ml_status, any_value(model_version), count(*), avg(ml_probability) FROM ml_enhanced_signals GROUP BY 1"
+        if table_exists(conn, "signal_scores"):
+            issued = conn.execute(
+                "SELECT origin, count(*), count(DISTINCT model_version), min(issued_on), max(issued_on) FROM signal_scores GROUP BY 1 ORDER BY 1"
             ).fetchall()
-            for ml_status, version, count, probability in status:
-                detail = f"model version {version}, mean ml_probability {probability:.3f}" if ml_status == "scored" else ""
-                lines.append(f"ML: {count:,} signals {ml_status} {detail}".rstrip())
+            for origin, count, models, first, last in issued:
+                lines.append(f"Scores issued ({origin}): {count:,} by {models} model(s), {first} → {last}")
+        if table_exists(conn, "performance_summary"):
+            for record, verdict in conn.execute(
+                "SELECT record, verdict FROM performance_summary WHERE year = 'all' AND portfolio = 'recommended (not SKIP)'"
+            ).fetchall():
+                lines.append(f"Recommended signals, {record} record: {verdict}")
     return "\n".join(lines)
 
 

@@ -19,7 +19,7 @@ DB_PATH_ENV = "EMERGENT_PIPELINE_DB"
 SERVING_DB_ENV = "EMERGENT_PIPELINE_SERVING_DB"
 DATE_COLUMNS = (
     "date", "as_of", "last_date", "period_end", "filed", "available_from", "usable_until", "shares_from_period_end",
-    "statement_period_end", "after", "until",
+    "statement_period_end", "after", "until", "issued_on", "model_label_end", "point", "entry_date", "exit_date", "horizon_end",
 )
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

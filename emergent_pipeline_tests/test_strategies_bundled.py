@@ -6,6 +6,8 @@ import pandas as pd
 import pytest
 
 from emergent_pipeline.core.consensus import compute_consensus
+from emergent_pipeline.core.features import build_features
+from emergent_pipeline.core.market_context import compute_market_context
 from emergent_pipeline.core.strategies.registry import STRATEGIES, run_strategies
 from emergent_pipeline.core.strategy_panel import build_strategy_panel
 
@@ -106,6 +108,14 @@ def test_no_look_ahead_truncating_after_d_changes_no_signal_up_to_d(run):
     pd.testing.assert_frame_equal(
         full_consensus[full_consensus["date"] <= cut].reset_index(drop=True), cut_consensus.reset_index(drop=True)
     )
+
+    # The model's features of a signal dated up to the cut are the same without the later bars.
+    full_panel, _ = run
+    context = compute_market_context(benchmark)
+    early = full_consensus[full_consensus["date"] <= cut].reset_index(drop=True)
+    full_features = build_features(early, full_panel, context)
+    cut_features = build_features(cut_consensus.reset_index(drop=True), panel, compute_market_context(benchmark[benchmark["date"] <= cut]))
+    pd.testing.assert_frame_equal(full_features, cut_features, check_exact=False, rtol=1e-9)
 
 
 def test_consensus_on_the_bundled_panel_is_trainable(run):

@@ -95,7 +95,8 @@ def curve_statistics(curve: pd.DataFrame) -> dict[str, float]:
     return {
         "days": n,
         "total_return": total,
-        "annual_return": float((1.0 + total) ** (TRADING_DAYS / n) - 1.0),
+        # Annualising a few weeks would turn a 5 % month into 80 % a year: not below a quarter.
+        "annual_return": float((1.0 + total) ** (TRADING_DAYS / n) - 1.0) if n >= TRADING_DAYS // 4 else np.nan,
         "annual_volatility": volatility,
         "sharpe": float(returns.mean() * TRADING_DAYS / volatility) if volatility and volatility > 0 else np.nan,
         "max_drawdown": float(curve["drawdown"].min()),
