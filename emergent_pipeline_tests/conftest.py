@@ -8,10 +8,10 @@ import dagster as dg
 import duckdb
 import pandas as pd
 import pytest
-from dagster_duckdb import DuckDBResource
 
 from emergent_pipeline.defs.automation.resources import RetrainingPolicy
 from emergent_pipeline.defs.ml.resources import MLflowResource
+from emergent_pipeline.defs.store import PipelineStore
 from emergent_pipeline.defs.prices.resources import PriceSourceResource
 from emergent_pipeline.definitions import defs as load_defs
 
@@ -19,6 +19,9 @@ from emergent_pipeline.definitions import defs as load_defs
 @pytest.fixture(scope="session")
 def definitions() -> dg.Definitions:
     return load_defs()
+
+
+SOURCE_ASSETS = {"universe", "price_history", "fundamentals", "benchmark_history"}
 
 
 def materialize(
@@ -33,12 +36,15 @@ def materialize(
     """Materialize the project's assets and run their checks, as `make run` does, into ``db_path``,
     with a real MLflow store in ``mlflow_dir`` (default: ``mlruns`` beside the database)."""
     assets = list(definitions.assets or []) + list(definitions.asset_checks or [])
+    mlflow = mlflow_resource(mlflow_dir or Path(db_path).parent / "mlruns")
+    if isinstance(selection, list) and set(selection) & SOURCE_ASSETS:
+        selection = [*selection, *sorted(SOURCE_ASSETS - set(selection))]  # one step writes them all, as in the UI
     return dg.materialize(
         assets,
         resources={
-            "duckdb": DuckDBResource(database=str(db_path)),
+            "duckdb": PipelineStore(database=str(db_path), mlflow=mlflow),
             "price_source": price_source,
-            "mlflow": mlflow_resource(mlflow_dir or Path(db_path).parent / "mlruns"),
+            "mlflow": mlflow,
             "retraining": RetrainingPolicy(),
         },
         selection=selection,
@@ -72,11 +78,20 @@ def bundled_db(bundled_run) -> Path:
 
 
 def failure_message(result: dg.ExecuteInProcessResult) -> str:
-    """The description of the first failed step, as the Dagster UI shows it."""
-    failure = result.get_step_failure_events()[0].step_failure_data
-    if failure.user_failure_data is not None:
-        return failure.user_failure_data.description
-    return failure.error.to_string()
+    """The description of the first failed step, as the Dagster UI shows it; for a run refused before
+    any step (by the store resource), every message of the run failure's chain of causes."""
+    steps = result.get_step_failure_events()
+    if steps:
+        failure = steps[0].step_failure_data
+        if failure.user_failure_data is not None:
+            return failure.user_failure_data.description
+        return failure.error.to_string()
+    run_failure = next(e for e in result.all_events if e.event_type_value in ("PIPELINE_FAILURE", "RUN_FAILURE"))
+    messages, error = [], run_failure.event_specific_data.error
+    while error is not None:
+        messages.append(error.message)
+        error = error.cause
+    return "\n".join(messages)
 
 
 def materialization_metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:

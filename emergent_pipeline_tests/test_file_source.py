@@ -217,7 +217,7 @@ def test_a_malformed_statements_file_fails_clearly_and_changes_nothing(definitio
                          selection=["fundamentals", "shariah_screen"], raise_on_error=False)
     assert not result.success
     message = failure_message(result)
-    assert message.startswith("fundamentals not updated: ") and expected.format(path=bad) in message
+    assert message.startswith("nothing stored, every table kept as it was: ") and expected.format(path=bad) in message
     assert_tables_unchanged(before, db)
 
 

@@ -111,3 +111,18 @@ def test_a_target_reached_through_a_gap_at_a_loss_is_a_failure():
     row = follow_signals(prices, buy(target=101.0)).iloc[0]
     assert row["outcome"] == "target" and row["entry_fill"] == 101.2 and row["exit_price"] == 101.2
     assert row["return_net"] == pytest.approx(-COST) and row["label"] == 0
+
+
+def test_a_symbol_that_stopped_trading_leaves_its_signal_stale_not_live():
+    """AAA's bars end on day 2 while another symbol trades on to day 9 (more than 5 of the panel's days
+    later): its unresolved signal is stale, unlabelled, and was live until the day after its last bar."""
+    days = pd.bdate_range("2021-03-01", periods=10)
+    aaa = pd.DataFrame({"symbol": "AAA", "date": days[:3], "open": 100.0, "high": 101.0, "low": 99.0, "close": 100.0, "volume": 1e6})
+    other = pd.DataFrame({"symbol": "BBB", "date": days, "open": 50.0, "high": 51.0, "low": 49.0, "close": 50.0, "volume": 1e6})
+    signal = buy(validity=5).assign(date=days[0])
+    row = follow_signals(pd.concat([aaa, other]), signal).iloc[0]
+    assert row["outcome"] == "stale" and np.isnan(row["label"]) and pd.isna(row["exit_date"])
+    assert row["live_until"] == days[2] + pd.Timedelta(days=1)
+    # Four of the panel's days behind is not yet stale: still open.
+    row = follow_signals(pd.concat([aaa, other[other["date"] <= days[6]]]), signal).iloc[0]
+    assert row["outcome"] == "open" and pd.isna(row["live_until"])

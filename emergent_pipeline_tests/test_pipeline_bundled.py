@@ -3,7 +3,7 @@
 import pandas as pd
 
 from emergent_pipeline.core.price_quality import extreme_moves
-from emergent_pipeline.sources.bundled import load_bundled_fundamentals
+from emergent_pipeline.sources.bundled import PRICES_FILE, load_bundled_fundamentals
 
 from emergent_pipeline_tests.conftest import read
 
@@ -16,8 +16,8 @@ def test_every_table_is_stored_with_the_expected_rows(bundled_db):
         "(SELECT count(*) FROM market_context) m, (SELECT count(*) FROM price_rejections) r",
     ).iloc[0]
     assert counts["u"] == 505 and counts["s"] == 505 and counts["f"] == 505  # every symbol has the 2018 snapshot
-    # 619,040 rows in the panel; AOS 2014-05-19 has its high below its low and is rejected.
-    assert counts["p"] == 619_039 and counts["r"] == 1
+    # 619,040 rows in the panel; 12 bars do not fit their own range and are rejected (see below).
+    assert counts["p"] == 619_028 and counts["r"] == 12
     assert counts["m"] == 4_806  # one row per index day, 1999-01-04 -> 2018-02-07
 
 
@@ -28,11 +28,16 @@ def test_price_history_schema_and_a_known_bar(bundled_db):
     assert types["date"] == "DATE" and types["close"] == "DOUBLE"
 
 
-def test_rejected_row_is_kept_with_its_reason(bundled_db):
+def test_rejected_rows_are_kept_with_their_reason(bundled_db):
+    panel = pd.read_parquet(PRICES_FILE)
+    inverted = panel["high"] < panel["low"]
+    # A missing open is no rejection (the close is still a print): NaN compares False here.
+    outside = (panel["open"] < panel["low"]) | (panel["open"] > panel["high"]) | (panel["close"] < panel["low"]) | (panel["close"] > panel["high"])
+    expected = {(r.symbol, f"{r.date:%Y-%m-%d}", "high below low") for r in panel[inverted].itertuples()}
+    expected |= {(r.symbol, f"{r.date:%Y-%m-%d}", "open or close outside the bar's low-high range") for r in panel[outside & ~inverted].itertuples()}
     rejected = read(bundled_db, "SELECT symbol, date, reason, source FROM price_rejections")
-    assert rejected.to_dict("records") == [
-        {"symbol": "AOS", "date": "2014-05-19", "reason": "high below low", "source": "bundled"}
-    ]
+    assert set(zip(rejected["symbol"], rejected["date"], rejected["reason"])) == expected and len(expected) == 12
+    assert ("AOS", "2014-05-19", "high below low") in expected and set(rejected["source"]) == {"bundled"}
 
 
 def test_fundamentals_are_point_in_time_and_52_week_columns_are_fixed(bundled_db):
@@ -64,8 +69,9 @@ def test_checks_pass_or_warn_with_the_known_real_quirks(bundled_run):
     assert not evaluations["price_history_ohlc_consistency"].passed
     moves = read(db_path, "SELECT * FROM price_history")
     found = {(r.symbol, f"{r.date:%Y-%m-%d}") for r in extreme_moves(moves).itertuples()}
-    for known in [("EBAY", "2015-07-20"), ("BAX", "2015-07-01"), ("NI", "2015-07-02"), ("DISCA", "2014-08-07"), ("LNT", "2016-05-19")]:
+    for known in [("EBAY", "2015-07-20"), ("BAX", "2015-07-01"), ("NI", "2015-07-02")]:  # spin-offs, real moves
         assert known in found
+    assert ("DISCA", "2014-08-07") not in found  # its split is adjusted (see test_failures)
     shown = evaluations["price_history_extreme_moves"].metadata["rows"].value
     assert "EBAY" in shown and "BAX" in shown  # the rows are in the check's metadata
     # Stale check: a fixed panel is judged against its own last day; symbols that stopped trading show.

@@ -143,3 +143,52 @@ def test_when_every_statement_call_fails_the_stored_statements_stay(definitions,
     metadata = materialization_metadata(result, "fundamentals")
     assert metadata["symbols_failed"].value == 1 and "Could not resolve host" in metadata["failed_symbols"].value
     pd.testing.assert_frame_equal(read(db, "SELECT * FROM fundamental_statements ORDER BY ALL"), before)
+
+
+class RelianceDownload:
+    """``yfinance.download`` of RELIANCE.NS from its recorded history (fixtures: Yahoo's 2024-01-01 →
+    2025-06-19 bars, adjusted for the 1:1 bonus, a 2-for-1 split, of 2024-10-28, "Stock Splits" 2.0
+    that day). ``before_split=True`` answers as Yahoo did before the split was known: the days up to
+    2024-10-25 on the old basis (prices × 2, volume ÷ 2), no split reported."""
+
+    SPLIT_DAY = pd.Timestamp("2024-10-28")
+
+    def __init__(self, before_split: bool):
+        history = pd.read_csv(FIXTURES / "RELIANCE.NS_history.csv")
+        history["Date"] = pd.to_datetime(history["Date"].str[:10])
+        history = history.set_index("Date").drop(columns="symbol")
+        if before_split:
+            history = history[history.index < self.SPLIT_DAY].copy()
+            history[["Open", "High", "Low", "Close"]] *= 2
+            history["Volume"] //= 2
+        self.history = history
+        self.calls: list[pd.Timestamp] = []
+
+    def __call__(self, tickers, start=None, group_by="column", **kwargs) -> pd.DataFrame:
+        self.calls.append(pd.Timestamp(start))
+        rows = self.history.loc[pd.Timestamp(start):]
+        data = pd.concat({"RELIANCE.NS": rows}, axis=1, names=["Ticker", "Price"])
+        return data.swaplevel(0, 1, axis=1) if group_by == "column" else data
+
+
+def test_a_split_reported_by_yahoo_refetches_the_whole_history(definitions, tmp_path):
+    """Stored days on the old basis, then Yahoo reports a split among the new days: the whole history is
+    downloaded again (Yahoo's is on the new basis), so no day of the stored series jumps."""
+    db = tmp_path / "db.duckdb"
+    RecordedSource.tickers = RecordedTickers()
+    RecordedSource.prices = RelianceDownload(before_split=True)
+    source = RecordedSource(kind="yfinance", symbols=["RELIANCE.NS"], benchmark_symbol=None, backoff_seconds=0.0,
+                            history_start="2024-01-01", fundamentals_refresh_days=10_000)
+    assert materialize(definitions, db, source, selection=ASSETS).success
+    assert read(db, "SELECT max(close) c FROM price_history WHERE date = DATE '2024-10-25'")["c"].item() == pytest.approx(2 * 1327.8499755859375)
+
+    later = RelianceDownload(before_split=False)
+    RecordedSource.prices = later
+    result = materialize(definitions, db, source, selection=[*ASSETS, "benchmark_history"])
+    assert result.success and later.calls == [pd.Timestamp("2024-10-26"), pd.Timestamp("2024-01-01")]  # new days, then all
+    assert materialization_metadata(result, "price_history")["histories_refetched_after_a_split"].value == "RELIANCE.NS"
+    stored = read(db, "SELECT date, close, volume FROM price_history ORDER BY date").set_index("date")
+    recorded = later.history
+    assert len(stored) == len(recorded) and stored["close"].to_numpy() == pytest.approx(recorded["Close"].to_numpy())
+    assert stored["volume"].to_numpy() == pytest.approx(recorded["Volume"].to_numpy())
+    assert {e.check_name: e for e in result.get_asset_check_evaluations()}["price_history_split_jumps"].passed

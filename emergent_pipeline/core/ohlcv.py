@@ -42,8 +42,9 @@ def validate_ohlcv(raw: pd.DataFrame) -> ValidatedPrices:
 
     A row is rejected, with the first reason that applies, when its symbol is empty, its date does
     not parse, its close is missing, any present price is not positive, its high is below its low,
-    or it repeats an earlier (symbol, date). A missing open/high/low alone is not a rejection: the
-    close is still a real print, and the ``ohlc_consistency`` check reports such bars.
+    its open or close lies outside its own low-high range, or it repeats an earlier (symbol, date).
+    A missing open/high/low alone is not a rejection: the close is still a real print, and the
+    ``ohlc_consistency`` check reports such bars.
     """
     missing = [c for c in OHLCV_COLUMNS if c not in raw.columns]
     if missing:
@@ -67,6 +68,10 @@ def validate_ohlcv(raw: pd.DataFrame) -> ValidatedPrices:
         ("missing close", frame["close"].isna()),
         ("non-positive price", (prices <= 0).any(axis=1)),
         ("high below low", frame["high"] < frame["low"]),
+        # A print outside its own bar's range (CHD 2014-05-19 opens at 18.77 over a low of 33.70) is
+        # no price anyone traded at: feeding it to indicators and outcomes would invent moves.
+        ("open or close outside the bar's low-high range", (frame["open"] < frame["low"]) | (frame["open"] > frame["high"])
+         | (frame["close"] < frame["low"]) | (frame["close"] > frame["high"])),
         ("negative volume", frame["volume"] < 0),
         ("duplicate (symbol, date)", frame.duplicated(["symbol", "date"], keep="first")),
     ]

@@ -6,7 +6,9 @@ to its validity. It exits at the target if a high reaches it before a low reache
 stop in the opposite case, at the horizon's close otherwise; a bar that touches both counts as the
 stop (we cannot know which came first, so we assume the worse); a gap through a barrier fills at the
 open, not at the barrier. A SELL mirrors this. A signal whose horizon has not ended and that has
-touched neither barrier is ``open``: unlabelled, never counted as a failure.
+touched neither barrier is ``open``: unlabelled, never counted as a failure; if its symbol has stopped
+trading (no bar for more than ``stale_after_days`` of the panel's days) it is ``stale``: unlabelled and
+no longer live.
 
 **Success has one meaning** (domain spec): the trade's net return at its exit, after round-trip
 costs, is above zero. A target reached through a gap that fills at a loss is a failure. (The first
@@ -26,12 +28,16 @@ import pandas as pd
 
 from emergent_pipeline.core.indicators import locate_rows, sorted_panel
 
-OUTCOMES = ("target", "stop", "timeout", "open")
+OUTCOMES = ("target", "stop", "timeout", "open", "stale")
 
 
 @dataclass(frozen=True)
 class OutcomeParams:
     cost_bps_per_side: float = 10.0
+    stale_after_days: int = 5
+    """A symbol whose newest bar is more than this many of the panel's trading days behind the panel's
+    newest day has stopped trading (delisted, renamed, a feed that died): its unresolved signals are
+    ``stale``, neither live nor labelled."""
 
     @property
     def round_trip_cost(self) -> float:
@@ -41,8 +47,9 @@ class OutcomeParams:
 def follow_signals(prices: pd.DataFrame, signals: pd.DataFrame, params: OutcomeParams = OutcomeParams()) -> pd.DataFrame:
     """One row per signal (same order): outcome, entry_date, entry_fill, exit_date, exit_price,
     return_net, mfe, mae (favourable/adverse excursion as returns from the fill), bars_held,
-    horizon_end (the date the horizon ends, NaT while in the future) and label (1 when return_net > 0,
-    0 otherwise, NaN while open).
+    horizon_end (the date the horizon ends, NaT while in the future), live_until (the first day it is
+    no longer live; NaT while open) and label (1 when return_net > 0, 0 otherwise, NaN while open or
+    stale).
 
     ``signals`` needs symbol, date, signal_type, target_price, stop_loss, validity_days.
     """
@@ -79,7 +86,9 @@ def follow_signals(prices: pd.DataFrame, signals: pd.DataFrame, params: OutcomeP
     stopped = (first >= 0) & adverse[rows_n, np.maximum(first, 0)]  # a bar touching both is a stop
     reached = (first >= 0) & ~stopped
     complete = bars_left >= horizon
-    outcome = np.select([stopped, reached, complete], ["stop", "target", "timeout"], "open")
+    last_day_of_symbol = panel["day"].to_numpy()[np.minimum(row + bars_left, len(panel) - 1)]
+    behind = int(panel["day"].max()) - last_day_of_symbol
+    outcome = np.select([stopped, reached, complete, behind > params.stale_after_days], ["stop", "target", "timeout", "stale"], "open")
 
     entry_fill = opens[:, 0]
     exit_offset = np.where(first >= 0, first, horizon - 1)
@@ -93,7 +102,7 @@ def follow_signals(prices: pd.DataFrame, signals: pd.DataFrame, params: OutcomeP
         ],
         close[rows_n, np.minimum(exit_offset, width - 1)],
     )
-    exit_price = np.where(outcome == "open", np.nan, exit_price)
+    exit_price = np.where(np.isin(outcome, ["open", "stale"]), np.nan, exit_price)
     direction = np.where(buy_1d, 1.0, -1.0)
     gross = direction * (exit_price / entry_fill - 1.0)
     return_net = gross - params.round_trip_cost
@@ -106,7 +115,7 @@ def follow_signals(prices: pd.DataFrame, signals: pd.DataFrame, params: OutcomeP
 
     dates = panel["date"].to_numpy()
     exit_row = row + 1 + exit_offset
-    resolved = outcome != "open"
+    resolved = ~np.isin(outcome, ["open", "stale"])
     label = np.where(resolved, (return_net > 0).astype(float), np.nan)
     return pd.DataFrame(
         {
@@ -120,6 +129,11 @@ def follow_signals(prices: pd.DataFrame, signals: pd.DataFrame, params: OutcomeP
             "mae": np.where(bars_left >= 1, mae, np.nan),
             "bars_held": np.where(resolved, exit_offset + 1, np.minimum(bars_left, horizon)),
             "horizon_end": np.where(complete, dates[np.minimum(row + horizon, len(panel) - 1)], np.datetime64("NaT")),
+            # Live while the day is before this: the exit, or the day after a stale symbol's last bar; open: no end yet.
+            "live_until": np.select([resolved, outcome == "stale"],
+                                    [dates[np.minimum(exit_row, len(panel) - 1)],
+                                     dates[np.minimum(row + bars_left, len(panel) - 1)] + np.timedelta64(1, "D")],
+                                    np.datetime64("NaT")),
             "label": label,
         },
         index=signals.index,

@@ -25,6 +25,8 @@ class PriceFetch:
     failures: dict[str, str] = field(default_factory=dict)
     errored: set[str] = field(default_factory=set)
     requested: int = 0
+    replaced: set[str] = field(default_factory=set)
+    """Symbols whose whole history was fetched again (a split): their stored bars are replaced."""
 
 
 class PriceUpdateError(RuntimeError):
@@ -56,7 +58,8 @@ def apply_fetch(stored: pd.DataFrame | None, fetch: PriceFetch, incremental: boo
     raw = fetch.raw
     checked = validate_ohlcv(raw)
     if incremental:
-        table, added = merge_new_bars(stored, checked.accepted)
+        kept = stored[~stored["symbol"].isin(fetch.replaced)] if fetch.replaced else stored
+        table, added = merge_new_bars(kept, checked.accepted)
     else:
         table, added = checked.accepted, checked.accepted
     if table.empty:

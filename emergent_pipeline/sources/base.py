@@ -33,6 +33,8 @@ class PriceSource(ABC):
     name: str = "abstract"
     incremental: bool = False
     live: bool = False
+    adjusts_splits: bool = False
+    """Whether split-like jumps in its prices are adjusted by default (else they block downstream)."""
     """A live source should have yesterday's bars; a fixed one is judged against its own newest day."""
 
     @abstractmethod

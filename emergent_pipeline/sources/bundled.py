@@ -81,6 +81,9 @@ class BundledSource(PriceSource):
     """The default source; the whole panel replaces the stored table on each run."""
 
     name = "bundled"
+    # Its one split-like jump is real and known: Discovery's 2-for-1 share dividend of 2014-08-07
+    # (DISCA, DISCK), which the source did not adjust. The pipeline adjusts it and says so.
+    adjusts_splits = True
 
     def universe(self) -> pd.DataFrame:
         members = pd.read_csv(UNIVERSE_FILE)

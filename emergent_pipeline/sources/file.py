@@ -104,6 +104,11 @@ class FileSource(PriceSource):
             members["symbol"] = members["symbol"].astype(str).str.strip().str.upper()
         else:
             raw = apply_column_map(read_table(self.path), self.column_map)
+            if "symbol" not in raw.columns:
+                raise SourceFileError(
+                    f"price file {self.path} has no symbol column (map the file's name for it with column_map, "
+                    f"e.g. {{Ticker: symbol}}); it has {list(raw.columns)}"
+                )
             members = pd.DataFrame({"symbol": sorted(raw["symbol"].dropna().astype(str).str.upper().unique())})
         for column in UNIVERSE_COLUMNS:
             if column not in members.columns:

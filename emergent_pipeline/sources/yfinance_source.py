@@ -25,7 +25,38 @@ from emergent_pipeline.sources.yfinance_fundamentals import YFinanceFundamentals
 log = logging.getLogger(__name__)
 
 DownloadFunction = Callable[..., pd.DataFrame | None]
-YAHOO_FIELDS = {"Open": "open", "High": "high", "Low": "low", "Close": "close", "Volume": "volume"}
+YAHOO_FIELDS = {"Open": "open", "High": "high", "Low": "low", "Close": "close", "Volume": "volume", "Stock Splits": "split"}
+
+
+class YahooDownloadError(RuntimeError):
+    """yfinance returned nothing and logged why (it does not raise: a DNS failure is only a log line)."""
+
+
+class _Collected(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage().strip())
+
+
+def download_reporting_errors(download: DownloadFunction, *args: Any, **kwargs: Any) -> pd.DataFrame | None:
+    """Call ``download`` (``yfinance.download`` or a replay of it) and, when it returns no price at
+    all, raise the errors yfinance logged instead of handing back an empty frame: "no bars returned"
+    must not hide "Could not resolve host"."""
+    collector = _Collected()
+    logger = logging.getLogger("yfinance")
+    logger.addHandler(collector)
+    try:
+        data = download(*args, **kwargs)
+    finally:
+        logger.removeHandler(collector)
+    empty = data is None or data.empty or data.isna().all().all()
+    reported = [m for m in collector.messages if m and not m.endswith("Failed download:") and not m.endswith("Failed downloads:")]
+    if empty and reported:
+        raise YahooDownloadError("; ".join(reported)[:500])
+    return data
 
 
 def yfinance_download(*args: Any, **kwargs: Any) -> pd.DataFrame | None:
@@ -36,7 +67,8 @@ def yfinance_download(*args: Any, **kwargs: Any) -> pd.DataFrame | None:
 
 
 def download_to_long(data: pd.DataFrame | None, requested: Sequence[str]) -> pd.DataFrame:
-    """Turn a ``yfinance.download`` frame (wide, one column block per ticker) into long OHLCV rows.
+    """Turn a ``yfinance.download`` frame (wide, one column block per ticker) into long OHLCV rows
+    (plus ``split``, yfinance's "Stock Splits", where the download has it).
 
     Accepts both column layouts yfinance produces (``group_by='ticker'`` gives (Ticker, Price),
     ``'column'`` gives (Price, Ticker)) and a flat frame for a single ticker. Rows where every price
@@ -61,7 +93,8 @@ def download_to_long(data: pd.DataFrame | None, requested: Sequence[str]) -> pd.
     missing = [c for c in OHLCV_COLUMNS if c not in long.columns]
     if missing:
         raise ValueError(f"yfinance returned no {missing} columns; it returned {list(long.columns)}")
-    long = long.loc[long[["open", "high", "low", "close"]].notna().any(axis=1), OHLCV_COLUMNS]
+    extra = ["split"] if "split" in long.columns else []
+    long = long.loc[long[["open", "high", "low", "close"]].notna().any(axis=1), OHLCV_COLUMNS + extra]
     long["date"] = pd.to_datetime(long["date"])
     if long["date"].dt.tz is not None:
         long["date"] = long["date"].dt.tz_localize(None)
@@ -108,13 +141,14 @@ class YFinanceClient:
     def _download_with_retries(self, batch: list[str], start: pd.Timestamp) -> pd.DataFrame | None:
         for attempt in range(1, self.max_attempts + 1):
             try:
-                return self.download(
+                return download_reporting_errors(
+                    self.download,
                     batch,
                     start=start.strftime("%Y-%m-%d"),
                     interval="1d",
                     group_by="ticker",
                     auto_adjust=False,  # split-adjusted, not dividend-adjusted, like the bundled panel
-                    actions=False,
+                    actions=True,  # "Stock Splits": a new split means the stored history is on the old basis
                     progress=False,
                     threads=True,
                     multi_level_index=True,
@@ -171,7 +205,9 @@ class YFinanceSource(PriceSource):
         return members[UNIVERSE_COLUMNS]
 
     def fetch_prices(self, stored: pd.DataFrame) -> PriceFetch:
-        """Download, per group of symbols with the same newest stored day, the days after it."""
+        """Download, per group of symbols with the same newest stored day, the days after it. A symbol
+        whose new days include a split is downloaded again from ``history_start``: yfinance adjusts
+        the whole history to the new basis, and the stored days are on the old one."""
         last = stored.groupby("symbol")["date"].max() if not stored.empty else pd.Series(dtype="datetime64[ns]")
         start = pd.Series(self.history_start, index=self.symbols)
         start.update(last.reindex(self.symbols).dropna() + pd.Timedelta(days=1))
@@ -182,7 +218,14 @@ class YFinanceSource(PriceSource):
         errored = {s for f in fetches for s in f.errored}
         if not raw.empty:  # a provider may send a bar we already hold again; only new days count
             raw = raw.loc[raw["date"].to_numpy() >= start.reindex(raw["symbol"]).to_numpy()]
-        return PriceFetch(raw=raw.reset_index(drop=True), failures=failures, errored=errored, requested=len(due))
+        split = raw["split"].fillna(0.0) if "split" in raw.columns else pd.Series(0.0, index=raw.index)
+        resplit = sorted(set(raw.loc[(split > 0) & (split != 1) & raw["symbol"].isin(last.index), "symbol"]))
+        if resplit:
+            whole = self.client.fetch(resplit, self.history_start)
+            raw = pd.concat([raw[~raw["symbol"].isin(resplit)], whole.raw], ignore_index=True)
+            failures.update(whole.failures)
+        return PriceFetch(raw=raw[OHLCV_COLUMNS].reset_index(drop=True), failures=failures, errored=errored, requested=len(due),
+                          replaced=set(resplit) - set(whole.failures) if resplit else set())
 
     def fundamentals(self, stored: pd.DataFrame | None = None) -> FundamentalsFetch:
         """Statements of the symbols not fetched in the last ``fundamentals_refresh_days`` days (the
@@ -202,7 +245,7 @@ class YFinanceSource(PriceSource):
         fetch = self.client.fetch([self.benchmark_symbol], self.history_start)
         if fetch.raw.empty:
             raise RuntimeError(f"benchmark {self.benchmark_symbol} could not be downloaded: {fetch.failures}")
-        return fetch.raw.drop(columns="symbol")
+        return fetch.raw[OHLCV_COLUMNS].drop(columns="symbol")
 
     def describe(self) -> dict[str, str]:
         return {

@@ -1,37 +1,17 @@
-"""The benchmark series and the market context computed from it."""
+"""The market context, computed from the benchmark series (stored by the source's ``source_data`` step)."""
 
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from emergent_pipeline.core.benchmark import equal_weight_index
 from emergent_pipeline.core.market_context import compute_market_context
 from emergent_pipeline.defs.tables import load_tables
 from emergent_pipeline.defs.metadata import date_range, png, table_preview
-from emergent_pipeline.defs.prices.assets import price_history
-from emergent_pipeline.defs.prices.resources import PriceSourceResource
+from emergent_pipeline.defs.prices.assets import benchmark_history
 from emergent_pipeline.plots import regime_chart
 from emergent_pipeline.storage import replace_table
 
 GROUP = "market"
-
-
-@dg.asset(group_name=GROUP, kinds={"duckdb", "pandas"}, deps=[price_history])
-def benchmark_history(duckdb: DuckDBResource, price_source: PriceSourceResource) -> dg.MaterializeResult:
-    """The index market context is read from: the configured one, or else the universe's
-    equal-weight index built from ``price_history``."""
-    index = price_source.build().benchmark()
-    origin = "configured index"
-    if index is None:
-        (prices,) = load_tables(duckdb, "price_history")
-        index = equal_weight_index(prices)
-        origin = "equal-weight index of the universe"
-    with duckdb.get_connection() as conn:
-        replace_table(conn, "benchmark_history", index)
-    return dg.MaterializeResult(
-        metadata={"origin": origin, "dagster/row_count": len(index), "date_range": date_range(index),
-                  "preview": table_preview(index.tail(5))}
-    )
 
 
 @dg.asset(group_name=GROUP, kinds={"duckdb", "pandas"}, deps=[benchmark_history])

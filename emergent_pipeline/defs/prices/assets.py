@@ -1,4 +1,11 @@
-"""Universe, price history and fundamentals, loaded from the configured source into DuckDB."""
+"""Everything a source provides, fetched and validated together, then written together.
+
+Universe, prices, statements and the benchmark come from one source and must agree with each other,
+so they are one Dagster step (a multi-asset): everything is fetched and checked first, and only then
+are the six tables (``universe``, ``price_history``, ``price_rejections``, ``fundamental_statements``,
+``fundamentals``, ``benchmark_history``) written in one DuckDB transaction. A run that fails anywhere
+in here, for any reason, leaves every stored table as it was, and says why in plain words.
+"""
 
 
 from datetime import timedelta
@@ -8,102 +15,28 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
+from emergent_pipeline.core.benchmark import equal_weight_index
 from emergent_pipeline.core.fundamentals import AvailabilityParams, FundamentalsError, canonical, point_in_time
+from emergent_pipeline.core.price_quality import adjust_for_splits, split_jumps
 from emergent_pipeline.core.price_update import PriceUpdateError, apply_fetch
 from emergent_pipeline.defs.metadata import date_range, table_preview
 from emergent_pipeline.defs.prices.resources import PriceSourceResource
 from emergent_pipeline.sources.file import SourceFileError
-from emergent_pipeline.storage import read_table, replace_table, replace_tables
-
-SECTOR_NEEDED_BY = "sector_rotation (ranks sectors), the Shariah activity screen (every symbol UNKNOWN) and the model's sector feature"
+from emergent_pipeline.storage import read_table, replace_tables
 
 GROUP = "prices"
+SECTOR_NEEDED_BY = "sector_rotation (ranks sectors), the Shariah activity screen (every symbol UNKNOWN) and the model's sector feature"
 # Refreshed every trading day: warn after a missed day, fail after a missed long weekend.
 DAILY_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=98), warn_window=timedelta(hours=26))
 
-
-@dg.asset(group_name=GROUP, kinds={"duckdb", "pandas"})
-def universe(context: dg.AssetExecutionContext, duckdb: DuckDBResource, price_source: PriceSourceResource) -> dg.MaterializeResult:
-    """The symbols the pipeline covers, with name, GICS sector and sub-industry, and market cap where known."""
-    source = price_source.build()
-    try:
-        members = source.universe()
-    except (SourceFileError, OSError) as error:
-        raise dg.Failure(description=f"universe not updated: {error}", metadata=source.describe()) from error
-    with duckdb.get_connection() as conn:
-        replace_table(conn, "universe", members)
-    no_sector = int(members["sector"].isna().sum())
-    if no_sector:
-        context.log.warning(f"{no_sector} of {len(members)} symbols have no sector: {SECTOR_NEEDED_BY} cannot work for them")
-    return dg.MaterializeResult(
-        metadata={
-            **source.describe(),
-            "dagster/row_count": len(members),
-            "sectors": dg.MetadataValue.md(members["sector"].value_counts(dropna=False).to_frame("symbols").to_markdown()),
-            "missing_sub_industry": int(members["sub_industry"].isna().sum()),
-            "missing_sector": no_sector,
-            "sector_warning": (f"{no_sector} of {len(members)} symbols have no sector: {SECTOR_NEEDED_BY} cannot work for them"
-                               if no_sector else "every symbol has a sector"),
-            "preview": table_preview(members),
-        }
-    )
+universe = dg.AssetKey("universe")
+price_history = dg.AssetKey("price_history")
+fundamentals = dg.AssetKey("fundamentals")
+benchmark_history = dg.AssetKey("benchmark_history")
 
 
-@dg.asset(group_name=GROUP, kinds={"duckdb", "pandas"}, deps=[universe], freshness_policy=DAILY_FRESHNESS)
-def price_history(context: dg.AssetExecutionContext, duckdb: DuckDBResource, price_source: PriceSourceResource) -> dg.MaterializeResult:
-    """Daily OHLCV bars, one row per (symbol, date).
-
-    Every bar passes the same row rules whatever the source; rejected rows are kept in the
-    ``price_rejections`` table and shown here with their reasons. A live source appends only the
-    days the table lacks. Nothing is written unless the whole update succeeds.
-    """
-    source = price_source.build()
-    with duckdb.get_connection() as conn:
-        stored = read_table(conn, "price_history")
-    try:
-        fetch = source.fetch_prices(stored if stored is not None else pd.DataFrame())
-        update = apply_fetch(stored, fetch, source.incremental)
-    except (PriceUpdateError, ValueError, OSError) as error:
-        # Expected input problems: say what is wrong, plainly; nothing has been written.
-        raise dg.Failure(
-            description=f"price_history not updated: {error}",
-            metadata={**source.describe(), "stored_rows_kept": 0 if stored is None else len(stored)},
-        ) from error
-    # Rejected rows are kept as text, exactly as read: they failed to parse as bars.
-    detected_at = pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
-    rejected = update.rejected.astype("string").assign(source=source.name, detected_at=detected_at)
-    with duckdb.get_connection() as conn:
-        if source.incremental:  # earlier runs' rejections stay on record next to today's
-            earlier = read_table(conn, "price_rejections")
-            if earlier is not None and len(earlier):
-                rejected = pd.concat([earlier.astype("string"), rejected], ignore_index=True)
-        replace_tables(conn, {"price_history": update.table, "price_rejections": rejected})
-
-    table = update.table
-    failures = pd.DataFrame(sorted(update.failures.items()), columns=["symbol", "reason"])
-    if not failures.empty:
-        context.log.warning(f"{len(failures)} of {update.requested} symbols failed to download")
-    return dg.MaterializeResult(
-        metadata={
-            **source.describe(),
-            "dagster/row_count": len(table),
-            "symbols": int(table["symbol"].nunique()),
-            "date_range": date_range(table),
-            "newest_date": f"{table['date'].max():%Y-%m-%d}",
-            "rows_added": len(update.added),
-            "rows_rejected": len(update.rejected),
-            "rejections_by_reason": dg.MetadataValue.json(update.rejected["reason"].value_counts().to_dict() if len(update.rejected) else {}),
-            "rejected_rows": table_preview(update.rejected, rows=50),
-            "symbols_requested": update.requested,
-            "symbols_failed": len(failures),
-            "failed_symbols": table_preview(failures, rows=50),
-            "preview": table_preview(table.tail(5)),
-        }
-    )
-
-
-class FundamentalsConfig(dg.Config):
-    """When a statement may be used, and how splits are inferred (``core.fundamentals``)."""
+class SourceConfig(dg.Config):
+    """When a statement may be used, and how splits in statements are inferred (``core.fundamentals``)."""
 
     filing_lag_days: int = Field(default=90, description="Availability = period end + this, where the source has no filing date.")
     max_age_months: int = Field(default=15, description="A statement is not used longer than this after its availability.")
@@ -113,47 +46,120 @@ class FundamentalsConfig(dg.Config):
         return AvailabilityParams(self.filing_lag_days, self.max_age_months, self.split_tolerance)
 
 
-@dg.asset(group_name=GROUP, kinds={"duckdb", "pandas"}, deps=[universe])
-def fundamentals(context: dg.AssetExecutionContext, config: FundamentalsConfig, duckdb: DuckDBResource,
-                 price_source: PriceSourceResource) -> dg.MaterializeResult:
-    """Company statements, point in time: each row is usable from ``available_from`` (filing date, or
-    period end + the filing lag) until a newer one is or ``usable_until`` passes, with EPS and shares
-    on the share basis of the prices. The statements as the sources gave them accumulate in
-    ``fundamental_statements`` (a new fetch refreshes the same symbol, kind and period)."""
+class SourceDataError(ValueError):
+    """What a source handed over cannot be stored as it is."""
+
+
+def checked_universe(members: pd.DataFrame) -> pd.DataFrame:
+    if members.empty or members["symbol"].dropna().astype(str).str.strip().eq("").all():
+        raise SourceDataError("the source gave no symbol at all (an empty universe)")
+    return members
+
+
+@dg.multi_asset(
+    group_name=GROUP,
+    can_subset=False,
+    specs=[
+        dg.AssetSpec(universe, kinds={"duckdb", "pandas"},
+                     description="The symbols the pipeline covers, with name, sector and sub-industry (GICS, NSE or Yahoo labels), and market cap where known."),
+        dg.AssetSpec(price_history, kinds={"duckdb", "pandas"}, deps=[universe], freshness_policy=DAILY_FRESHNESS,
+                     description="Daily OHLCV bars, one row per (symbol, date); rejected rows are kept in price_rejections with their reason."),
+        dg.AssetSpec(fundamentals, kinds={"duckdb", "pandas"}, deps=[universe],
+                     description="Company statements point in time (available_from → usable_until), EPS and shares on the prices' share basis; "
+                                 "the statements as the sources gave them accumulate in fundamental_statements."),
+        dg.AssetSpec(benchmark_history, kinds={"duckdb", "pandas"}, deps=[price_history],
+                     description="The index market context is read from: the configured one, or the universe's equal-weight index."),
+    ],
+)
+def source_data(context: dg.AssetExecutionContext, config: SourceConfig, duckdb: DuckDBResource, price_source: PriceSourceResource):
+    """Fetch everything the configured source provides, validate it, then write it in one transaction."""
     source = price_source.build()
     with duckdb.get_connection() as conn:
-        stored = read_table(conn, "fundamental_statements")
+        stored_prices, stored_statements, earlier_rejections = (
+            read_table(conn, t) for t in ("price_history", "fundamental_statements", "price_rejections"))
     try:
-        fetch = source.fundamentals(stored)
-        fresh = canonical(fetch.statements)
-        statements = fresh
-        if stored is not None and len(stored):
-            key = pd.MultiIndex.from_frame(fresh[["symbol", "kind", "period_end"]])
-            kept = stored.loc[~pd.MultiIndex.from_frame(canonical(stored)[["symbol", "kind", "period_end"]]).isin(key)]
-            statements = canonical(pd.concat([kept, fresh], ignore_index=True)) if len(fresh) else canonical(stored)
-        table, splits = point_in_time(statements, config.to_params())
-    except (FundamentalsError, SourceFileError, OSError) as error:
-        raise dg.Failure(description=f"fundamentals not updated: {error}", metadata=source.describe()) from error
+        members = checked_universe(source.universe())
+        fetch = source.fetch_prices(stored_prices if stored_prices is not None else pd.DataFrame())
+        update = apply_fetch(stored_prices, fetch, source.incremental)
+        index = source.benchmark()
+        origin = "configured index" if index is not None else "equal-weight index of the universe"
+        jumps = split_jumps(update.table, index)
+        adjusted = price_source.adjusts_splits(source) and len(jumps) > 0
+        table = adjust_for_splits(update.table, jumps) if adjusted else update.table
+        if index is None:
+            index = equal_weight_index(table)
+        statements_fetch = source.fundamentals(stored_statements)
+        statements = merge_statements(stored_statements, canonical(statements_fetch.statements))
+        point_in_time_rows, splits = point_in_time(statements, config.to_params())
+    except (PriceUpdateError, SourceDataError, SourceFileError, FundamentalsError, ValueError, KeyError, OSError, RuntimeError) as error:
+        # Expected input problems: say what is wrong, plainly; nothing has been written.
+        raise dg.Failure(description=f"nothing stored, every table kept as it was: {error}",
+                         metadata={**source.describe(), "stored_price_rows_kept": 0 if stored_prices is None else len(stored_prices)}) from error
+
+    detected_at = pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
+    rejected = update.rejected.astype("string").assign(source=source.name, detected_at=detected_at)
+    if source.incremental and earlier_rejections is not None and len(earlier_rejections):
+        rejected = pd.concat([earlier_rejections.astype("string"), rejected], ignore_index=True)  # earlier runs' stay on record
     with duckdb.get_connection() as conn:
-        replace_tables(conn, {"fundamental_statements": statements, "fundamentals": table})
-    failures = pd.DataFrame(sorted(fetch.failures.items()), columns=["symbol", "reason"])
+        replace_tables(conn, {
+            "universe": members, "price_history": table, "price_rejections": rejected, "fundamental_statements": statements,
+            "fundamentals": point_in_time_rows, "benchmark_history": index,
+        })
+
+    no_sector = int(members["sector"].isna().sum())
+    sector_warning = (f"{no_sector} of {len(members)} symbols have no sector: {SECTOR_NEEDED_BY} cannot work for them"
+                      if no_sector else "every symbol has a sector")
+    if no_sector:
+        context.log.warning(sector_warning)
+    failures = pd.DataFrame(sorted(update.failures.items()), columns=["symbol", "reason"])
     if len(failures):
-        context.log.warning(f"{len(failures)} of {fetch.requested} symbols gave no statements")
-    kinds = table["kind"].value_counts().to_dict() if len(table) else {}
-    return dg.MaterializeResult(
-        metadata={
-            **source.describe(),
-            "dagster/row_count": len(table),
-            "symbols": int(table["symbol"].nunique()) if len(table) else 0,
-            "statements_by_kind": dg.MetadataValue.json({str(k): int(v) for k, v in kinds.items()}),
-            "statements_fetched": len(fresh),
-            "period_ends": date_range(table, "period_end") if len(table) else "none",
-            "availability": f"filing date, else period end + {config.filing_lag_days} days; usable for {config.max_age_months} months at most",
-            "share_counts_carried": int((table["shares_from_period_end"] < table["period_end"]).sum()) if len(table) else 0,
-            "inferred_splits": len(splits),
-            "splits": table_preview(splits, rows=60),
-            "symbols_failed": len(failures),
-            "failed_symbols": table_preview(failures, rows=50),
-            "preview": table_preview(table[table["symbol"] == table["symbol"].iloc[0]] if len(table) else table),
-        }
-    )
+        context.log.warning(f"{len(failures)} of {update.requested} symbols failed to download")
+    statement_failures = pd.DataFrame(sorted(statements_fetch.failures.items()), columns=["symbol", "reason"])
+    yield dg.MaterializeResult(asset_key=universe, metadata={
+        **source.describe(), "dagster/row_count": len(members),
+        "sectors": dg.MetadataValue.md(members["sector"].value_counts(dropna=False).to_frame("symbols").to_markdown()),
+        "missing_sub_industry": int(members["sub_industry"].isna().sum()), "missing_sector": no_sector,
+        "sector_warning": sector_warning, "preview": table_preview(members),
+    })
+    yield dg.MaterializeResult(asset_key=price_history, metadata={
+        **source.describe(), "dagster/row_count": len(table), "symbols": int(table["symbol"].nunique()),
+        "date_range": date_range(table), "newest_date": f"{table['date'].max():%Y-%m-%d}",
+        "rows_added": len(update.added), "rows_rejected": len(update.rejected),
+        "rejections_by_reason": dg.MetadataValue.json(update.rejected["reason"].value_counts().to_dict() if len(update.rejected) else {}),
+        "rejected_rows": table_preview(update.rejected, rows=50),
+        "symbols_requested": update.requested, "symbols_failed": len(failures), "failed_symbols": table_preview(failures, rows=50),
+        "histories_refetched_after_a_split": ", ".join(sorted(fetch.replaced)) or "none",
+        "split_jumps": table_preview(jumps, rows=50),
+        "split_adjustment": (f"{len(jumps)} split-like jumps adjusted (bars before each divided by its ratio, volumes multiplied)"
+                             if adjusted else f"{len(jumps)} split-like jumps, not adjusted (the price_history_split_jumps check blocks on them)"
+                             if len(jumps) else "no split-like jump"),
+        "preview": table_preview(table[table["date"] == table["date"].max()]),
+    })
+    kinds = point_in_time_rows["kind"].value_counts().to_dict() if len(point_in_time_rows) else {}
+    yield dg.MaterializeResult(asset_key=fundamentals, metadata={
+        "dagster/row_count": len(point_in_time_rows),
+        "symbols": int(point_in_time_rows["symbol"].nunique()) if len(point_in_time_rows) else 0,
+        "statements_by_kind": dg.MetadataValue.json({str(k): int(v) for k, v in kinds.items()}),
+        "statements_fetched": len(statements_fetch.statements),
+        "period_ends": date_range(point_in_time_rows, "period_end") if len(point_in_time_rows) else "none",
+        "availability": f"filing date, else period end + {config.filing_lag_days} days; usable for {config.max_age_months} months at most",
+        "share_counts_carried": int((point_in_time_rows["shares_from_period_end"] < point_in_time_rows["period_end"]).sum()) if len(point_in_time_rows) else 0,
+        "inferred_splits": len(splits), "splits": table_preview(splits, rows=60),
+        "symbols_failed": len(statement_failures), "failed_symbols": table_preview(statement_failures, rows=50),
+        "preview": table_preview(point_in_time_rows[point_in_time_rows["symbol"] == point_in_time_rows["symbol"].iloc[0]] if len(point_in_time_rows) else point_in_time_rows),
+    })
+    yield dg.MaterializeResult(asset_key=benchmark_history, metadata={
+        "origin": origin, "dagster/row_count": len(index), "date_range": date_range(index), "preview": table_preview(index.tail(5)),
+    })
+
+
+def merge_statements(stored: pd.DataFrame | None, fresh: pd.DataFrame) -> pd.DataFrame:
+    """The stored statements with the fresh ones added; a fresh (symbol, kind, period) replaces the stored one."""
+    if stored is None or stored.empty:
+        return fresh
+    if fresh.empty:
+        return canonical(stored)
+    base = canonical(stored)
+    key = pd.MultiIndex.from_frame(fresh[["symbol", "kind", "period_end"]])
+    kept = base.loc[~pd.MultiIndex.from_frame(base[["symbol", "kind", "period_end"]]).isin(key)]
+    return canonical(pd.concat([kept, fresh], ignore_index=True))

@@ -5,10 +5,14 @@ Which checks block downstream assets, and why:
   window, and a zero or negative price makes returns and logs meaningless, so signals computed on
   them would be wrong, not merely noisy. The row rules at ingestion reject both, so a failure here
   means the table was written by something else and must be looked at before anything builds on it.
-- OHLC consistency, staleness and extreme moves WARN: the bundled real data has all three (a few
-  bars with the open or close outside the day's range, spin-offs the source did not adjust such as
-  EBAY 2015-07-20 and BAX 2015-07-01). They are real and rare; strategies treat a missing value as
-  "does not fire", so the pipeline goes on and the user sees the rows here.
+- split-like jumps BLOCK: prices on two share bases (a split the source did not adjust, two vendors
+  joined) fake a -50 % or -86 % day that labels would count as a loss and indicators as a crash.
+  Configure the source to adjust them (``price_source.adjust_splits``) or fix the file.
+- OHLC consistency, staleness and extreme moves WARN: a bar whose open or close lies outside its own
+  low-high range is rejected at ingestion (``price_rejections``) and so excluded from indicators and
+  outcomes; what remains here are incomplete bars (a close without its range), which the indicators
+  treat as flat. Staleness and moves are real and rare (spin-offs the source did not adjust such as
+  EBAY 2015-07-20 and BAX 2015-07-01); the user sees the rows here.
 """
 
 
@@ -56,10 +60,24 @@ def price_history_positive_prices(duckdb: DuckDBResource) -> dg.AssetCheckResult
 
 @dg.asset_check(asset=price_history, description="low <= open, close <= high, and the range is complete.")
 def price_history_ohlc_consistency(duckdb: DuckDBResource) -> dg.AssetCheckResult:
-    found = price_quality.ohlc_inconsistencies(_load(duckdb))
+    prices, rejections = load_tables(duckdb, "price_history", "price_rejections")
+    found = price_quality.ohlc_inconsistencies(prices)
     by_problem = found["problem"].value_counts().to_dict() if len(found) else {}
+    excluded = rejections[rejections["reason"].isin(["open or close outside the bar's low-high range", "high below low"])] if rejections is not None else pd.DataFrame()
     return _result(found, dg.AssetCheckSeverity.WARN, "bars whose OHLC do not fit together",
-                   by_problem=dg.MetadataValue.json(by_problem))
+                   by_problem=dg.MetadataValue.json(by_problem), excluded_at_ingestion=len(excluded),
+                   excluded_rows=table_preview(excluded, rows=SHOWN_ROWS),
+                   rule="a bar with its open or close outside its own low-high range (or its high below its low) is rejected at "
+                        "ingestion, so excluded from indicators and outcomes; an incomplete bar stays, treated as flat by the indicators")
+
+
+@dg.asset_check(asset=price_history, blocking=True,
+                description="No split-like jump: a day whose open and close both sit a usual split ratio away from the previous close while the index is calm.")
+def price_history_split_jumps(duckdb: DuckDBResource, price_source: PriceSourceResource) -> dg.AssetCheckResult:
+    prices, index = load_tables(duckdb, "price_history", "benchmark_history")
+    found = price_quality.split_jumps(prices, index if price_source.has_index else None)
+    return _result(found, dg.AssetCheckSeverity.ERROR, "split-like jumps (prices on two share bases)",
+                   remedy="set price_source.adjust_splits: true to adjust them, or give prices on one basis")
 
 
 @dg.asset_check(asset=price_history, description="No symbol's newest bar lags behind.")

@@ -52,6 +52,12 @@ class PriceSourceResource(dg.ConfigurableResource):
     fundamentals_refresh_days: int = Field(
         default=7, description="yfinance: fetch a symbol's statements again once its last fetch is this many days old."
     )
+    adjust_splits: bool | None = Field(
+        default=None,
+        description="Adjust split-like jumps (close and open gap both near a usual split ratio, index calm) instead of "
+        "blocking downstream on them; null = the source's default (bundled: adjust its known DISCA/DISCK 2014 split; "
+        "yfinance and files: block).",
+    )
     stale_after_business_days: int = Field(
         default=3, description="A symbol whose newest bar is older than this (in business days) is stale."
     )
@@ -79,6 +85,18 @@ class PriceSourceResource(dg.ConfigurableResource):
             fundamentals_client=YFinanceFundamentalsClient(self.ticker_data_function()),
             fundamentals_refresh_days=self.fundamentals_refresh_days,
         )
+
+    def adjusts_splits(self, source: PriceSource) -> bool:
+        """Whether split-like jumps are adjusted: as configured, else the source's own default."""
+        return source.adjusts_splits if self.adjust_splits is None else self.adjust_splits
+
+    @property
+    def has_index(self) -> bool:
+        """Whether a real index is configured; without one the universe's equal-weight index stands in,
+        which moves with the very symbols it is compared to."""
+        if self.kind == "bundled":
+            return True
+        return (self.benchmark_symbol if self.kind == "yfinance" else self.benchmark_path) is not None
 
     def download_function(self):
         """The network call for prices; tests replace only this, with a replay of a recorded response."""

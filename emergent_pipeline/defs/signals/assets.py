@@ -9,7 +9,7 @@ from emergent_pipeline.core.consensus import compute_consensus
 from emergent_pipeline.core.strategies.registry import STRATEGIES, resolve_params, run_strategies
 from emergent_pipeline.core.indicators import sorted_panel
 from emergent_pipeline.core.strategy_panel import build_strategy_panel, join_fundamentals
-from emergent_pipeline.defs.market.assets import benchmark_history
+from emergent_pipeline.defs.prices.assets import benchmark_history
 from emergent_pipeline.defs.tables import load_tables
 from emergent_pipeline.defs.metadata import date_range, table_preview
 from emergent_pipeline.defs.prices.assets import fundamentals, price_history, universe
