@@ -14,6 +14,7 @@ import tempfile
 from importlib import metadata
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import mlflow
 import pandas as pd
@@ -23,17 +24,11 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
 from emergent_pipeline.core.signal_model import ModelParams
-from emergent_pipeline.storage import PROJECT_ROOT
+from emergent_pipeline.paths import PROJECT_ROOT, default_tracking_uri, process_alive
 
 MODEL_NAME = "emergent-signal-scorer"
 EXPERIMENT_NAME = "emergent-signal-scorer"
-TRACKING_URI_ENV = "EMERGENT_PIPELINE_MLFLOW_URI"
 CHAMPION, CHALLENGER = "champion", "challenger"
-
-
-def default_tracking_uri() -> str:
-    """``$EMERGENT_PIPELINE_MLFLOW_URI`` if set, else ``sqlite:///<project>/mlruns/mlflow.db``."""
-    return os.environ.get(TRACKING_URI_ENV) or f"sqlite:///{PROJECT_ROOT / 'mlruns' / 'mlflow.db'}"
 
 
 def default_artifact_root() -> str:
@@ -67,6 +62,21 @@ class ModelStore:
             return experiment.experiment_id
         return self.client().create_experiment(self.experiment_name, artifact_location=Path(self.artifact_root).resolve().as_uri())
 
+    def end_abandoned_runs(self) -> list[str]:
+        """Runs of the experiment still RUNNING whose process is gone (a training or replay that was
+        killed) are marked KILLED, so the UI stops showing them as running. Each run records its
+        process id (tag ``pid``) when it starts. Returns their ids."""
+        experiment = self.client().get_experiment_by_name(self.experiment_name)
+        if experiment is None:
+            return []
+        client = self.client()
+        running = client.search_runs([experiment.experiment_id], filter_string="attributes.status = 'RUNNING'")
+        abandoned = [run for run in running if run.data.tags.get("pid", "").isdigit()
+                     and int(run.data.tags["pid"]) != os.getpid() and not process_alive(int(run.data.tags["pid"]))]
+        for run in abandoned:
+            client.set_terminated(run.info.run_id, status="KILLED")
+        return [run.info.run_id for run in abandoned]
+
     def log_challenger(
         self,
         model,
@@ -80,8 +90,9 @@ class ModelStore:
         """Log a training run (params, metrics, feature list, plots, the model with its signature
         and an input example), register it as a new version and point ``challenger`` at it."""
         experiment_id = self._activate()
+        self.end_abandoned_runs()
         example = features.head(5)
-        with mlflow.start_run(experiment_id=experiment_id, run_name="train_signal_model") as run:
+        with mlflow.start_run(experiment_id=experiment_id, run_name="train_signal_model", tags={"pid": str(os.getpid())}) as run:
             mlflow.log_params(params)
             mlflow.log_metrics({k: v for k, v in metrics.items() if pd.notna(v)})
             mlflow.set_tags(tags)
@@ -115,7 +126,8 @@ class ModelStore:
         """A run without a registered model (the walk-forward replay): params, metrics, tags, plots and
         tables. Returns the run id."""
         experiment_id = self._activate()
-        with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
+        self.end_abandoned_runs()
+        with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags={"pid": str(os.getpid())}) as run:
             mlflow.log_params(params)
             mlflow.log_metrics({k: v for k, v in metrics.items() if pd.notna(v)})
             mlflow.set_tags(tags)
@@ -137,6 +149,17 @@ class ModelStore:
         """The model of a version (a ``core.signal_model.SignalScorer``)."""
         self._activate()
         return mlflow.sklearn.load_model(f"models:/{self.model_name}/{version.version}")
+
+    def artifact_signature(self, version: ModelVersion) -> tuple | None:
+        """(name, size, mtime) of every file of a version's model, when its artifacts are on this
+        machine: a server compares it with what it loaded to notice a model changed or removed under
+        it. None for a remote artifact store (nothing to compare); an empty tuple when the files are gone."""
+        uri = self.client().get_model_version_download_uri(self.model_name, version.version)
+        if not uri.startswith("file://"):
+            return None
+        folder = Path(unquote(urlparse(uri).path))
+        return tuple(sorted((str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns)
+                            for p in folder.rglob("*") if p.is_file())) if folder.is_dir() else ()
 
     def version(self, number: str) -> ModelVersion:
         return self.client().get_model_version(self.model_name, str(number))

@@ -14,24 +14,13 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-DB_PATH_ENV = "EMERGENT_PIPELINE_DB"
-SERVING_DB_ENV = "EMERGENT_PIPELINE_SERVING_DB"
+from emergent_pipeline.paths import PROJECT_ROOT, default_db_path, process_alive, serving_db_path  # noqa: F401 - re-exported
+
 DATE_COLUMNS = (
     "date", "as_of", "last_date", "period_end", "filed", "available_from", "usable_until", "shares_from_period_end",
-    "statement_period_end", "after", "until", "issued_on", "model_label_end", "point", "entry_date", "exit_date", "horizon_end",
+    "statement_period_end", "after", "until", "issued_on", "model_label_end", "point", "entry_date", "exit_date", "horizon_end", "live_until",
 )
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def default_db_path() -> str:
-    """``$EMERGENT_PIPELINE_DB`` if set, else ``data/emergent.duckdb`` under the project root."""
-    return os.environ.get(DB_PATH_ENV) or str(PROJECT_ROOT / "data" / "emergent.duckdb")
-
-
-def serving_db_path(db_path: str | None = None) -> str:
-    """``$EMERGENT_PIPELINE_SERVING_DB`` if set, else ``serving.duckdb`` beside the pipeline's file."""
-    return os.environ.get(SERVING_DB_ENV) or str(Path(db_path or default_db_path()).expanduser().parent / "serving.duckdb")
 
 
 def publish_snapshot(conn: duckdb.DuckDBPyConnection, tables: list[str], target: str) -> dict[str, int]:
@@ -42,6 +31,7 @@ def publish_snapshot(conn: duckdb.DuckDBPyConnection, tables: list[str], target:
     target_path.parent.mkdir(parents=True, exist_ok=True)
     staging = target_path.with_name(f".{target_path.name}.{os.getpid()}.tmp")
     staging.unlink(missing_ok=True)
+    remove_abandoned_staging(target)
     conn.execute("ATTACH ? AS snapshot", [str(staging)])
     try:
         counts = {}
@@ -53,6 +43,18 @@ def publish_snapshot(conn: duckdb.DuckDBPyConnection, tables: list[str], target:
         conn.execute("DETACH snapshot")
     os.replace(staging, target_path)
     return counts
+
+
+def remove_abandoned_staging(target: str) -> list[Path]:
+    """Staging files of a snapshot publication whose process is gone (a killed run): removed."""
+    target_path = Path(target).expanduser()
+    removed = []
+    for leftover in target_path.parent.glob(f".{target_path.name}.*.tmp*"):
+        pid = leftover.name.removeprefix(f".{target_path.name}.").split(".")[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not process_alive(int(pid)):
+            leftover.unlink(missing_ok=True)
+            removed.append(leftover)
+    return removed
 
 
 def ensure_parent_dir(db_path: str) -> None:

@@ -27,4 +27,4 @@ def test_graph_has_the_foundation_assets_and_checks():
 def test_blocking_checks_are_the_ones_that_make_signals_wrong():
     loaded = defs()
     blocking = {spec.name for check in loaded.asset_checks for spec in check.check_specs if spec.blocking}
-    assert blocking == {"price_history_unique_keys", "price_history_positive_prices"}
+    assert blocking == {"price_history_unique_keys", "price_history_positive_prices", "price_history_split_jumps"}

@@ -138,3 +138,26 @@ def test_a_feature_mismatch_is_reported_not_scored_as_zero(definitions, bundled_
     materialize(definitions, db, PriceSourceResource(), selection=["ml_enhanced_signals"])
     reason = read(db, "SELECT DISTINCT ml_reason FROM ml_enhanced_signals")["ml_reason"].item()
     assert "features differ from the model's training" in reason and "a_feature_that_no_longer_exists" in reason
+
+
+def test_after_the_training_job_every_table_and_the_snapshot_agree_on_one_model_and_one_day(definitions, workspace):
+    """No daemon, no sensor: the training job itself brings the scores, outcomes, summary and the
+    serving snapshot in step with the model it promoted."""
+    from emergent_pipeline.defs.ml.jobs import train_signal_model
+
+    db, store = workspace
+    assert materialize(definitions, db, PriceSourceResource(), selection=train_signal_model.selection).success
+    champion = str(store.version_by_alias(CHAMPION).version)
+    assert champion == "2"
+    open_scores = read(db, "SELECT DISTINCT e.model_version FROM ml_enhanced_signals e JOIN signal_labels l USING (symbol, date) "
+                           "WHERE l.outcome = 'open'")["model_version"].tolist()
+    # The as-issued record keeps the version that issued each past signal; the newest day is issued by the champion.
+    issued_today = read(db, "SELECT DISTINCT model_version FROM signal_outcomes "
+                            "WHERE date = (SELECT max(date) FROM signal_outcomes)")["model_version"].tolist()
+    holdout = read(db, "SELECT model_version FROM performance_holdout")["model_version"].tolist()
+    assert open_scores == issued_today == holdout == [champion]
+    snapshot = Path(db).with_name("serving.duckdb")
+    manifest = read(snapshot, "SELECT * FROM snapshot_manifest").iloc[0]
+    newest = {table: read(db, f"SELECT max(date) d FROM {table}")["d"].item() for table in ("price_history", "market_context")}
+    assert manifest["model_version"] == champion and manifest["price_date"] == newest["price_history"] == newest["market_context"]
+    assert read(snapshot, "SELECT count(*) n FROM signal_outcomes")["n"].item() == read(db, "SELECT count(*) n FROM signal_outcomes")["n"].item()

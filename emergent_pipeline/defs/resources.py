@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import dagster as dg
-from dagster_duckdb import DuckDBResource
 
 from emergent_pipeline.defs.automation.resources import RetrainingPolicy
 from emergent_pipeline.defs.ml.resources import MLflowResource
 from emergent_pipeline.defs.prices.resources import PriceSourceResource
+from emergent_pipeline.defs.store import PipelineStore
 from emergent_pipeline.storage import default_db_path, ensure_parent_dir
 
 
@@ -15,11 +15,12 @@ from emergent_pipeline.storage import default_db_path, ensure_parent_dir
 def resources() -> dg.Definitions:
     db_path = default_db_path()
     ensure_parent_dir(db_path)
+    mlflow = MLflowResource()
     return dg.Definitions(
         resources={
-            "duckdb": DuckDBResource(database=db_path),
+            "duckdb": PipelineStore(database=db_path, mlflow=mlflow),
             "price_source": PriceSourceResource(),
-            "mlflow": MLflowResource(),
+            "mlflow": mlflow,
             "retraining": RetrainingPolicy(),
         }
     )

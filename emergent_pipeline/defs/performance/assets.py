@@ -49,13 +49,14 @@ def signal_outcomes(duckdb: DuckDBResource) -> dg.MaterializeResult:
     table = table.merge(market[["date", "regime"]].rename(columns={"regime": "market_regime"}), on="date", how="left")
     with duckdb.get_connection() as conn:
         replace_table(conn, "signal_outcomes", table)
-    resolved = table[table["outcome"] != "open"]
+    resolved = table[table["label"].notna()]
     stats = performance.trade_statistics(resolved["return_net"])
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(table),
             "outcomes": dg.MetadataValue.json(table["outcome"].value_counts().to_dict()),
             "open_signals": int((table["outcome"] == "open").sum()),
+            "stale_signals": int((table["outcome"] == "stale").sum()),
             "scored_on_their_day": int(table["ml_probability"].notna().sum()),
             "hit_rate_all_history": stats["hit_rate"],
             "mean_return_all_history": stats["mean_return"],

@@ -13,17 +13,35 @@ from dagster_duckdb import DuckDBResource
 from emergent_pipeline.defs.performance.assets import performance_summary, signal_outcomes
 from emergent_pipeline.storage import publish_snapshot, serving_db_path
 
+MANIFEST = """
+CREATE OR REPLACE TABLE snapshot_manifest AS
+SELECT now()::TIMESTAMP AS published_at, (SELECT max(date) FROM price_history) AS price_date,
+       (SELECT max(date) FROM signal_outcomes) AS signal_date,
+       (SELECT string_agg(DISTINCT model_version, ',' ORDER BY model_version) FROM ml_enhanced_signals e
+        JOIN signal_labels l USING (symbol, date) WHERE l.outcome = 'open' AND e.ml_status = 'scored') AS model_version,
+       ? AS run_id
+"""
+"""One row saying what the snapshot holds: its newest price day and the model whose scores its open
+signals carry (two versions, comma-separated, would mean a job left them out of step)."""
+
 SERVED_TABLES = [
     "signal_outcomes", "signal_scores", "consensus_breakdown", "strategy_signals", "signal_features", "market_context",
     "price_history", "shariah_screen", "performance_summary", "performance_reliability", "performance_calibration",
-    "performance_meaning", "performance_holdout", "replay_retrains", "model_evaluations", "run_failures",
+    "performance_meaning", "performance_holdout", "replay_retrains", "model_evaluations", "run_failures", "snapshot_manifest",
 ]
 
 
 @dg.asset(group_name="serving", kinds={"duckdb"}, deps=[signal_outcomes, performance_summary])
-def serving_snapshot(duckdb: DuckDBResource) -> dg.MaterializeResult:
-    """The tables the REST and Python APIs read, copied to ``serving.duckdb`` and swapped in atomically."""
+def serving_snapshot(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
+    """The tables the REST and Python APIs read, copied to ``serving.duckdb`` and swapped in atomically,
+    with a manifest of the price day and model version they hold."""
     target = serving_db_path(duckdb.database)
     with duckdb.get_connection() as conn:
+        conn.execute(MANIFEST, [context.run_id])
+        manifest = conn.execute("SELECT price_date, signal_date, model_version FROM snapshot_manifest").fetchone()
         counts = publish_snapshot(conn, SERVED_TABLES, target)
-    return dg.MaterializeResult(metadata={"path": target, "tables": dg.MetadataValue.json(counts)})
+    price_date, signal_date, model_version = manifest
+    return dg.MaterializeResult(metadata={
+        "path": target, "tables": dg.MetadataValue.json(counts), "price_date": str(price_date),
+        "newest_signal_date": str(signal_date), "model_version": model_version or "none (no signal scored)",
+    })

@@ -1,0 +1,48 @@
+"""Where the pipeline's files are: the DuckDB store, the serving snapshot, the MLflow store and the
+Dagster instance. Standard library only, so that a command that only reads them starts at once."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DB_PATH_ENV = "EMERGENT_PIPELINE_DB"
+SERVING_DB_ENV = "EMERGENT_PIPELINE_SERVING_DB"
+TRACKING_URI_ENV = "EMERGENT_PIPELINE_MLFLOW_URI"
+
+
+def default_db_path() -> str:
+    """``$EMERGENT_PIPELINE_DB`` if set, else ``data/emergent.duckdb`` under the project root."""
+    return os.environ.get(DB_PATH_ENV) or str(PROJECT_ROOT / "data" / "emergent.duckdb")
+
+
+def serving_db_path(db_path: str | None = None) -> str:
+    """``$EMERGENT_PIPELINE_SERVING_DB`` if set, else ``serving.duckdb`` beside the pipeline's file."""
+    return os.environ.get(SERVING_DB_ENV) or str(Path(db_path or default_db_path()).expanduser().parent / "serving.duckdb")
+
+
+def default_tracking_uri() -> str:
+    """``$EMERGENT_PIPELINE_MLFLOW_URI`` if set, else ``sqlite:///<project>/mlruns/mlflow.db``."""
+    return os.environ.get(TRACKING_URI_ENV) or f"sqlite:///{PROJECT_ROOT / 'mlruns' / 'mlflow.db'}"
+
+
+def dagster_home() -> Path | None:
+    """``$DAGSTER_HOME``, else the project's ``.dagster_home`` (where `make run` and `make dev` keep
+    the instance) when it exists; None when there is no instance to read."""
+    home = os.environ.get("DAGSTER_HOME")
+    if home:
+        return Path(home)
+    local = PROJECT_ROOT / ".dagster_home"
+    return local if (local / "dagster.yaml").exists() else None
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id exists on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
