@@ -60,7 +60,7 @@ def test_ml_enhanced_signals_as_the_guide_shows(api, bundled_db):
     body = response.json()
     assert set(body) >= {"success", "signals_count", "signals", "ml_statistics", "filter_threshold", "generated_at", "as_of"}
     assert body["success"] and body["as_of"] == "2018-02-07" and body["filter_threshold"] == 0.5
-    assert 0 < body["signals_count"] == len(body["signals"]) <= 20
+    assert 0 < body["signals_count"] == len(body["signals"]) and len({s["symbol"] for s in body["signals"]}) == 20
     probabilities = [s["ml_probability"] for s in body["signals"]]
     assert probabilities == sorted(probabilities, reverse=True) and min(probabilities) >= 0.5
     signal = body["signals"][0]
@@ -72,7 +72,7 @@ def test_ml_enhanced_signals_as_the_guide_shows(api, bundled_db):
 
 def test_the_signals_are_those_live_on_the_day(api, bundled_db):
     body = api.post("/signals/ml-enhanced", json={"max_symbols": 500, "as_of": "2016-03-01"}).json()
-    expected = read(bundled_db, "SELECT count(*) n FROM signal_outcomes WHERE date <= DATE '2016-03-01' AND (exit_date IS NULL OR exit_date > DATE '2016-03-01')")
+    expected = read(bundled_db, "SELECT count(*) n FROM signal_outcomes WHERE date <= DATE '2016-03-01' AND (live_until IS NULL OR live_until > DATE '2016-03-01')")
     assert body["as_of"] == "2016-03-01" and body["signals_count"] == expected["n"].item()
     symbol = body["signals"][0]["symbol"]
     only = api.post("/signals/ml-enhanced", json={"symbols": [symbol.lower()], "as_of": "2016-03-01"}).json()
@@ -81,7 +81,7 @@ def test_the_signals_are_those_live_on_the_day(api, bundled_db):
 
 LIVE_WITH_STATUS = """
 SELECT o.symbol, o.date, h.status FROM signal_outcomes o JOIN shariah_screen h USING (symbol, date)
-WHERE o.date <= DATE '{day}' AND (o.exit_date IS NULL OR o.exit_date > DATE '{day}')
+WHERE o.date <= DATE '{day}' AND (o.live_until IS NULL OR o.live_until > DATE '{day}')
 """
 
 
@@ -142,19 +142,49 @@ def test_generate_for_a_strategy_the_consensus_and_ml_consensus(api):
     assert all(s["ml_probability"] >= 0.6 for s in ml["signals"])
 
 
-def test_an_unknown_strategy_is_a_400_listing_the_valid_ones(api):
+def test_an_unknown_strategy_is_a_422_listing_the_valid_ones(api):
     response = api.post("/signals/generate", json={"strategy": "astrology"})
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert all(name in response.json()["detail"] for name in [*STRATEGY_NAMES, "ml_consensus"])
+    schema = api.get("/openapi.json").json()["components"]["schemas"]["GenerateRequest"]["properties"]["strategy"]
+    assert schema["enum"] == [*STRATEGY_NAMES, "consensus", "ml_consensus"]  # the contract says what the server enforces
 
 
 @pytest.mark.parametrize("payload", [
     {"max_symbols": 0}, {"min_ml_probability": 1.5}, {"symbols": ["AAPL' OR '1'='1"]}, {"as_of": "yesterday"}, {"unknown_field": 1},
+    {"shariah_only": "true"}, {"max_symbols": "5"}, {"as_of": 20160104}, {"as_of": "1451606400"}, {"min_ml_probability": "0.5"},
 ])
 def test_invalid_requests_are_422_with_a_message(api, payload):
+    """Including values pydantic would coerce by default: the schema says boolean, integer, a
+    YYYY-MM-DD string, and the server takes nothing else."""
     response = api.post("/signals/ml-enhanced", json=payload)
     detail = response.json()["detail"]
     assert response.status_code == 422 and detail.startswith("invalid request: ") and next(iter(payload)) in detail
+
+
+def test_bad_input_is_quoted_short_and_a_large_body_is_refused(api):
+    long_symbol = "A" * 20_000
+    response = api.post("/signals/ml-enhanced", json={"symbols": [long_symbol]})
+    assert response.status_code == 422 and len(response.text) < 600 and long_symbol[:100] not in response.text
+    unknown_field = "x" * 5_000
+    response = api.post("/signals/ml-enhanced", json={unknown_field: 1})
+    assert response.status_code == 422 and "(5000 characters)" in response.json()["detail"] and len(response.text) < 600
+    huge = api.post("/signals/ml-enhanced", json={"symbols": ["B" * 10_000_000]})
+    assert huge.status_code == 413 and huge.json()["detail"] == "request body larger than 65536 bytes"
+    streamed = api.post("/signals/ml-enhanced", content=(b"x" * 1024 for _ in range(100)), headers={"Content-Type": "application/json"})
+    assert streamed.status_code == 413  # no Content-Length: counted as it arrives
+
+
+def test_unknown_symbols_and_a_day_before_the_data_say_why(api):
+    body = api.post("/signals/ml-enhanced", json={"symbols": ["NOSUCH", "AAPL"], "max_symbols": 500}).json()
+    assert body["unknown_symbols"] == ["NOSUCH"]
+    nothing = api.post("/signals/ml-enhanced", json={"symbols": ["NOSUCH"]}).json()
+    assert nothing["signals_count"] == 0 and "1 not in the stored universe: NOSUCH" in nothing["note"]
+    early = api.post("/signals/ml-enhanced", json={"as_of": "2000-01-01"})
+    assert early.status_code == 200 and early.json()["signals"] == [] and early.json()["as_of"] == "2000-01-01"
+    assert early.json()["note"] == "as_of 2000-01-01 is before the first stored day 2013-02-08: no signal"
+    strategy = api.post("/signals/generate", json={"strategy": "momentum", "as_of": "2000-01-01"}).json()
+    assert strategy["signals"] == [] and "before the first stored day" in strategy["note"]
 
 
 def test_a_post_without_a_body_uses_the_defaults(api):
@@ -191,9 +221,14 @@ def test_market_context_performance_status_health_strategies(api, bundled_db):
     assert performance["verdict"] == {"replay": stored["verdict"].item()}
     assert {row["record"] for row in performance["calibration"]} == {"replay"} and performance["score_meaning"]
     assert performance["promotion_holdout"][0]["model_version"] == "1"
+    assert performance["figures_current"] and performance["figures_model_version"] == performance["champion_version"] == "1"
     status = api.get("/system/status").json()
     assert status["data"]["newest_price_date"] == "2018-02-07" and status["models"]["champion"] == "1"
+    ml = status["system_status"]["ml_status"]  # the guide's `jq '.system_status.ml_status'`
+    assert ml["status"] == "ok" and ml["champion_version"] == ml["serving_model_version"] == ml["loaded_version"] == "1" and ml["in_step"]
     assert api.get("/health").json() == {"status": "ok", "snapshot": True}
+    ready = api.get("/health/ready")
+    assert ready.status_code == 200 and ready.json() == {"status": "ready", "champion_version": "1", "newest_price_date": "2018-02-07", "reasons": []}
     strategies = api.get("/strategies").json()
     assert [s["name"] for s in strategies["strategies"]] == list(STRATEGY_NAMES)
 
@@ -203,21 +238,46 @@ def test_ml_test_scores_a_stored_signal_with_the_champion(api):
     assert body["model_version"] == "1" and 0 < body["ml_probability"] < 1 and body["latency_ms"] > 0
 
 
-def test_no_data_yet_is_a_503_naming_the_job(tmp_path):
+def test_no_data_yet_is_a_503_naming_the_job_and_no_path(tmp_path):
     with Server(create_app(snapshot_path=str(tmp_path / "none.duckdb"), tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")) as client:
         response = client.post("/signals/ml-enhanced", json={})
-        assert response.status_code == 503 and "daily_refresh" in response.json()["detail"]
+        assert response.status_code == 503 and "daily_refresh" in response.json()["detail"] and str(tmp_path) not in response.text
         assert client.get("/health").json() == {"status": "ok", "snapshot": False}
+        ready = client.get("/health/ready")
+        assert ready.status_code == 503 and ready.json()["status"] == "not ready"
+        assert any("no serving snapshot" in r or "does not exist" in r for r in ready.json()["reasons"]) and str(tmp_path) not in ready.text
+        assert "no champion model" in " ".join(ready.json()["reasons"])
         assert client.get("/ml/test").status_code == 503
+        status = client.get("/system/status").json()["system_status"]
+        assert status["status"] == "down" and status["ml_status"]["status"] == "unavailable"
 
 
-def test_schemathesis_finds_no_server_error(api):
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / "schemathesis"), "run", f"{api.base_url}/openapi.json", "--checks", "not_a_server_error,response_schema_conformance",
-         "--max-examples", "15", "--workers", "2"],
-        capture_output=True, text=True, timeout=600,
-    )
-    assert result.returncode == 0, result.stdout[-3000:]
+class Counted:
+    """The app, counting the HTTP requests it receives."""
+
+    def __init__(self, app):
+        self.app, self.requests = app, 0
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            self.requests += 1
+        await self.app(scope, receive, send)
+
+
+def test_schemathesis_all_default_checks_over_a_thousand_requests(bundled_db):
+    """Every operation, schemathesis' default checks (server errors, status codes, content types,
+    response schemas, schema-valid data accepted, schema-invalid data rejected, ...), generated and
+    fuzzed requests; the settings are in schemathesis.toml beside this file."""
+    counted = Counted(app_for(bundled_db))
+    with Server(counted) as api:
+        result = subprocess.run(
+            [str(Path(sys.executable).parent / "schemathesis"), "--config-file", str(Path(__file__).with_name("schemathesis.toml")),
+             "run", f"{api.base_url}/openapi.json", "--max-examples", "450", "--workers", "1", "--seed", "1",
+             "--generation-database", "none", "--no-color"],
+            capture_output=True, text=True, timeout=600,
+        )
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert counted.requests >= 1_000, result.stdout[-2000:]
 
 
 def test_the_api_keeps_answering_while_a_run_writes(definitions, bundled_db, tmp_path):
@@ -251,7 +311,3 @@ def test_the_python_api_uses_the_same_queries(bundled_db):
     assert 0 < engine.get_ml_performance_summary()["ml_enhancement_rate"] < 100.0  # signals before the first model have none
     assert MLEnhancedSignalEngine(enable_ml=False, snapshot_path=engine.reader.path).generate_ml_enhanced_signals(max_symbols=1)[0]["ml_probability"] is None
 
-
-def test_a_day_before_the_data_is_a_422(api):
-    response = api.post("/signals/ml-enhanced", json={"as_of": "2000-01-01"})
-    assert response.status_code == 422 and "before the first stored day 2013-02-08" in response.json()["detail"]

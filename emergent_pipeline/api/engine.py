@@ -18,11 +18,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 
 from emergent_pipeline.api import queries
 from emergent_pipeline.core.market_context import REGIME_MEANING, MarketContextParams, trend_strength, volatility_level
 from emergent_pipeline.core.shariah import STATUSES, admitted_statuses, screening_policy
+from emergent_pipeline.paths import default_tracking_uri
+from emergent_pipeline.status import registry_aliases
 
 SIGNAL_FIELDS = [
     "symbol", "date", "signal_type", "consensus_confidence", "agreement", "supporters", "strategies", "entry_price",
@@ -64,6 +67,8 @@ class Selection:
     shariah: dict = field(default_factory=dict)
     note: str | None = None
     """Why the answer is empty (None when it is not)."""
+    unknown_symbols: list[str] = field(default_factory=list)
+    """Requested symbols the stored universe does not have."""
 
 
 def take_symbols(rows: list[dict], max_symbols: int) -> list[dict]:
@@ -83,15 +88,17 @@ def take_symbols(rows: list[dict], max_symbols: int) -> list[dict]:
 def filter_signals(rows: list[dict], day: pd.Timestamp, *, shariah_only: bool, admit_unknown: bool, standard: str | None,
                    max_symbols: int, symbols: list[str] | None = None, min_ml_probability: float = 0.0,
                    min_confidence: float = 0.0, confidence_field: str = "consensus_confidence", use_ml: bool = True,
-                   what: str = "consensus signals") -> Selection:
+                   what: str = "consensus signals", known_symbols: frozenset[str] | None = None) -> Selection:
     """Apply a request's filters in order (symbols, Shariah policy on each signal's own day, ML
     probability, confidence, at most ``max_symbols`` symbols) and count what each one removed."""
     live = len(rows)
     stages: list[str] = []
     wanted = {s.upper() for s in symbols or []}
+    unknown = sorted(wanted - known_symbols) if known_symbols is not None else []
     if wanted:
         rows = [r for r in rows if r["symbol"] in wanted]
-        stages.append(f"{len(rows)} of them for the requested symbols")
+        stages.append(f"{len(rows)} of them for the requested symbols"
+                      + (f" ({len(unknown)} not in the stored universe: {', '.join(unknown[:10])}{' …' if len(unknown) > 10 else ''})" if unknown else ""))
     admitted = admitted_statuses(shariah_only, admit_unknown)
     excluded = Counter(r.get("shariah_status") or "UNKNOWN" for r in rows if (r.get("shariah_status") or "UNKNOWN") not in admitted)
     rows = [r for r in rows if (r.get("shariah_status") or "UNKNOWN") in admitted]
@@ -116,24 +123,55 @@ def filter_signals(rows: list[dict], day: pd.Timestamp, *, shariah_only: bool, a
     if not rows:
         note = (f"no {what} live on {day:%Y-%m-%d}" if live == 0
                 else f"{live} {what} live on {day:%Y-%m-%d}; " + "; ".join(stages) + ": none left")
-    return Selection(rows, day, live, shariah, note)
+    return Selection(rows, day, live, shariah, note, unknown)
+
+
+@dataclass(frozen=True)
+class SnapshotFacts:
+    first: pd.Timestamp
+    newest: pd.Timestamp
+    standard: str | None
+    symbols: frozenset[str]
 
 
 class MLEnhancedSignalEngine:
     """Signals, market context and ML statistics from the stored pipeline results."""
 
-    def __init__(self, enable_ml: bool = True, snapshot_path: str | None = None, admit_unknown: bool = False):
+    def __init__(self, enable_ml: bool = True, snapshot_path: str | None = None, admit_unknown: bool = False,
+                 tracking_uri: str | None = None):
         self.enable_ml = enable_ml
         self.admit_unknown = admit_unknown
         self.reader = queries.SnapshotReader(snapshot_path)
+        self.tracking_uri = tracking_uri or default_tracking_uri()
         self._records: dict = {}
+        self._facts: dict = {}
+        self.encoded: dict[int, bytes] = {}
+        """Each cached live signal serialised once (JSON bytes by ``id`` of its dict): the REST API
+        answers by joining them, without serialising hundreds of rows per request."""
+
+    def facts(self) -> SnapshotFacts:
+        """The snapshot's first price day, newest signal day, Shariah standard and symbols, read once
+        per publication (every request needs them)."""
+        version = self.reader.snapshot().version
+        facts = self._facts.get(version)
+        if facts is None:
+            standard = None
+            if self.reader.has_table("shariah_screen"):
+                frame = self.reader.query("SELECT any_value(standard) AS standard FROM shariah_screen", table="shariah_screen")
+                standard = None if frame.empty else clean(frame["standard"].iloc[0])
+            facts = SnapshotFacts(
+                first=queries.date_range(self.reader, "price_history")[0], newest=queries.newest_date(self.reader), standard=standard,
+                symbols=frozenset(self.reader.query("SELECT DISTINCT symbol FROM price_history", table="price_history")["symbol"]),
+            )
+            self._facts = {version: facts}
+        return facts
 
     def resolve_as_of(self, as_of: str | pd.Timestamp | None) -> pd.Timestamp:
         """The requested day, or the newest stored one; a day before the data starts is an error."""
-        newest = queries.newest_date(self.reader)
+        facts = self.facts()
+        newest, first = facts.newest, facts.first
         if as_of is None:
             return newest
-        first = queries.date_range(self.reader, "price_history")[0]
         if pd.Timestamp(as_of) < first:
             raise queries.OutOfRangeError(f"as_of {pd.Timestamp(as_of):%Y-%m-%d} is before the first stored day {first:%Y-%m-%d}")
         return min(pd.Timestamp(as_of), newest)
@@ -151,29 +189,52 @@ class MLEnhancedSignalEngine:
                 if not self.enable_ml:
                     for field in ("ml_probability", "expected_return", "ml_recommendation", "ml_quality_score", "confidence_adjustment"):
                         signal[field] = None
-            self._records = {key: cached}  # one snapshot and day at a time is all a server needs
+            encoded = {id(signal): orjson.dumps(signal, option=orjson.OPT_SERIALIZE_NUMPY) for signal in cached}
+            self._records, self.encoded = {key: cached}, encoded  # one snapshot and day at a time is all a server needs
         return cached
+
+    def has_shaped(self, as_of) -> bool:
+        """Whether the live signals a request for ``as_of`` needs are already shaped (cached) for the
+        current snapshot: only then is answering it pure in-memory work."""
+        shaped = next(iter(self._records), None)
+        try:
+            version = self.reader.snapshot().version
+        except queries.NoDataError:
+            return False
+        if shaped is None or shaped[0] != version:
+            return False
+        facts = self._facts.get(version)
+        return facts is not None and shaped[1] == (facts.newest if as_of is None else pd.Timestamp(as_of))
+
+    def known_symbols(self) -> frozenset[str]:
+        """Every symbol the snapshot has prices for."""
+        return self.facts().symbols
 
     def shariah_standard(self) -> str | None:
         """The standard the stored screen used."""
-        if not self.reader.has_table("shariah_screen"):
-            return None
-        frame = self.reader.query("SELECT any_value(standard) AS standard FROM shariah_screen", table="shariah_screen")
-        return None if frame.empty else clean(frame["standard"].iloc[0])
+        return self.facts().standard
 
     def select(
         self, shariah_only: bool = False, max_symbols: int = 50, symbols: list[str] | None = None, as_of=None,
         min_ml_probability: float = 0.0, min_consensus_confidence: float = 0.0, admit_unknown: bool | None = None,
     ) -> Selection:
         """The consensus signals live on the day that pass the request's filters, best first, of at
-        most ``max_symbols`` distinct symbols, with what each filter removed."""
-        day = self.resolve_as_of(as_of)
-        return filter_signals(
-            self.live_records(day), day, shariah_only=shariah_only,
-            admit_unknown=self.admit_unknown if admit_unknown is None else admit_unknown, standard=self.shariah_standard(),
-            max_symbols=max_symbols, symbols=symbols, min_ml_probability=min_ml_probability,
-            min_confidence=min_consensus_confidence, use_ml=self.enable_ml,
-        )
+        most ``max_symbols`` distinct symbols, with what each filter removed. A day before the stored
+        data has none, and the answer says so."""
+        with self.reader.pinned():
+            try:
+                day, rows, before = self.resolve_as_of(as_of), None, None
+            except queries.OutOfRangeError as error:
+                day, rows, before = pd.Timestamp(as_of), [], str(error)
+            selection = filter_signals(
+                self.live_records(day) if rows is None else rows, day, shariah_only=shariah_only,
+                admit_unknown=self.admit_unknown if admit_unknown is None else admit_unknown, standard=self.shariah_standard(),
+                max_symbols=max_symbols, symbols=symbols, min_ml_probability=min_ml_probability,
+                min_confidence=min_consensus_confidence, use_ml=self.enable_ml, known_symbols=self.known_symbols() if symbols else None,
+            )
+        if before:
+            selection.note = f"{before}: no signal"
+        return selection
 
     def generate_ml_enhanced_signals(
         self, shariah_only: bool = False, max_symbols: int = 50, min_ml_probability: float = 0.0,
@@ -222,7 +283,21 @@ class MLEnhancedSignalEngine:
         """Out-of-sample performance as the pipeline measured it from the as-issued record (the
         replay over history and the serving model's forward record), the verdict in words ("no
         proven edge" where the interval includes zero), calibration, what a probability has meant,
-        the serving model's promotion hold-out, and the guide's ML statistics of the issued scores."""
+        the serving model's promotion hold-out, and the guide's ML statistics of the issued scores;
+        and whether those figures are the current champion's (``figures_current``)."""
+        with self.reader.pinned():
+            figures = self._performance_figures()
+            manifest = self.table_or_empty("snapshot_manifest")
+        serving = clean(manifest["model_version"].iloc[0]) if len(manifest) else None
+        champion = registry_aliases(self.tracking_uri)["champion"]
+        current = champion is not None and serving == champion
+        note = figures.pop("note")
+        if not current:
+            note = (f"not the current champion's figures: they describe model {serving or 'none'} and the champion is "
+                    f"{champion or 'not set'}; run the rescore_signals job (or train_signal_model) to bring them in step. ") + note
+        return {"figures_model_version": serving, "champion_version": champion, "figures_current": current, **figures, "note": note}
+
+    def _performance_figures(self) -> dict:
         summary = self.table_or_empty("performance_summary")
         signals = self.reader.query(
             "SELECT count(*) n, count(*) FILTER (ml_status = 'scored') scored, avg(ml_probability) p, avg(confidence_adjustment) a FROM signal_outcomes",

@@ -2,17 +2,51 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictFloat, StringConstraints, field_validator
 
 from emergent_pipeline.core.strategies.registry import STRATEGY_NAMES
 
 SYMBOL_PATTERN = r"^[A-Za-z0-9.\-^=]{1,15}$"
+VALID_STRATEGIES = (*STRATEGY_NAMES, "consensus", "ml_consensus")
+ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def iso_day(value: object) -> object:
+    """A day as the schema declares it (a ``YYYY-MM-DD`` string), not any of the other forms pydantic
+    would also turn into a date (numbers as timestamps, ...)."""
+    if value is None or isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not ISO_DAY.match(value):
+        raise ValueError("a day is written YYYY-MM-DD")
+    return value
+
+
+def whole_number(value: object) -> object:
+    """An integer as JSON Schema defines one: a number with no fractional part (358.0 is one), and
+    neither a string nor a boolean."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError("an integer is required")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("an integer is required")
+        return int(value)
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(whole_number)]
+Ticker = Annotated[str, StringConstraints(pattern=SYMBOL_PATTERN, min_length=1, max_length=15)]
+Day = Annotated[date, BeforeValidator(iso_day)]
+Strategy = Literal[VALID_STRATEGIES]  # type: ignore[valid-type]
 
 
 class _Request(BaseModel):
+    """Strict: a field takes the JSON type the schema declares (no "true" for true, no "5" for 5),
+    and a field the schema does not declare is an error, so the OpenAPI document is the contract."""
+
     model_config = ConfigDict(extra="forbid")
 
     @field_validator("symbols", check_fields=False)
@@ -22,28 +56,19 @@ class _Request(BaseModel):
 
 
 class MLEnhancedRequest(_Request):
-    shariah_only: bool = Field(False, description="Keep only signals Shariah-COMPLIANT on their own day (UNKNOWN too with admit_unknown).")
-    admit_unknown: bool = Field(False, description="With shariah_only: also keep signals whose status is UNKNOWN (ratios not computable).")
-    max_symbols: int = Field(50, ge=1, le=500, description="Signals of at most this many distinct symbols, best first.")
-    min_ml_probability: float = Field(0.0, ge=0.0, le=1.0, description="Drop signals whose ml_probability is below this.")
-    symbols: list[str] | None = Field(None, max_length=500, description="Only these tickers.")
-    as_of: date | None = Field(None, description="The day to report (default: the newest stored day).")
-
-    @field_validator("symbols")
-    @classmethod
-    def tickers(cls, value):
-        import re
-
-        for symbol in value or []:
-            if not re.match(SYMBOL_PATTERN, symbol):
-                raise ValueError(f"{symbol!r} is not a ticker")
-        return None if value is None else [s.upper() for s in value]
+    shariah_only: StrictBool = Field(False, description="Keep only signals Shariah-COMPLIANT on their own day (UNKNOWN too with admit_unknown).")
+    admit_unknown: StrictBool = Field(False, description="With shariah_only: also keep signals whose status is UNKNOWN (ratios not computable).")
+    max_symbols: WholeNumber = Field(50, ge=1, le=500, description="Signals of at most this many distinct symbols, best first.")
+    min_ml_probability: StrictFloat = Field(0.0, ge=0.0, le=1.0, description="Drop signals whose ml_probability is below this.")
+    symbols: list[Ticker] | None = Field(None, max_length=500, description="Only these tickers (letters, digits, '.', '-', '^', '='; case ignored).")
+    as_of: Day | None = Field(None, description="The day to report, YYYY-MM-DD (default: the newest stored day; a later day means the newest, "
+                                                 "an earlier one than the data an empty answer that says so).")
 
 
 class GenerateRequest(MLEnhancedRequest):
-    strategy: str = Field("consensus", description=f"One of {', '.join(STRATEGY_NAMES)}, 'consensus' or 'ml_consensus'.")
-    min_confidence: float = Field(0.0, ge=0.0, le=1.0, description="Minimum confidence (the ML probability for ml_consensus).")
-    enable_ml_filter: bool = Field(False, description="Apply min_confidence to ml_probability (ml_consensus).")
+    strategy: Strategy = Field("consensus", description="One of the ten strategies, 'consensus' or 'ml_consensus' (consensus with the ML filter).")
+    min_confidence: StrictFloat = Field(0.0, ge=0.0, le=1.0, description="Minimum confidence (the ML probability for ml_consensus).")
+    enable_ml_filter: StrictBool = Field(False, description="Apply min_confidence to ml_probability (ml_consensus).")
 
 
 class MarketContextModel(BaseModel):
@@ -93,6 +118,7 @@ class SignalsResponse(BaseModel):
     live_signals: int = Field(description="Signals live on the day before the request's filters.")
     shariah_filter: ShariahFilterModel
     note: str | None = Field(None, description="Why the answer is empty, when it is.")
+    unknown_symbols: list[str] = Field(default_factory=list, description="Requested symbols the stored universe does not have.")
 
 
 class ErrorResponse(BaseModel):
@@ -103,6 +129,13 @@ class ErrorResponse(BaseModel):
 class HealthResponse(BaseModel):
     status: Literal["ok"]
     snapshot: bool
+
+
+class ReadinessResponse(BaseModel):
+    status: Literal["ready", "not ready"]
+    champion_version: str | None
+    newest_price_date: str | None
+    reasons: list[str] = Field(description="Why the server cannot serve (empty when ready).")
 
 
 class StrategyInfo(BaseModel):
@@ -130,6 +163,9 @@ class MLTestResponse(BaseModel):
 class PerformanceResponse(BaseModel):
     model_config = ConfigDict(extra="allow")
     success: bool
+    figures_model_version: str | None = Field(description="The model whose scores the served figures describe.")
+    champion_version: str | None = Field(description="The registry's champion now.")
+    figures_current: bool = Field(description="Whether the figures are the champion's; when not, `note` says what to run.")
     ml_enhancement_rate: float
     average_ml_probability: float | None
     average_confidence_adjustment: float | None
@@ -141,8 +177,9 @@ class PerformanceResponse(BaseModel):
 
 class StatusResponse(BaseModel):
     success: bool
+    system_status: dict = Field(description="The guide's shape: status, data_status, ml_status, pipeline_status.")
     data: dict[str, str | int | None]
     models: dict[str, str | None]
-    recent_runs: list[dict[str, str]]
+    recent_runs: list[dict[str, str | None]]
     recent_failures: list[dict]
     generated_at: str

@@ -10,17 +10,22 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 
 import duckdb
 import pandas as pd
 
-from emergent_pipeline.storage import serving_db_path, table_exists
+from emergent_pipeline.storage import serving_db_path
+
+REQUIRED_TABLES = ("price_history", "market_context", "signal_outcomes", "signal_scores")
+"""What the data endpoints read: a snapshot without one of them cannot serve."""
 
 
 class NoDataError(RuntimeError):
-    """The snapshot, or a table in it, is not there yet: a job has to run first."""
+    """The snapshot, or a table in it, is not there yet (or cannot be read): a job has to run first."""
 
 
 class OutOfRangeError(ValueError):
@@ -29,38 +34,105 @@ class OutOfRangeError(ValueError):
 
 @dataclass(frozen=True)
 class Snapshot:
-    path: str
+    """One published snapshot, held open: a request that has it keeps reading this file even after a
+    newer one is renamed into place (the open file outlives its name)."""
+
     version: tuple[int, int]  # (inode, mtime_ns): a new publication is a new file
+    published_at: pd.Timestamp
+    connection: duckdb.DuckDBPyConnection = field(compare=False, repr=False)
+    tables: frozenset[str] = field(compare=False)
 
 
 class SnapshotReader:
-    """Opens the current snapshot read-only for each query (cheap, and a request keeps the file it
-    opened even if a new one is published meanwhile), with a small result cache per version."""
+    """The current snapshot, opened once per publication and shared by every request (one DuckDB
+    connection, a cursor per query), with a small result cache per version.
+
+    ``pinned()`` holds one snapshot for a whole request: every query inside reads the same file, so
+    an answer never mixes two publications."""
 
     def __init__(self, path: str | None = None, cache_size: int = 256):
         self.path = path or serving_db_path()
         self.cache: OrderedDict = OrderedDict()
         self.cache_size = cache_size
         self.lock = threading.Lock()
+        self.open_lock = threading.Lock()
+        self.current: Snapshot | None = None
+        self.pin: ContextVar[Snapshot | None] = ContextVar(f"snapshot_pin_{id(self)}", default=None)
 
-    def snapshot(self) -> Snapshot:
+    def _version(self) -> tuple[int, int]:
         try:
             stat = os.stat(self.path)
         except FileNotFoundError:
-            raise NoDataError(f"no data yet: {self.path} does not exist; run `make run` or the daily_refresh job") from None
-        return Snapshot(self.path, (stat.st_ino, stat.st_mtime_ns))
+            raise NoDataError("no data yet: the serving snapshot does not exist; run `make run` or the daily_refresh job") from None
+        return stat.st_ino, stat.st_mtime_ns
+
+    def snapshot(self) -> Snapshot:
+        """The pinned snapshot inside ``pinned()``, else the newest published one."""
+        return self.pin.get() or self._newest()
+
+    def _newest(self) -> Snapshot:
+        version = self._version()
+        current = self.current
+        if current is not None and current.version == version:
+            return current
+        with self.open_lock:
+            if self.current is not None and self.current.version == self._version():
+                return self.current
+            self.current = self._open()
+            return self.current
+
+    def _open(self) -> Snapshot:
+        """Open the file at the path, making sure the file opened is the one whose version is recorded
+        (a publication between the two could otherwise be mislabelled).
+
+        The file is attached to a private in-memory database rather than connected to by path:
+        DuckDB shares one database per path within a process, so a plain connect would hand back the
+        previous publication for as long as any request still reads it."""
+        for _ in range(10):
+            version = self._version()
+            connection = duckdb.connect()
+            try:
+                connection.execute("ATTACH ? AS snapshot (READ_ONLY)", [self.path])
+            except duckdb.Error as error:
+                connection.close()
+                raise NoDataError(f"the serving snapshot cannot be read ({type(error).__name__}); run the daily_refresh job to publish a new one") from None
+            if self._version() == version:
+                tables = frozenset(r[0] for r in connection.execute(
+                    "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'snapshot' AND table_schema = 'main'").fetchall())
+                return Snapshot(version, pd.Timestamp(version[1], unit="ns", tz="UTC"), connection, tables)
+            connection.close()
+        raise NoDataError("the serving snapshot keeps changing while it is opened; try again")
+
+    @contextmanager
+    def pinned(self) -> Iterator[Snapshot]:
+        """Hold the newest snapshot for everything done inside (a request)."""
+        if self.pin.get() is not None:
+            yield self.pin.get()
+            return
+        token = self.pin.set(self._newest())
+        try:
+            yield self.pin.get()
+        finally:
+            self.pin.reset(token)
 
     def query(self, sql: str, params: tuple = (), table: str | None = None) -> pd.DataFrame:
         snapshot = self.snapshot()
+        if table is not None and table not in snapshot.tables:
+            raise NoDataError(f"no {table} in the snapshot yet; run the daily_refresh job (or `make run`)")
         key = (snapshot.version, sql, tuple(tuple(p) if isinstance(p, list) else p for p in params))
         with self.lock:
             if key in self.cache:
                 self.cache.move_to_end(key)
                 return self.cache[key]
-        with duckdb.connect(snapshot.path, read_only=True) as conn:
-            if table is not None and not table_exists(conn, table):
-                raise NoDataError(f"no {table} in the snapshot yet; run the daily_refresh job (or `make run`)")
-            frame = conn.execute(sql, list(params)).df()
+        with self.lock:  # a cursor per query: DuckDB's own way to share one database across threads
+            cursor = snapshot.connection.cursor()
+        try:
+            cursor.execute("USE snapshot")
+            frame = cursor.execute(sql, list(params)).df()
+        except duckdb.Error as error:
+            raise NoDataError(f"the serving snapshot cannot answer ({type(error).__name__}); run the daily_refresh job to publish a new one") from None
+        finally:
+            cursor.close()
         with self.lock:
             self.cache[key] = frame
             if len(self.cache) > self.cache_size:
@@ -69,14 +141,28 @@ class SnapshotReader:
 
     def has_table(self, table: str) -> bool:
         try:
-            snapshot = self.snapshot()
+            return table in self.snapshot().tables
         except NoDataError:
             return False
-        with duckdb.connect(snapshot.path, read_only=True) as conn:
-            return table_exists(conn, table)
 
     def published_at(self) -> pd.Timestamp:
-        return pd.Timestamp(Path(self.snapshot().path).stat().st_mtime, unit="s", tz="UTC")
+        return self.snapshot().published_at
+
+    def readiness(self) -> list[str]:
+        """Why the snapshot cannot serve (empty when it can): missing, unreadable, or a table the data
+        endpoints read is missing or empty."""
+        try:
+            snapshot = self.snapshot()
+        except NoDataError as error:
+            return [str(error)]
+        reasons = [f"no {t} in the snapshot" for t in REQUIRED_TABLES if t not in snapshot.tables]
+        for table in (t for t in REQUIRED_TABLES if t in snapshot.tables):
+            try:
+                if self.query(f"SELECT count(*) AS n FROM {table}", table=table)["n"].item() == 0:
+                    reasons.append(f"{table} is empty")
+            except NoDataError as error:
+                reasons.append(str(error))
+        return reasons
 
 
 ISSUED_COLUMNS = "ml_probability, expected_return, ml_recommendation, ml_quality_score, confidence_adjustment, model_version, issued_on"
@@ -89,7 +175,7 @@ SELECT o.* EXCLUDE ({ISSUED_COLUMNS}, model_label_end, origin, ml_status), i.* E
        CASE WHEN i.ml_probability IS NULL THEN 'unscored' ELSE 'scored' END AS ml_status,
        CASE WHEN i.ml_probability IS NULL THEN 'no score was issued for it on or before this day' END AS ml_reason
 FROM signal_outcomes o LEFT JOIN issued i USING (symbol, date)
-WHERE o.date <= ? AND (o.exit_date IS NULL OR o.exit_date > ?)
+WHERE o.date <= ? AND (o.live_until IS NULL OR o.live_until > ?)
 ORDER BY i.ml_probability DESC NULLS LAST, o.composite_score DESC
 """
 """The consensus signals live on a day, each with the newest score issued on or before it: what a
