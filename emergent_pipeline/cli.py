@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import os
 import sys
+from pathlib import Path
 
 import duckdb
 
-from emergent_pipeline.storage import default_db_path, table_exists
+from emergent_pipeline.paths import PROJECT_ROOT, dagster_home, default_db_path, default_tracking_uri, serving_db_path
 
 SUMMARY_TABLES = [
     "universe", "price_history", "price_rejections", "fundamental_statements", "fundamentals", "benchmark_history", "market_context",
     "strategy_signals", "shariah_screen", "consensus_signals", "consensus_breakdown", "signal_labels", "signal_features",
     "model_evaluations", "replay_retrains", "signal_scores", "ml_enhanced_signals", "signal_outcomes", "performance_summary",
 ]
+
+
+def table_exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?", [name]).fetchone()[0] > 0
 
 
 def summary(db_path: str) -> str:
@@ -57,6 +64,51 @@ def summary(db_path: str) -> str:
     return "\n".join(lines)
 
 
+def instance_home() -> Path:
+    """The Dagster instance runs are recorded in: ``$DAGSTER_HOME``, else the project's
+    ``.dagster_home`` (created with the project's dagster.yaml, as `make run` does)."""
+    home = dagster_home()
+    if home is None:
+        home = PROJECT_ROOT / ".dagster_home"
+        home.mkdir(exist_ok=True)
+        shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    return home
+
+
+def run_job(job_name: str, config_files: list[str]) -> int:
+    """Run a job of the project in this process, recorded in the Dagster instance (the UI and
+    ``status`` show it); the run config is checked before anything runs."""
+    import dagster as dg
+
+    from emergent_pipeline.definitions import defs
+
+    definitions = defs()
+    jobs = sorted(j.name for j in definitions.resolve_all_job_defs() if not j.name.startswith("__"))
+    if job_name not in jobs:
+        print(f"no job {job_name!r}; the jobs are: {', '.join(jobs)}", file=sys.stderr)
+        return 2
+    try:
+        config = dict(dg.config_from_files(config_files)) if config_files else {}
+    except (FileNotFoundError, dg.DagsterInvariantViolationError) as error:
+        print(f"cannot read the config: {error}", file=sys.stderr)
+        return 2
+    job = definitions.resolve_job_def(job_name)
+    dg.validate_run_config(job, config)  # raises with every error listed, before anything runs
+    instance = dg.DagsterInstance.from_config(str(instance_home()))
+    result = job.execute_in_process(run_config=config, instance=instance, raise_on_error=False)
+    materialized = sorted({e.asset_key.to_user_string() for e in result.get_asset_materialization_events()})
+    if result.success:
+        print(f"run {result.run_id} of {job_name} succeeded: {len(materialized)} assets materialized ({', '.join(materialized)})")
+        return 0
+    print(f"run {result.run_id} of {job_name} failed; nothing after the failed step was written.", file=sys.stderr)
+    for event in result.all_events:
+        if event.is_step_failure:
+            data = event.step_failure_data
+            reason = (data.user_failure_data.description if data.user_failure_data else None) or data.error.message.strip()
+            print(f"  {event.step_key}: {reason}", file=sys.stderr)
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="emergent-pipeline", description="Trading signals from daily prices.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -66,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    serve.add_argument("--cors-origin", action="append", default=None, dest="cors_origins", metavar="ORIGIN",
+                       help="an origin a browser front end may call from, e.g. http://localhost:3000; repeatable (default: none)")
+    serve.add_argument("--max-body-bytes", type=int, default=None, help="largest request body accepted (default 65536)")
     signals = commands.add_parser("signals", help="the top ML-enhanced signals of the newest day, as a table")
     signals.add_argument("--max", type=int, default=20, dest="max_symbols")
     signals.add_argument("--min-probability", type=float, default=0.0)
@@ -73,8 +128,25 @@ def main(argv: list[str] | None = None) -> int:
     signals.add_argument("--admit-unknown", action="store_true", help="with --shariah-only, also signals whose status is UNKNOWN")
     signals.add_argument("--as-of", default=None)
     commands.add_parser("context", help="the current market context")
-    commands.add_parser("status", help="data freshness and model versions")
+    commands.add_parser("status", help="the served data, the model registry and the recent runs (JSON, as GET /system/status)")
+    run = commands.add_parser("run", help="run a job with its config, in this process (recorded in the Dagster instance)")
+    run.add_argument("job", help="daily_refresh, full_backfill, train_signal_model, replay_history or rescore_signals")
+    run.add_argument("--config", "-c", action="append", default=[], help="a run config YAML file (ops:, resources:); repeatable")
     args = parser.parse_args(argv)
+
+    if args.command == "run":
+        import dagster as dg
+
+        try:
+            return run_job(args.job, args.config)
+        except dg.DagsterInvalidConfigError as error:
+            print(f"invalid config, nothing ran:\n{error}", file=sys.stderr)
+            return 2
+    if args.command == "status":
+        from emergent_pipeline.status import status_report
+
+        print(json.dumps(status_report(serving_db_path(), default_tracking_uri(), dagster_home()), indent=2, default=str))
+        return 0
 
     if args.command == "summary":
         db_path = args.db or default_db_path()
@@ -87,8 +159,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         import uvicorn
 
-        from emergent_pipeline.api.app import create_app
+        from emergent_pipeline.api.app import CORS_ENV, MAX_BODY_ENV, create_app
 
+        # Through the environment, so that every worker process of a factory app gets the same settings.
+        if args.cors_origins:
+            os.environ[CORS_ENV] = ",".join(args.cors_origins)
+        if args.max_body_bytes:
+            os.environ[MAX_BODY_ENV] = str(args.max_body_bytes)
         if args.workers > 1:
             uvicorn.run("emergent_pipeline.api.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers)
         else:
@@ -115,12 +192,6 @@ def main(argv: list[str] | None = None) -> int:
             meaning = context["interpretation"]
             print(f"{context['date']}: {context['regime']} ({meaning['regime']}); volatility {context['volatility']:.1%} ({meaning['volatility']}); "
                   f"20-day trend {context['trend_20d']:+.1%} ({meaning['trend']}); above SMA50 {context['above_sma_50']}, above SMA200 {context['above_sma_200']}")
-        elif args.command == "status":
-            from emergent_pipeline.api.app import status_report
-            from emergent_pipeline.model_registry import ModelStore, default_artifact_root, default_tracking_uri
-
-            status = status_report(engine, ModelStore(default_tracking_uri(), default_artifact_root()))
-            print(json.dumps(status, indent=2, default=str))
     except NoDataError as error:
         print(str(error), file=sys.stderr)
         return 1
