@@ -59,17 +59,17 @@ def join_fundamentals(panel: pd.DataFrame, fundamentals: pd.DataFrame | None) ->
         joined[column] = values
         if origin is not None:
             joined["shares_from_period_end"] = origin
-    panel = panel.assign(**joined)
-
-    close = panel["close"]
-    equity = panel["total_equity"].where(panel["total_equity"] > 0)
-    revenue = panel["revenue"].where(panel["revenue"] > 0)
-    panel["market_cap_pit"] = panel["shares"].where(panel["shares"] > 0) * close
-    panel["pe_pit"] = close / panel["eps"].where(panel["eps"] > 0)
-    panel["pb_pit"] = panel["market_cap_pit"] / equity
-    panel["roe"] = panel["net_income"] / equity
-    panel["ebitda_margin"] = panel["ebitda"] / revenue
-    return panel
+    close = panel["close"].to_numpy()
+    positive = lambda values: np.where(values > 0, values, np.nan)  # noqa: E731
+    with np.errstate(divide="ignore", invalid="ignore"):
+        equity, revenue = positive(joined["total_equity"]), positive(joined["revenue"])
+        joined["market_cap_pit"] = positive(joined["shares"]) * close
+        joined["pe_pit"] = close / positive(joined["eps"])
+        joined["pb_pit"] = joined["market_cap_pit"] / equity
+        joined["roe"] = joined["net_income"] / equity
+        joined["ebitda_margin"] = joined["ebitda"] / revenue
+    # One frame built once (no per-column insert, no copy of the panel per step).
+    return pd.DataFrame({**{c: panel[c] for c in panel.columns}, **joined}, index=panel.index)
 
 
 def with_sector(panel: pd.DataFrame, universe: pd.DataFrame | None) -> pd.DataFrame:
@@ -100,29 +100,25 @@ def size_percentile(panel: pd.DataFrame, rows: np.ndarray) -> tuple[np.ndarray, 
     and its basis: point-in-time market cap on days when most symbols have one, else 20-day
     average dollar volume (a size proxy known at D). Ties share their average rank.
 
-    Each measure is laid out as a (days × symbols) matrix, so a row's percentile is one comparison
-    with its day's row of the matrix: no sort of the whole panel.
+    Per-day aggregates only (a rank within each day, counts per day): memory grows with the rows,
+    never with the square of the universe.
     """
     day = panel["day"].to_numpy()
-    symbol = panel["symbol"].cat.codes.to_numpy()
-    shape = (int(day.max()) + 1, len(panel["symbol"].cat.categories))
-    matrices = {}
-    for column in ("market_cap_pit", "dollar_volume_20"):
-        matrix = np.full(shape, np.nan)
-        matrix[day, symbol] = panel[column].to_numpy(dtype="float64")
-        matrices[column] = matrix
+    days = int(day.max()) + 1 if len(day) else 0
+    measures = {c: panel[c].to_numpy(dtype="float64") for c in ("market_cap_pit", "dollar_volume_20")}
+    known = {c: np.bincount(day, weights=~np.isnan(v), minlength=days) for c, v in measures.items()}
     # One basis per day for everyone: market cap when most of the day's symbols have one, so a
     # symbol is never ranked against a different measure than its neighbours.
-    traded = (~np.isnan(matrices["dollar_volume_20"])).sum(axis=1)
-    use_cap = (~np.isnan(matrices["market_cap_pit"])).sum(axis=1) >= 0.5 * np.maximum(traded, 1)
-    row_days = day[rows]
-    by_cap = use_cap[row_days]
-    same_day = np.where(by_cap[:, None], matrices["market_cap_pit"][row_days], matrices["dollar_volume_20"][row_days])
-    own = same_day[np.arange(len(rows)), symbol[rows]]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        below = (same_day < own[:, None]).sum(axis=1)
-        equal = (same_day == own[:, None]).sum(axis=1)
-        percentile = (below + (equal + 1) / 2.0) / (~np.isnan(same_day)).sum(axis=1)  # average rank of ties
-    percentile = np.where(np.isnan(own), np.nan, percentile)
-    basis = np.where(np.isnan(own), None, np.where(by_cap, "market cap", "dollar volume"))
+    use_cap = known["market_cap_pit"] >= 0.5 * np.maximum(known["dollar_volume_20"], 1)
+    by_cap_row = use_cap[day]
+    measure = np.where(by_cap_row, measures["market_cap_pit"], measures["dollar_volume_20"])
+    # Rank only on the days the rows fall on (a rule asks for its candidates, not the whole panel).
+    needed = np.zeros(days, dtype=bool)
+    needed[day[rows]] = True
+    on_needed = np.flatnonzero(needed[day])
+    ranks = np.full(len(day), np.nan)
+    ranks[on_needed] = pd.Series(measure[on_needed]).groupby(day[on_needed]).rank(method="average").to_numpy()  # NaN stays NaN
+    counts = np.bincount(day, weights=~np.isnan(measure), minlength=days)
+    percentile = ranks[rows] / counts[day[rows]]
+    basis = np.where(np.isnan(measure[rows]), None, np.where(by_cap_row[rows], "market cap", "dollar volume"))
     return percentile, basis

@@ -57,9 +57,8 @@ def lag(panel: pd.DataFrame, values: pd.Series | np.ndarray, periods: int) -> pd
 def trailing_windows(panel: pd.DataFrame, values: np.ndarray, rows: np.ndarray, window: int) -> np.ndarray:
     """(len(rows) × window) matrix of each row's last ``window`` values, oldest first; NaN rows
     where the symbol has fewer bars. For indicators only a few candidate rows need."""
-    offsets = np.arange(window - 1, -1, -1)
-    positions = np.clip(rows[:, None] - offsets, 0, None)
-    windows = np.asarray(values, dtype="float64")[positions]
+    padded = np.concatenate([np.full(window - 1, np.nan), np.asarray(values, dtype="float64")])
+    windows = np.lib.stride_tricks.sliding_window_view(padded, window)[rows]  # a copy: row i's window ends at i
     windows[panel["bar"].to_numpy()[rows] < window - 1] = np.nan
     return windows
 
