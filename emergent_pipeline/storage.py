@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import duckdb
@@ -74,11 +74,16 @@ def table_exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
     return conn.execute(query, [name]).fetchone()[0] > 0
 
 
-def read_table(conn: duckdb.DuckDBPyConnection, name: str) -> pd.DataFrame | None:
-    """The whole table as a DataFrame, or None when it does not exist yet."""
+def read_table(conn: duckdb.DuckDBPyConnection, name: str, since: pd.Timestamp | None = None,
+               until: pd.Timestamp | None = None) -> pd.DataFrame | None:
+    """The table as a DataFrame (only its rows dated from ``since`` to ``until``, when given), or
+    None when it does not exist yet."""
     if not table_exists(conn, name):
         return None
-    frame = conn.execute(f"SELECT * FROM {_checked(name)}").df()
+    bounds = [("date >= ?", since), ("date <= ?", until)]
+    where = " AND ".join(condition for condition, day in bounds if day is not None)
+    frame = conn.execute(f"SELECT * FROM {_checked(name)}" + (f" WHERE {where}" if where else ""),
+                         [pd.Timestamp(day).date() for _, day in bounds if day is not None]).df()
     # DuckDB hands DATE back as datetime64[us]; the core works in [ns], as pandas parses dates.
     for column in frame.columns:
         if pd.api.types.is_datetime64_any_dtype(frame[column]):
@@ -86,8 +91,30 @@ def read_table(conn: duckdb.DuckDBPyConnection, name: str) -> pd.DataFrame | Non
     return frame
 
 
-def replace_tables(conn: duckdb.DuckDBPyConnection, frames: Mapping[str, pd.DataFrame]) -> None:
-    """Atomically replace each named table with its frame, all in one transaction.
+def _staged_select(frame: pd.DataFrame) -> str:
+    """SELECT of the registered frame ``staged``, with :data:`DATE_COLUMNS` cast to DATE."""
+    casts = [f"CAST({c} AS DATE) AS {c}" for c in DATE_COLUMNS
+             if c in frame.columns and pd.api.types.is_datetime64_any_dtype(frame[c])]
+    return f"SELECT * REPLACE ({', '.join(casts)}) FROM staged" if casts else "SELECT * FROM staged"
+
+
+def write_rows(conn: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame, create: bool) -> None:
+    """Create table ``name`` from ``frame`` (``create``), or append the frame's rows to it by column
+    name. No transaction of its own: the caller's transaction holds it."""
+    conn.register("staged", frame)
+    try:
+        if create:
+            conn.execute(f"CREATE OR REPLACE TABLE {_checked(name)} AS {_staged_select(frame)}")
+        else:
+            conn.execute(f"INSERT INTO {_checked(name)} BY NAME {_staged_select(frame)}")
+    finally:
+        conn.unregister("staged")
+
+
+def replace_tables(conn: duckdb.DuckDBPyConnection, frames: Mapping[str, pd.DataFrame],
+                   then: Callable[[duckdb.DuckDBPyConnection], None] | None = None) -> None:
+    """Atomically replace each named table with its frame, all in one transaction; ``then`` runs
+    inside the same transaction (the change log).
 
     Datetime columns named in :data:`DATE_COLUMNS` are stored as DATE (daily data has no time).
     Either every table is replaced or, on any error, none is.
@@ -95,17 +122,9 @@ def replace_tables(conn: duckdb.DuckDBPyConnection, frames: Mapping[str, pd.Data
     conn.execute("BEGIN TRANSACTION")
     try:
         for name, frame in frames.items():
-            casts = [
-                f"CAST({c} AS DATE) AS {c}"
-                for c in DATE_COLUMNS
-                if c in frame.columns and pd.api.types.is_datetime64_any_dtype(frame[c])
-            ]
-            select = f"SELECT * REPLACE ({', '.join(casts)}) FROM staged" if casts else "SELECT * FROM staged"
-            conn.register("staged", frame)
-            try:
-                conn.execute(f"CREATE OR REPLACE TABLE {_checked(name)} AS {select}")
-            finally:
-                conn.unregister("staged")
+            write_rows(conn, name, frame, create=True)
+        if then is not None:
+            then(conn)
         conn.execute("COMMIT")
     except Exception:
         conn.execute("ROLLBACK")

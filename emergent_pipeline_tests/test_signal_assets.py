@@ -60,8 +60,14 @@ def test_shariah_screen_table(bundled_db):
 
 
 def test_metadata_shows_fires_settings_and_top_signals(definitions, db_copy):
-    result = materialize(definitions, db_copy, PriceSourceResource(), selection=["strategy_signals", "consensus_signals", "shariah_screen"])
+    # A changed setting recomputes the strategies (and the consensus after them); the screen has
+    # nothing to recompute and still describes its stored table.
+    changed = {"ops": {"strategy_signals": {"config": {"params": {"momentum": {"rsi_low": 41.0}}}}}}
+    result = materialize(definitions, db_copy, PriceSourceResource(), selection=["strategy_signals", "consensus_signals", "shariah_screen"],
+                         run_config=changed)
     strategies = materialization_metadata(result, "strategy_signals")
+    assert strategies["recomputed"].value.startswith("the whole history (the settings of strategy_signals changed)")
+    assert materialization_metadata(result, "shariah_screen")["recomputed"].value.startswith("nothing (no input changed")
     assert all(name in strategies["fires_per_strategy"].value for name in STRATEGY_NAMES)
     assert "a statement is usable on" in strategies["fundamentals"].value
     assert strategies["settings"].value["momentum"]["min_return_20d"] == 0.08

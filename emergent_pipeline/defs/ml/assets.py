@@ -9,6 +9,7 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
+from emergent_pipeline import changes
 from emergent_pipeline.core.features import FEATURES, build_features
 from emergent_pipeline.core.ml_metrics import expected_calibration_error, reliability_table
 from emergent_pipeline.core.model_selection import SplitParams
@@ -21,7 +22,8 @@ from emergent_pipeline.defs.automation.resources import RetrainingPolicy
 from emergent_pipeline.defs.market.assets import market_context
 from emergent_pipeline.defs.metadata import png, table_preview
 from emergent_pipeline.defs.ml.resources import MLflowResource
-from emergent_pipeline.defs.prices.assets import DAILY_FRESHNESS
+from emergent_pipeline.defs.incremental import STRATEGY_LOOKBACK_DAYS, Incremental, recompute_incrementally, settings_key, stored_count
+from emergent_pipeline.defs.prices.assets import DAILY_FRESHNESS, SOURCE
 from emergent_pipeline.defs.signals.assets import consensus_signals
 from emergent_pipeline.defs.tables import load_tables
 from emergent_pipeline.model_registry import CHALLENGER, CHAMPION
@@ -64,23 +66,32 @@ def signal_labels(config: LabelConfig, duckdb: DuckDBResource) -> dg.Materialize
 
 @dg.asset(group_name=GROUP, kinds={"duckdb", "pandas"}, deps=[consensus_signals, market_context])
 def signal_features(duckdb: DuckDBResource) -> dg.MaterializeResult:
-    """The model's inputs for every consensus signal: only what is known at D's close."""
-    consensus, prices, universe, fundamentals, benchmark, context = load_tables(
-        duckdb, "consensus_signals", "price_history", "universe", "fundamentals", "benchmark_history", "market_context"
-    )
-    panel = build_strategy_panel(prices, universe, fundamentals, benchmark)
-    features = build_features(consensus, panel, context)
-    table = pd.concat([consensus[KEY].reset_index(drop=True), features.reset_index(drop=True)], axis=1)
-    with duckdb.get_connection() as conn:
-        replace_table(conn, "signal_features", table)
-    missing = features.isna().mean()
+    """The model's inputs for every consensus signal: only what is known at D's close. Incremental:
+    the signals of the days whose consensus or inputs changed, with the strategies' look-back."""
+    def compute(frames: list) -> tuple[dict[str, pd.DataFrame], None]:
+        consensus, prices, benchmark, context, universe, fundamentals = frames
+        panel = build_strategy_panel(prices, universe, fundamentals, benchmark)
+        features = build_features(consensus.reset_index(drop=True), panel, context)
+        return {"signal_features": pd.concat([consensus[KEY].reset_index(drop=True), features], axis=1)}, None
+
+    done = recompute_incrementally(duckdb, Incremental(
+        "signal_features", ["consensus_signals", SOURCE], FEATURES_KEY,
+        lambda conn, since: changes.lookback_start(conn, since, STRATEGY_LOOKBACK_DAYS),
+        ["consensus_signals", "price_history", "benchmark_history", "market_context"], ["universe", "fundamentals"]), compute)
+    shares = ", ".join(f'avg(("{f}" IS NULL OR isnan("{f}"))::DOUBLE) AS "{f}"' for f in FEATURES)
+    missing = stored_count(duckdb, f"SELECT {shares} FROM signal_features").iloc[0]
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": len(table),
+            "dagster/row_count": int(stored_count(duckdb, "SELECT count(*) n FROM signal_features")["n"].item()),
+            "recomputed": done.note,
             "features": dg.MetadataValue.json(FEATURES),
             "missing_share": dg.MetadataValue.json({k: round(float(v), 4) for k, v in missing[missing > 0].items()}),
         }
     )
+
+
+FEATURES_KEY = settings_key(FEATURES)
+"""The feature list is the features' setting: a new feature recomputes every row."""
 
 
 class TrainingConfig(dg.Config):

@@ -15,6 +15,7 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
+from emergent_pipeline import changes
 from emergent_pipeline.core.benchmark import equal_weight_index
 from emergent_pipeline.core.fundamentals import AvailabilityParams, FundamentalsError, canonical, point_in_time
 from emergent_pipeline.core.price_quality import adjust_for_splits, split_jumps
@@ -33,6 +34,8 @@ universe = dg.AssetKey("universe")
 price_history = dg.AssetKey("price_history")
 fundamentals = dg.AssetKey("fundamentals")
 benchmark_history = dg.AssetKey("benchmark_history")
+SOURCE = "source_data"
+"""The name the change log (``emergent_pipeline.changes``) gives to what the source step wrote."""
 
 
 class SourceConfig(dg.Config):
@@ -101,10 +104,14 @@ def source_data(context: dg.AssetExecutionContext, config: SourceConfig, duckdb:
     if source.incremental and earlier_rejections is not None and len(earlier_rejections):
         rejected = pd.concat([earlier_rejections.astype("string"), rejected], ignore_index=True)  # earlier runs' stay on record
     with duckdb.get_connection() as conn:
+        whole, changed_from = source_change(conn, members, table, point_in_time_rows, index)
         replace_tables(conn, {
             "universe": members, "price_history": table, "price_rejections": rejected, "fundamental_statements": statements,
             "fundamentals": point_in_time_rows, "benchmark_history": index,
-        })
+        }, then=lambda c: changes.log_change(c, SOURCE, changed_from, whole))
+    recompute_note = ("everything downstream recomputes (new store, or the universe changed)" if whole
+                      else f"downstream recomputes the days from {changed_from:%Y-%m-%d}" if changed_from is not None
+                      else "nothing changed: downstream has nothing to recompute")
 
     no_sector = int(members["sector"].isna().sum())
     sector_warning = (f"{no_sector} of {len(members)} symbols have no sector: {SECTOR_NEEDED_BY} cannot work for them"
@@ -130,6 +137,7 @@ def source_data(context: dg.AssetExecutionContext, config: SourceConfig, duckdb:
         "symbols_requested": update.requested, "symbols_failed": len(failures), "failed_symbols": table_preview(failures, rows=50),
         "histories_refetched_after_a_split": ", ".join(sorted(fetch.replaced)) or "none",
         "split_jumps": table_preview(jumps, rows=50),
+        "changed_from": recompute_note,
         "split_adjustment": (f"{len(jumps)} split-like jumps adjusted (bars before each divided by its ratio, volumes multiplied)"
                              if adjusted else f"{len(jumps)} split-like jumps, not adjusted (the price_history_split_jumps check blocks on them)"
                              if len(jumps) else "no split-like jump"),
@@ -151,6 +159,19 @@ def source_data(context: dg.AssetExecutionContext, config: SourceConfig, duckdb:
     yield dg.MaterializeResult(asset_key=benchmark_history, metadata={
         "origin": origin, "dagster/row_count": len(index), "date_range": date_range(index), "preview": table_preview(index.tail(5)),
     })
+
+
+def source_change(conn, members: pd.DataFrame, prices: pd.DataFrame, statements: pd.DataFrame,
+                  index: pd.DataFrame) -> tuple[bool, pd.Timestamp | None]:
+    """(whole, first changed day) of what this fetch changes against the stored tables: a changed
+    universe (sectors, names) changes every day; prices and the index from their first differing
+    day; a statement from the day it became available."""
+    found = [changes.first_changed_day(conn, "universe", members, None),
+             changes.first_changed_day(conn, "price_history", prices, "date"),
+             changes.first_changed_day(conn, "fundamentals", statements, "available_from"),
+             changes.first_changed_day(conn, "benchmark_history", index, "date")]
+    days = [day for _, day in found if day is not None]
+    return any(whole for whole, _ in found), min(days) if days else None
 
 
 def merge_statements(stored: pd.DataFrame | None, fresh: pd.DataFrame) -> pd.DataFrame:

@@ -4,17 +4,18 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
+from emergent_pipeline import changes
 from emergent_pipeline.core import shariah
 from emergent_pipeline.core.consensus import compute_consensus
 from emergent_pipeline.core.strategies.registry import STRATEGIES, resolve_params, run_strategies
 from emergent_pipeline.core.indicators import sorted_panel
 from emergent_pipeline.core.strategy_panel import build_strategy_panel, join_fundamentals
 from emergent_pipeline.defs.prices.assets import benchmark_history
-from emergent_pipeline.defs.tables import load_tables
+from emergent_pipeline.defs.incremental import STRATEGY_LOOKBACK_DAYS, Incremental, recompute_incrementally, settings_key, stored_count
 from emergent_pipeline.defs.metadata import date_range, table_preview
-from emergent_pipeline.defs.prices.assets import fundamentals, price_history, universe
+from emergent_pipeline.defs.prices.assets import SOURCE, fundamentals, price_history, universe
 from emergent_pipeline.defs.signals.config import ConsensusConfig, ShariahConfig, StrategyConfig, settings_metadata
-from emergent_pipeline.storage import replace_table, replace_tables
+from emergent_pipeline.storage import read_table
 
 GROUP = "signals"
 TOP_SIGNALS = 15
@@ -22,38 +23,64 @@ TOP_SIGNALS = 15
 
 @dg.asset(group_name=GROUP, kinds={"duckdb", "pandas"}, deps=[price_history, universe, fundamentals, benchmark_history])
 def strategy_signals(config: StrategyConfig, duckdb: DuckDBResource) -> dg.MaterializeResult:
-    """Every (symbol, date, strategy) where one of the ten strategies fires, over the whole history,
-    with type, confidence, entry, target, stop, validity, reason and the indicator values used."""
-    prices, members, statements, index = load_tables(duckdb, "price_history", "universe", "fundamentals", "benchmark_history")
+    """Every (symbol, date, strategy) where one of the ten strategies fires, with type, confidence,
+    entry, target, stop, validity, reason and the indicator values used. Incremental: only the days
+    from the first changed input day are recomputed (reading a 500-trading-day look-back before it)."""
     params = resolve_params(config.params)
-    panel = build_strategy_panel(prices, members, statements, index)
-    signals = run_strategies(panel, params)
-    with duckdb.get_connection() as conn:
-        replace_table(conn, "strategy_signals", signals)
 
-    symbol_days = len(panel)
-    counts = signals.groupby("strategy").size().reindex(list(STRATEGIES), fill_value=0)
-    by_type = signals.groupby(["strategy", "signal_type"]).size().unstack(fill_value=0).reindex(list(STRATEGIES), fill_value=0)
-    fires = pd.DataFrame({"fires": counts, "share_of_symbol_days": (counts / symbol_days).round(5)}).join(by_type)
-    known_days = int(panel["fund_available_from"].notna().sum())
-    first_known = panel["fund_available_from"].min()
-    fundamentals_note = (
-        f"a statement is usable on {known_days:,} of {symbol_days:,} symbol-days"
-        + (f" (from {first_known:%Y-%m-%d})" if known_days else " (no statement is usable on any day: value and fundamental_growth cannot fire)")
-        + f"; a market cap is known on {int(panel['market_cap_pit'].notna().sum()):,}"
-        + "; value and fundamental_growth fire only where a statement is usable, multibagger ranks size by market cap where most symbols have one"
-    )
+    def compute(frames: list) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+        prices, index, members, statements = frames
+        panel = build_strategy_panel(prices, members, statements, index)
+        coverage = pd.DataFrame({"date": panel["date"], "rows": 1, "statement": panel["fund_available_from"].notna(),
+                                 "market_cap": panel["market_cap_pit"].notna()}).groupby("date").sum()
+        return {"strategy_signals": run_strategies(panel, params)}, coverage
+
+    done = recompute_incrementally(duckdb, Incremental(
+        "strategy_signals", [SOURCE], settings_key(params), lambda conn, since: changes.lookback_start(conn, since, STRATEGY_LOOKBACK_DAYS),
+        ["price_history", "benchmark_history"], ["universe", "fundamentals"]), compute)
+    # The metadata describes the stored table, whether this run recomputed all of it, some days or none.
+    signals = stored_count(duckdb, "SELECT * EXCLUDE (indicators) FROM strategy_signals WHERE date = (SELECT max(date) FROM strategy_signals)")
+
+    stored = stored_count(duckdb, "SELECT strategy, signal_type, count(*) n FROM strategy_signals GROUP BY ALL")
+    symbol_days = int(stored_count(duckdb, "SELECT count(*) n FROM price_history")["n"].item())
+    by_type = stored.pivot_table(index="strategy", columns="signal_type", values="n", aggfunc="sum", fill_value=0).reindex(list(STRATEGIES), fill_value=0)
+    counts = by_type.sum(axis=1)
+    fires = pd.DataFrame({"fires": counts, "share_of_symbol_days": (counts / max(symbol_days, 1)).round(5)}).join(by_type)
+    fundamentals_note = "nothing recomputed"
+    if done.extras:
+        coverage = pd.concat(done.extras).loc[lambda c: c.index >= done.chunks[0][0]].groupby(level=0).sum()
+        known_days = int(coverage["statement"].sum())
+        first_known = coverage.index[coverage["statement"] > 0].min() if known_days else None
+        fundamentals_note = (
+            f"on the recomputed days, a statement is usable on {known_days:,} of {int(coverage['rows'].sum()):,} symbol-days"
+            + (f" (from {first_known:%Y-%m-%d})" if known_days else " (no statement is usable on any day: value and fundamental_growth cannot fire)")
+            + f"; a market cap is known on {int(coverage['market_cap'].sum()):,}"
+            + "; value and fundamental_growth fire only where a statement is usable, multibagger ranks size by market cap where most symbols have one"
+        )
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": len(signals),
+            "dagster/row_count": int(counts.sum()),
+            "recomputed": done.note,
+            "rows_recomputed": done.rows.get("strategy_signals", 0),
             "symbol_days": symbol_days,
-            "date_range": date_range(signals) if len(signals) else "no signals",
             "fires_per_strategy": dg.MetadataValue.md(fires.rename_axis("strategy").reset_index().to_markdown(index=False)),
             "fundamentals": fundamentals_note,
             "settings": dg.MetadataValue.json({name: vars(p) for name, p in params.items()}),
-            "newest_day": table_preview(signals[signals["date"] == signals["date"].max()].sort_values("confidence", ascending=False).drop(columns="indicators"), rows=TOP_SIGNALS) if len(signals) else "none",
+            "newest_day": table_preview(signals.sort_values("confidence", ascending=False), rows=TOP_SIGNALS) if len(signals) else "none",
         }
     )
+
+
+def consensus_lookback(conn, since: pd.Timestamp) -> pd.Timestamp:
+    """Twice the longest validity of a strategy signal (plus ten days) before the first changed
+    day: a signal active then, and whether the symbol already qualified the day before."""
+    longest = conn.execute("SELECT coalesce(max(validity_days), 0) FROM strategy_signals").fetchall()[0][0]
+    return changes.lookback_start(conn, since, 2 * int(longest) + 10)
+
+
+def shariah_lookback(months: int):
+    """The look-back of the screen: the longest trailing average of market caps, in calendar months."""
+    return lambda conn, since: since - pd.DateOffset(months=months + 1)
 
 
 @dg.asset(group_name=GROUP, kinds={"duckdb", "pandas"}, deps=[universe, fundamentals, price_history])
@@ -61,14 +88,30 @@ def shariah_screen(context: dg.AssetExecutionContext, config: ShariahConfig, duc
     """Per symbol and trading day: COMPLIANT / NON_COMPLIANT / UNKNOWN under the chosen standard
     (default S&P), from the business activity and the statement usable that day, against the
     trailing average of daily market caps up to that day, with the reasons and the ratios (never a
-    pass for a ratio that cannot be computed). A signal carries the status of its own day."""
-    members, statements, prices = load_tables(duckdb, "universe", "fundamentals", "price_history")
+    pass for a ratio that cannot be computed). A signal carries the status of its own day.
+    Incremental like ``strategy_signals``, with the longest average (36 months) as look-back."""
     settings = config.to_settings()
-    panel = join_fundamentals(sorted_panel(prices), statements)
-    result = shariah.screen(panel, members, settings)
+    months = max(settings.djim_average_months, settings.sp_average_months)
+
+    newest_panel = {}
+
+    def compute(frames: list) -> tuple[dict[str, pd.DataFrame], None]:
+        prices, members, statements = frames
+        newest_panel["panel"] = panel = join_fundamentals(sorted_panel(prices), statements)  # the last chunk's, for the metadata
+        return {"shariah_screen": shariah.screen(panel, members, settings)}, None
+
+    done = recompute_incrementally(duckdb, Incremental(
+        "shariah_screen", [SOURCE], settings_key(settings), shariah_lookback(months), ["price_history"], ["universe", "fundamentals"]), compute)
+    # The metadata describes the stored table, whether this run recomputed all of it, some days or none.
     with duckdb.get_connection() as conn:
-        replace_table(conn, "shariah_screen", result)
-    newest = shariah.newest_day(result)
+        members = read_table(conn, "universe")
+        statuses = conn.execute("SELECT status, count(*) n FROM shariah_screen GROUP BY 1").df().set_index("status")["n"]
+        newest = conn.execute("SELECT * FROM shariah_screen WHERE date = (SELECT max(date) FROM shariah_screen)").df()
+        if "panel" not in newest_panel:  # nothing recomputed: the newest day's window, for the counts under every standard
+            since = conn.execute("SELECT max(date) FROM price_history").fetchall()[0][0]
+            window = read_table(conn, "price_history", since=shariah_lookback(months)(conn, pd.Timestamp(since)))
+            newest_panel["panel"] = join_fundamentals(sorted_panel(window), read_table(conn, "fundamentals"))
+    panel = newest_panel["panel"]
     summary = shariah.exclusion_summary(newest)
     by_standard = shariah.newest_day_by_standard(panel, members, settings)
     labelled = members is not None and (members[["sector", "sub_industry"]].notna().any(axis=1)).any()
@@ -81,13 +124,14 @@ def shariah_screen(context: dg.AssetExecutionContext, config: ShariahConfig, duc
     newest_day = f"{newest['date'].max():%Y-%m-%d}" if len(newest) else "none"
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": len(result),
+            "dagster/row_count": int(statuses.sum()),
+            "recomputed": done.note,
             "standard": settings.standard,
             "newest_day": newest_day,
             "counts_on_newest_day": dg.MetadataValue.json(summary["counts"]),
             "counts_on_newest_day_by_standard": dg.MetadataValue.json(by_standard),
             "main_exclusion_reasons_on_newest_day": dg.MetadataValue.json(summary["top_reasons"]),
-            "share_of_symbol_days": dg.MetadataValue.json(result["status"].value_counts(normalize=True).round(4).to_dict()),
+            "share_of_symbol_days": dg.MetadataValue.json((statuses / statuses.sum()).round(4).to_dict()),
             "activity_screen": activity_note,
             "shariah_only_policy": shariah.screening_policy(True, settings.admit_unknown),
             "settings": settings_metadata(settings),
@@ -102,16 +146,23 @@ def consensus_signals(config: ConsensusConfig, duckdb: DuckDBResource) -> dg.Mat
     agreement, weighted confidence, entry (D's close), median target and stop, validity, composite
     score and quality tier, each strategy's vote, and the Shariah status. The per-strategy breakdown
     (type, confidence, weight, reason) is in the table ``consensus_breakdown``."""
-    prices, signals, screen = load_tables(duckdb, "price_history", "strategy_signals", "shariah_screen")
     params = config.to_params()
-    result = compute_consensus(prices, signals, params)
-    # Each signal carries the Shariah status of its own day.
-    consensus = result.signals.merge(
-        screen[["symbol", "date", "status"]].rename(columns={"status": "shariah_status"}), on=["symbol", "date"], how="left"
-    )
-    consensus["shariah_status"] = consensus["shariah_status"].fillna("UNKNOWN")
+
+    def compute(frames: list) -> tuple[dict[str, pd.DataFrame], int]:
+        prices, signals, screen = frames
+        result = compute_consensus(prices, signals, params)
+        # Each signal carries the Shariah status of its own day.
+        consensus = result.signals.merge(
+            screen[["symbol", "date", "status"]].rename(columns={"status": "shariah_status"}), on=["symbol", "date"], how="left"
+        )
+        consensus["shariah_status"] = consensus["shariah_status"].fillna("UNKNOWN")
+        return {"consensus_signals": consensus, "consensus_breakdown": result.breakdown}, result.qualifying_days
+
+    done = recompute_incrementally(duckdb, Incremental(
+        "consensus_signals", ["strategy_signals", "shariah_screen"], settings_key(params), consensus_lookback,
+        ["price_history", "strategy_signals", "shariah_screen"], []), compute)
     with duckdb.get_connection() as conn:
-        replace_tables(conn, {"consensus_signals": consensus, "consensus_breakdown": result.breakdown})
+        consensus = read_table(conn, "consensus_signals")  # the whole table, for the metadata (recomputed or not)
 
     newest = consensus[consensus["date"] == consensus["date"].max()] if len(consensus) else consensus
     per_year = consensus.groupby(consensus["date"].dt.year).size() if len(consensus) else pd.Series(dtype=int)
@@ -119,8 +170,8 @@ def consensus_signals(config: ConsensusConfig, duckdb: DuckDBResource) -> dg.Mat
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(consensus),
+            "recomputed": done.note,
             "date_range": date_range(consensus) if len(consensus) else "no consensus signals",
-            "qualifying_symbol_days": result.qualifying_days,
             "counts_by_tier": dg.MetadataValue.json(consensus["quality_tier"].value_counts().to_dict()),
             "counts_by_type": dg.MetadataValue.json(consensus["signal_type"].value_counts().to_dict()),
             "counts_by_supporters": dg.MetadataValue.json({str(k): int(v) for k, v in consensus["supporters"].value_counts().sort_index().items()}),

@@ -1,0 +1,130 @@
+"""Which days a time-indexed table must recompute: a log of what each writer changed.
+
+Every rule of the pipeline computes day D from data up to D (no look-ahead), so when a table's
+inputs change from day C onward, only its rows from C onward can change, and computing them needs
+only a look-back before C (the longest window a rule reads). Each writer records in
+``asset_changes`` the first day it changed (or that it rewrote everything), with a version number;
+each reader records in ``asset_inputs`` the versions of its inputs it has taken in and the settings
+it ran with. A reader then recomputes:
+
+- everything, when it has never run, its settings changed, or an input was rewritten whole;
+- the days from the earliest changed day of the input versions it has not taken in yet;
+- nothing, when no input changed.
+
+The log is written in the same transaction as the table it describes, so a failed run leaves both
+as they were.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+import pandas as pd
+
+CHANGES = "asset_changes"
+INPUTS = "asset_inputs"
+SCHEMA = [
+    f"CREATE TABLE IF NOT EXISTS {CHANGES} (asset VARCHAR, version BIGINT, changed_from DATE, whole BOOLEAN, recorded_at TIMESTAMP)",
+    f"CREATE TABLE IF NOT EXISTS {INPUTS} (asset VARCHAR, upstream VARCHAR, version BIGINT, settings VARCHAR)",
+]
+
+
+@dataclass(frozen=True)
+class Recompute:
+    """What a reader must recompute: everything (``whole``), the days from ``since``, or nothing."""
+
+    whole: bool
+    since: pd.Timestamp | None
+    versions: dict[str, int] = field(default_factory=dict)
+    """Each input's newest version, taken in once the reader's write commits."""
+    why: str = ""
+
+    @property
+    def nothing(self) -> bool:
+        return not self.whole and self.since is None
+
+
+def _exists(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?",
+                        [table]).fetchall()[0][0] > 0
+
+
+def plan(conn: duckdb.DuckDBPyConnection, asset: str, upstreams: list[str], settings: str) -> Recompute:
+    """What ``asset`` must recompute, given the changes its ``upstreams`` logged since it last ran."""
+    newest = {u: 0 for u in upstreams}
+    if _exists(conn, CHANGES):
+        rows = conn.execute(f"SELECT asset, max(version) FROM {CHANGES} WHERE asset IN ({', '.join('?' * len(upstreams))}) GROUP BY asset",
+                            upstreams).fetchall()
+        newest.update({a: int(v) for a, v in rows})
+    if not _exists(conn, asset) or not _exists(conn, INPUTS):
+        return Recompute(True, None, newest, f"{asset} has not been computed incrementally before")
+    taken = dict(conn.execute(f"SELECT upstream, version FROM {INPUTS} WHERE asset = ?", [asset]).fetchall())
+    ran_with = conn.execute(f"SELECT any_value(settings) FROM {INPUTS} WHERE asset = ?", [asset]).fetchall()[0][0]
+    if set(taken) != set(upstreams):
+        return Recompute(True, None, newest, f"{asset} has no record of the inputs it was computed from")
+    if ran_with != settings:
+        return Recompute(True, None, newest, f"the settings of {asset} changed")
+    pending = conn.execute(
+        f"SELECT bool_or(whole), min(changed_from) FROM {CHANGES} c JOIN {INPUTS} i ON i.asset = ? AND i.upstream = c.asset "
+        "WHERE c.version > i.version", [asset]).fetchall()[0]
+    whole, since = pending
+    if whole:
+        return Recompute(True, None, newest, "an input was rewritten whole")
+    if since is None:
+        return Recompute(False, None, newest, "no input changed since the last run")
+    return Recompute(False, pd.Timestamp(since), newest, f"inputs changed from {since:%Y-%m-%d}")
+
+
+def record(conn: duckdb.DuckDBPyConnection, asset: str, recompute: Recompute, settings: str,
+           changed_from: pd.Timestamp | None, whole: bool) -> None:
+    """Inside the writer's transaction: log ``asset``'s own change and the input versions it took in."""
+    for statement in SCHEMA:
+        conn.execute(statement)
+    log_change(conn, asset, changed_from, whole)
+    conn.execute(f"DELETE FROM {INPUTS} WHERE asset = ?", [asset])
+    for upstream, version in recompute.versions.items():
+        conn.execute(f"INSERT INTO {INPUTS} VALUES (?, ?, ?, ?)", [asset, upstream, version, settings])
+
+
+def log_change(conn: duckdb.DuckDBPyConnection, asset: str, changed_from: pd.Timestamp | None, whole: bool) -> None:
+    """Append ``asset``'s change (nothing is logged when nothing changed)."""
+    if not whole and changed_from is None:
+        return
+    for statement in SCHEMA:
+        conn.execute(statement)
+    conn.execute(
+        f"INSERT INTO {CHANGES} SELECT ?, coalesce(max(version), 0) + 1, ?, ?, now()::TIMESTAMP FROM {CHANGES} WHERE asset = ?",
+        [asset, None if changed_from is None else pd.Timestamp(changed_from).date(), whole, asset])
+
+
+def first_changed_day(conn: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, day_column: str | None) -> tuple[bool, pd.Timestamp | None]:
+    """(whole, first day) of the difference between stored ``table`` and the ``frame`` about to
+    replace it: whole when the table does not exist yet or its columns differ (or, for a table
+    without a ``day_column``, when any row differs); else the earliest ``day_column`` of any row
+    added, removed or changed (None when they are identical)."""
+    if not _exists(conn, table):
+        return True, None
+    stored_columns = [r[0] for r in conn.execute(f"DESCRIBE {table}").fetchall()]
+    if stored_columns != list(frame.columns):
+        return True, None
+    conn.register("incoming", frame)
+    try:
+        columns = ", ".join(f'CAST("{c}" AS DATE) AS "{c}"' if c == day_column else f'"{c}"' for c in frame.columns)
+        first, differing = conn.execute(
+            f'SELECT {f"min({chr(34)}{day_column}{chr(34)})" if day_column else "NULL"}, count(*) FROM ('
+            f'(SELECT {columns} FROM incoming EXCEPT ALL SELECT {columns} FROM {table}) '
+            f'UNION ALL (SELECT {columns} FROM {table} EXCEPT ALL SELECT {columns} FROM incoming))').fetchall()[0]
+    finally:
+        conn.unregister("incoming")
+    if day_column is None or (differing and first is None):
+        return bool(differing), None  # no day to start from: a difference means everything
+    return False, None if first is None else pd.Timestamp(first)
+
+
+def lookback_start(conn: duckdb.DuckDBPyConnection, since: pd.Timestamp, trading_days: int) -> pd.Timestamp:
+    """The day ``trading_days`` trading days (days with any bar in ``price_history``) before ``since``."""
+    start = conn.execute(
+        "SELECT min(date) FROM (SELECT DISTINCT date FROM price_history WHERE date < ? ORDER BY date DESC LIMIT ?)",
+        [since.date(), trading_days]).fetchall()[0][0]
+    return pd.Timestamp(start) if start is not None else since
