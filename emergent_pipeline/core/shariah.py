@@ -201,9 +201,18 @@ def newest_day_by_standard(panel: pd.DataFrame, universe: pd.DataFrame | None, s
     months = max(m for m in (settings.djim_average_months, settings.sp_average_months))
     newest = panel["date"].max()
     recent = panel[panel["date"] > newest - pd.DateOffset(months=months + 1)]
+    on_newest = (recent["date"] == newest).to_numpy()
     counts = {}
     for standard in STANDARDS:
-        day = newest_day(screen(recent, universe, replace(settings, standard=standard)))
+        chosen = replace(settings, standard=standard)
+        rows = recent[on_newest]
+        if chosen.average_months is not None:
+            # Only the newest day is screened: its trailing average comes from the window, then stands
+            # in for the day's market cap (the standard then reads it as its basis).
+            average = trailing_mean(recent, recent["market_cap_pit"].to_numpy(dtype="float64"), chosen.average_months)
+            rows = rows.assign(market_cap_pit=average[on_newest])
+            chosen = replace(chosen, **{f"{standard.lower()}_average_months": None})
+        day = screen(rows, universe, chosen)
         counts[standard] = {s: int((day["status"] == s).sum()) for s in STATUSES}
     return counts
 

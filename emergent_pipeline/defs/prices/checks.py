@@ -16,6 +16,8 @@ Which checks block downstream assets, and why:
 """
 
 
+from collections.abc import Iterable
+
 import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
@@ -30,15 +32,23 @@ EXTREME_MOVE = 0.40
 SHOWN_ROWS = 50
 
 
-def _load(duckdb: DuckDBResource) -> pd.DataFrame:
-    (stored,) = load_tables(duckdb, "price_history")
-    if stored is None:
-        raise dg.Failure("price_history has not been materialized yet")
-    return stored
+SPECS = [
+    dg.AssetCheckSpec("price_history_unique_keys", asset=price_history, blocking=True, description="No (symbol, date) occurs twice."),
+    dg.AssetCheckSpec("price_history_positive_prices", asset=price_history, blocking=True,
+                      description="Every open, high, low and close is above zero."),
+    dg.AssetCheckSpec("price_history_ohlc_consistency", asset=price_history,
+                      description="low <= open, close <= high, and the range is complete."),
+    dg.AssetCheckSpec("price_history_split_jumps", asset=price_history, blocking=True,
+                      description="No split-like jump: a day whose open and close both sit a usual split ratio away from the previous close while the index is calm."),
+    dg.AssetCheckSpec("price_history_freshness", asset=price_history, description="No symbol's newest bar lags behind."),
+    dg.AssetCheckSpec("price_history_extreme_moves", asset=price_history,
+                      description=f"No one-day close-to-close move beyond ±{EXTREME_MOVE:.0%}."),
+]
 
 
-def _result(found: pd.DataFrame, severity: dg.AssetCheckSeverity, what: str, **extra) -> dg.AssetCheckResult:
+def _result(name: str, found: pd.DataFrame, severity: dg.AssetCheckSeverity, what: str, **extra) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
+        check_name=name,
         passed=found.empty,
         severity=severity,
         description=f"{len(found)} {what}" if len(found) else f"no {what}",
@@ -46,54 +56,50 @@ def _result(found: pd.DataFrame, severity: dg.AssetCheckSeverity, what: str, **e
     )
 
 
-@dg.asset_check(asset=price_history, blocking=True, description="No (symbol, date) occurs twice.")
-def price_history_unique_keys(duckdb: DuckDBResource) -> dg.AssetCheckResult:
-    found = price_quality.duplicate_keys(_load(duckdb))
-    return _result(found, dg.AssetCheckSeverity.ERROR, "rows with a duplicated (symbol, date)")
+@dg.multi_asset_check(specs=SPECS, can_subset=True)
+def price_history_checks(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource,
+                         price_source: PriceSourceResource) -> Iterable[dg.AssetCheckResult]:
+    """The six checks of ``price_history`` in one step: the table is read once, not once per check."""
+    prices, rejections, index = load_tables(duckdb, "price_history", "price_rejections", "benchmark_history")
+    if prices is None:
+        raise dg.Failure("price_history has not been materialized yet")
+    selected = {key.name for key in context.selected_asset_check_keys}
+    checks = {
+        "price_history_unique_keys": lambda: _result(
+            "price_history_unique_keys", price_quality.duplicate_keys(prices), dg.AssetCheckSeverity.ERROR, "rows with a duplicated (symbol, date)"),
+        "price_history_positive_prices": lambda: _result(
+            "price_history_positive_prices", price_quality.non_positive_prices(prices), dg.AssetCheckSeverity.ERROR, "rows with a non-positive price"),
+        "price_history_ohlc_consistency": lambda: ohlc_consistency(prices, rejections),
+        "price_history_split_jumps": lambda: _result(
+            "price_history_split_jumps", price_quality.split_jumps(prices, index if price_source.has_index else None),
+            dg.AssetCheckSeverity.ERROR, "split-like jumps (prices on two share bases)",
+            remedy="set price_source.adjust_splits: true to adjust them, or give prices on one basis"),
+        "price_history_freshness": lambda: freshness(prices, price_source),
+        "price_history_extreme_moves": lambda: _result(
+            "price_history_extreme_moves", price_quality.extreme_moves(prices, EXTREME_MOVE), dg.AssetCheckSeverity.WARN,
+            f"one-day moves beyond ±{EXTREME_MOVE:.0%}", threshold=EXTREME_MOVE),
+    }
+    for spec in SPECS:
+        if spec.name in selected:
+            yield checks[spec.name]()
 
 
-@dg.asset_check(asset=price_history, blocking=True, description="Every open, high, low and close is above zero.")
-def price_history_positive_prices(duckdb: DuckDBResource) -> dg.AssetCheckResult:
-    found = price_quality.non_positive_prices(_load(duckdb))
-    return _result(found, dg.AssetCheckSeverity.ERROR, "rows with a non-positive price")
-
-
-@dg.asset_check(asset=price_history, description="low <= open, close <= high, and the range is complete.")
-def price_history_ohlc_consistency(duckdb: DuckDBResource) -> dg.AssetCheckResult:
-    prices, rejections = load_tables(duckdb, "price_history", "price_rejections")
+def ohlc_consistency(prices: pd.DataFrame, rejections: pd.DataFrame | None) -> dg.AssetCheckResult:
     found = price_quality.ohlc_inconsistencies(prices)
     by_problem = found["problem"].value_counts().to_dict() if len(found) else {}
     excluded = rejections[rejections["reason"].isin(["open or close outside the bar's low-high range", "high below low"])] if rejections is not None else pd.DataFrame()
-    return _result(found, dg.AssetCheckSeverity.WARN, "bars whose OHLC do not fit together",
+    return _result("price_history_ohlc_consistency", found, dg.AssetCheckSeverity.WARN, "bars whose OHLC do not fit together",
                    by_problem=dg.MetadataValue.json(by_problem), excluded_at_ingestion=len(excluded),
                    excluded_rows=table_preview(excluded, rows=SHOWN_ROWS),
                    rule="a bar with its open or close outside its own low-high range (or its high below its low) is rejected at "
                         "ingestion, so excluded from indicators and outcomes; an incomplete bar stays, treated as flat by the indicators")
 
 
-@dg.asset_check(asset=price_history, blocking=True,
-                description="No split-like jump: a day whose open and close both sit a usual split ratio away from the previous close while the index is calm.")
-def price_history_split_jumps(duckdb: DuckDBResource, price_source: PriceSourceResource) -> dg.AssetCheckResult:
-    prices, index = load_tables(duckdb, "price_history", "benchmark_history")
-    found = price_quality.split_jumps(prices, index if price_source.has_index else None)
-    return _result(found, dg.AssetCheckSeverity.ERROR, "split-like jumps (prices on two share bases)",
-                   remedy="set price_source.adjust_splits: true to adjust them, or give prices on one basis")
-
-
-@dg.asset_check(asset=price_history, description="No symbol's newest bar lags behind.")
-def price_history_freshness(duckdb: DuckDBResource, price_source: PriceSourceResource) -> dg.AssetCheckResult:
-    prices = _load(duckdb)
+def freshness(prices: pd.DataFrame, price_source: PriceSourceResource) -> dg.AssetCheckResult:
     source = price_source.build()
     # A live source should have the last business day; a fixed panel is judged against its own end.
     reference = pd.Timestamp.today().normalize() if source.live else pd.Timestamp(prices["date"].max())
     found = price_quality.stale_symbols(prices, reference, price_source.stale_after_business_days)
-    return _result(found, dg.AssetCheckSeverity.WARN, "stale symbols",
+    return _result("price_history_freshness", found, dg.AssetCheckSeverity.WARN, "stale symbols",
                    reference_date=f"{reference:%Y-%m-%d}", newest_date=f"{prices['date'].max():%Y-%m-%d}",
                    max_lag_business_days=price_source.stale_after_business_days)
-
-
-@dg.asset_check(asset=price_history, description=f"No one-day close-to-close move beyond ±{EXTREME_MOVE:.0%}.")
-def price_history_extreme_moves(duckdb: DuckDBResource) -> dg.AssetCheckResult:
-    found = price_quality.extreme_moves(_load(duckdb), EXTREME_MOVE)
-    return _result(found, dg.AssetCheckSeverity.WARN, f"one-day moves beyond ±{EXTREME_MOVE:.0%}",
-                   threshold=EXTREME_MOVE)
