@@ -182,8 +182,7 @@ def compute_indicators(prices: pd.DataFrame, benchmark: pd.DataFrame | None = No
         columns["beta_60"] = np.full(len(close), np.nan)
 
     # Warm-up bars are NaN: TA-Lib leaves a window's first bars empty, and shifts mask them too.
-    # One frame built once: ``assign`` would copy the panel and insert the columns one at a time.
-    return pd.DataFrame({**{c: panel[c] for c in panel.columns}, **columns}, index=panel.index)
+    return panel.assign(**columns)
 
 
 def rolling_beta(

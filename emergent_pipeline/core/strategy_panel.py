@@ -59,17 +59,17 @@ def join_fundamentals(panel: pd.DataFrame, fundamentals: pd.DataFrame | None) ->
         joined[column] = values
         if origin is not None:
             joined["shares_from_period_end"] = origin
-    close = panel["close"].to_numpy()
-    positive = lambda values: np.where(values > 0, values, np.nan)  # noqa: E731
-    with np.errstate(divide="ignore", invalid="ignore"):
-        equity, revenue = positive(joined["total_equity"]), positive(joined["revenue"])
-        joined["market_cap_pit"] = positive(joined["shares"]) * close
-        joined["pe_pit"] = close / positive(joined["eps"])
-        joined["pb_pit"] = joined["market_cap_pit"] / equity
-        joined["roe"] = joined["net_income"] / equity
-        joined["ebitda_margin"] = joined["ebitda"] / revenue
-    # One frame built once (no per-column insert, no copy of the panel per step).
-    return pd.DataFrame({**{c: panel[c] for c in panel.columns}, **joined}, index=panel.index)
+    panel = panel.assign(**joined)
+
+    close = panel["close"]
+    equity = panel["total_equity"].where(panel["total_equity"] > 0)
+    revenue = panel["revenue"].where(panel["revenue"] > 0)
+    panel["market_cap_pit"] = panel["shares"].where(panel["shares"] > 0) * close
+    panel["pe_pit"] = close / panel["eps"].where(panel["eps"] > 0)
+    panel["pb_pit"] = panel["market_cap_pit"] / equity
+    panel["roe"] = panel["net_income"] / equity
+    panel["ebitda_margin"] = panel["ebitda"] / revenue
+    return panel
 
 
 def with_sector(panel: pd.DataFrame, universe: pd.DataFrame | None) -> pd.DataFrame:
