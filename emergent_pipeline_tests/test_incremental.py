@@ -17,6 +17,8 @@ from emergent_pipeline_tests.test_file_source import STATEMENT_MAP
 ASSETS = ["strategy_signals", "shariah_screen", "consensus_signals", "signal_features"]
 SELECTION = ["price_history", "market_context", *ASSETS]
 TABLES = {
+    "price_history": ["symbol", "date"],  # the source step rewrites only the days from the first changed one
+    "benchmark_history": ["date"],
     "strategy_signals": ["symbol", "date", "strategy"],
     "shariah_screen": ["symbol", "date"],
     "consensus_signals": ["symbol", "date"],

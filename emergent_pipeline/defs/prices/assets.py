@@ -23,7 +23,7 @@ from emergent_pipeline.core.price_update import PriceUpdateError, apply_fetch
 from emergent_pipeline.defs.metadata import date_range, table_preview
 from emergent_pipeline.defs.prices.resources import PriceSourceResource
 from emergent_pipeline.sources.file import SourceFileError
-from emergent_pipeline.storage import read_table, replace_tables
+from emergent_pipeline.storage import read_table, replace_tables, table_exists, write_rows
 
 GROUP = "prices"
 SECTOR_NEEDED_BY = "sector_rotation (ranks sectors), the Shariah activity screen (every symbol UNKNOWN) and the model's sector feature"
@@ -78,8 +78,10 @@ def source_data(context: dg.AssetExecutionContext, config: SourceConfig, duckdb:
     """Fetch everything the configured source provides, validate it, then write it in one transaction."""
     source = price_source.build()
     with duckdb.get_connection() as conn:
-        stored_prices, stored_statements, earlier_rejections = (
-            read_table(conn, t) for t in ("price_history", "fundamental_statements", "price_rejections"))
+        # Only an incremental source (yfinance) builds on the stored bars; the others hand over every bar.
+        stored_prices = read_table(conn, "price_history") if source.incremental else None
+        stored_rows = conn.execute("SELECT count(*) FROM price_history").fetchall()[0][0] if table_exists(conn, "price_history") else 0
+        stored_statements, earlier_rejections = (read_table(conn, t) for t in ("fundamental_statements", "price_rejections"))
     try:
         members = checked_universe(source.universe())
         fetch = source.fetch_prices(stored_prices if stored_prices is not None else pd.DataFrame())
@@ -97,7 +99,7 @@ def source_data(context: dg.AssetExecutionContext, config: SourceConfig, duckdb:
     except (PriceUpdateError, SourceDataError, SourceFileError, FundamentalsError, ValueError, KeyError, OSError, RuntimeError) as error:
         # Expected input problems: say what is wrong, plainly; nothing has been written.
         raise dg.Failure(description=f"nothing stored, every table kept as it was: {error}",
-                         metadata={**source.describe(), "stored_price_rows_kept": 0 if stored_prices is None else len(stored_prices)}) from error
+                         metadata={**source.describe(), "stored_price_rows_kept": stored_rows}) from error
 
     detected_at = pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
     rejected = update.rejected.astype("string").assign(source=source.name, detected_at=detected_at)
@@ -105,10 +107,18 @@ def source_data(context: dg.AssetExecutionContext, config: SourceConfig, duckdb:
         rejected = pd.concat([earlier_rejections.astype("string"), rejected], ignore_index=True)  # earlier runs' stay on record
     with duckdb.get_connection() as conn:
         whole, changed_from = source_change(conn, members, table, point_in_time_rows, index)
+        # The long tables are identical before the first changed day: only the days from it are rewritten.
+        dated = {"price_history": table, "benchmark_history": index}
+
+        def and_then(c) -> None:
+            if not whole:
+                replace_days(c, dated, changed_from)
+            changes.log_change(c, SOURCE, changed_from, whole)
+
         replace_tables(conn, {
-            "universe": members, "price_history": table, "price_rejections": rejected, "fundamental_statements": statements,
-            "fundamentals": point_in_time_rows, "benchmark_history": index,
-        }, then=lambda c: changes.log_change(c, SOURCE, changed_from, whole))
+            "universe": members, "price_rejections": rejected, "fundamental_statements": statements, "fundamentals": point_in_time_rows,
+            **(dated if whole else {}),
+        }, then=and_then)
     recompute_note = ("everything downstream recomputes (new store, or the universe changed)" if whole
                       else f"downstream recomputes the days from {changed_from:%Y-%m-%d}" if changed_from is not None
                       else "nothing changed: downstream has nothing to recompute")
@@ -159,6 +169,16 @@ def source_data(context: dg.AssetExecutionContext, config: SourceConfig, duckdb:
     yield dg.MaterializeResult(asset_key=benchmark_history, metadata={
         "origin": origin, "dagster/row_count": len(index), "date_range": date_range(index), "preview": table_preview(index.tail(5)),
     })
+
+
+def replace_days(conn, frames: dict[str, pd.DataFrame], since: pd.Timestamp | None) -> None:
+    """Inside the write transaction: each table's rows from ``since`` on replaced by the frame's
+    (nothing to do when nothing changed)."""
+    if since is None:
+        return
+    for name, frame in frames.items():
+        conn.execute(f"DELETE FROM {name} WHERE date >= ?", [since.date()])
+        write_rows(conn, name, frame[frame["date"] >= since], create=False)
 
 
 def source_change(conn, members: pd.DataFrame, prices: pd.DataFrame, statements: pd.DataFrame,
