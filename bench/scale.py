@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from emergent_pipeline.paths import private_stores
 from emergent_pipeline.sources.bundled import PRICES_FILE, UNIVERSE_FILE
 
 BLOCK = 20
@@ -91,12 +92,8 @@ def one_more_day(prices: pd.DataFrame, seed: int = 1) -> pd.DataFrame:
 def run(folder: Path, job: str, config: Path) -> tuple[float, float, str]:
     """Wall seconds, peak resident GB and the run's own seconds of ``emergent-pipeline run job`` in a
     child process."""
-    home = folder / "dagster_home"
-    home.mkdir(exist_ok=True)
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    env = {**os.environ, "EMERGENT_PIPELINE_DB": str(folder / "db.duckdb"), "DAGSTER_HOME": str(home),
-           "EMERGENT_PIPELINE_MLFLOW_URI": f"sqlite:///{folder / 'mlflow.db'}",
-           "EMERGENT_PIPELINE_SERVING_DB": str(folder / "serving.duckdb")}
+    stores = private_stores(folder)
+    env = {**os.environ, **stores}
     log = folder / f"{job}.log"
     start = time.perf_counter()
     with open(log, "w") as out:
@@ -107,7 +104,7 @@ def run(folder: Path, job: str, config: Path) -> tuple[float, float, str]:
     text = log.read_text()
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{job} failed:\n{text[-3000:]}")
-    return wall, usage.ru_maxrss / 1024**2, run_seconds(home)
+    return wall, usage.ru_maxrss / 1024**2, run_seconds(Path(stores["DAGSTER_HOME"]))
 
 
 def run_seconds(home: Path) -> float:

@@ -37,6 +37,18 @@ def dagster_home() -> Path | None:
     return local if (local / "dagster.yaml").exists() else None
 
 
+def private_stores(folder: Path) -> dict[str, str]:
+    """The environment variables that point a child process (a run, the CLI, a server) at its own
+    stores under ``folder``: ``emergent.duckdb``, ``serving.duckdb``, ``mlruns/mlflow.db`` and a
+    Dagster instance in ``dagster_home`` (created, with telemetry off). For benchmarks and tests."""
+    home = folder / "dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    (folder / "mlruns").mkdir(exist_ok=True)
+    return {DB_PATH_ENV: str(folder / "emergent.duckdb"), SERVING_DB_ENV: str(folder / "serving.duckdb"),
+            TRACKING_URI_ENV: f"sqlite:///{folder / 'mlruns' / 'mlflow.db'}", "DAGSTER_HOME": str(home)}
+
+
 def process_alive(pid: int) -> bool:
     """Whether a process with this id exists on this machine."""
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -52,6 +53,16 @@ def materialize(
         raise_on_error=raise_on_error,
         run_config=run_config,
     )
+
+
+def private_copy(bundled_db: Path, folder: Path) -> Path:
+    """The bundled run's database (``folder/emergent.duckdb``) and MLflow store (``folder/mlruns``),
+    copied, for a test that writes to them. The copied experiment still keeps its artifacts in the
+    shared folder: read them, never write."""
+    db = folder / "emergent.duckdb"
+    shutil.copy(bundled_db, db)
+    shutil.copytree(Path(bundled_db).parent / "mlruns", folder / "mlruns")
+    return db
 
 
 def mlflow_resource(folder: Path) -> MLflowResource:

@@ -16,7 +16,7 @@ from emergent_pipeline.api.engine import MLEnhancedSignalEngine
 from emergent_pipeline.core.strategies.registry import STRATEGY_NAMES
 from emergent_pipeline.defs.prices.resources import PriceSourceResource
 
-from emergent_pipeline_tests.conftest import materialize, read
+from emergent_pipeline_tests.conftest import materialize, private_copy, read
 from emergent_pipeline_tests.test_end_to_end import free_port
 
 
@@ -281,10 +281,8 @@ def test_schemathesis_all_default_checks_over_a_thousand_requests(bundled_db):
 
 
 def test_the_api_keeps_answering_while_a_run_writes(definitions, bundled_db, tmp_path):
-    db = tmp_path / "emergent.duckdb"
-    shutil.copy(bundled_db, db)
+    db = private_copy(bundled_db, tmp_path)
     shutil.copy(Path(bundled_db).parent / "serving.duckdb", tmp_path / "serving.duckdb")
-    shutil.copytree(Path(bundled_db).parent / "mlruns", tmp_path / "mlruns")
     run = threading.Thread(
         target=materialize,
         args=(definitions, db, PriceSourceResource()),

@@ -1,8 +1,6 @@
 """Jobs, the schedule and the sensors, evaluated with Dagster's test contexts on real stores."""
 
-import shutil
 from datetime import datetime
-from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -14,16 +12,13 @@ from emergent_pipeline.defs.automation.sensors import champion_sensor, retrainin
 from emergent_pipeline.defs.prices.resources import PriceSourceResource
 from emergent_pipeline.model_registry import CHAMPION, MODEL_NAME
 
-from emergent_pipeline_tests.conftest import mlflow_resource, read
+from emergent_pipeline_tests.conftest import mlflow_resource, private_copy, read
 
 
 @pytest.fixture
 def workspace(bundled_db, tmp_path):
     """A private copy of the bundled database and MLflow registry (version 1 is champion)."""
-    db = tmp_path / "emergent.duckdb"
-    shutil.copy(bundled_db, db)
-    shutil.copytree(Path(bundled_db).parent / "mlruns", tmp_path / "mlruns")
-    return db, mlflow_resource(tmp_path / "mlruns")
+    return private_copy(bundled_db, tmp_path), mlflow_resource(tmp_path / "mlruns")
 
 
 def test_jobs_select_what_they_say(definitions):

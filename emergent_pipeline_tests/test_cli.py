@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from emergent_pipeline.paths import PROJECT_ROOT
+from emergent_pipeline.paths import PROJECT_ROOT, private_stores
 from emergent_pipeline.sources.bundled import ANNUAL_FILE, PRICES_FILE, UNIVERSE_FILE
 
 from emergent_pipeline_tests.conftest import assert_tables_unchanged, read, stored_tables
@@ -49,12 +49,7 @@ def files_named_as_in_readme(config: dict, folder: Path) -> dict:
 
 
 def cli(folder: Path, *args: str) -> subprocess.CompletedProcess:
-    home = folder / "dagster_home"
-    home.mkdir(exist_ok=True)
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    env = {**os.environ, "EMERGENT_PIPELINE_DB": str(folder / "db.duckdb"), "DAGSTER_HOME": str(home),
-           "EMERGENT_PIPELINE_MLFLOW_URI": f"sqlite:///{folder / 'mlflow.db'}",
-           "EMERGENT_PIPELINE_SERVING_DB": str(folder / "serving.duckdb")}
+    env = {**os.environ, **private_stores(folder)}
     return subprocess.run([sys.executable, "-m", "emergent_pipeline.cli", *args], env=env, capture_output=True, text=True, timeout=600)
 
 
@@ -70,11 +65,11 @@ def test_readmes_file_source_config_runs_the_daily_refresh_from_the_command_line
     folder, result = ran
     assert result.returncode == 0, result.stderr[-2000:]
     assert re.search(r"run \S+ of daily_refresh succeeded: \d+ assets materialized", result.stdout)
-    stored = read(folder / "db.duckdb", "SELECT symbol, count(*) n FROM price_history GROUP BY 1 ORDER BY 1")
+    stored = read(folder / "emergent.duckdb", "SELECT symbol, count(*) n FROM price_history GROUP BY 1 ORDER BY 1")
     assert stored["symbol"].tolist() == sorted(SYMBOLS)
-    statements = read(folder / "db.duckdb", "SELECT DISTINCT symbol FROM fundamentals ORDER BY 1")["symbol"].tolist()
+    statements = read(folder / "emergent.duckdb", "SELECT DISTINCT symbol FROM fundamentals ORDER BY 1")["symbol"].tolist()
     assert statements == sorted(SYMBOLS)
-    sectors = read(folder / "db.duckdb", "SELECT symbol, sector FROM universe ORDER BY 1")
+    sectors = read(folder / "emergent.duckdb", "SELECT symbol, sector FROM universe ORDER BY 1")
     assert sectors.set_index("symbol")["sector"].to_dict()["JPM"] == "Financials"
     assert (folder / "serving.duckdb").exists()
     # The run is recorded in the instance, where `status` (and the Dagster UI) find it.
@@ -91,12 +86,12 @@ def test_an_invalid_config_runs_nothing_and_changes_nothing(ran, mistake, named)
     config = yaml.safe_load((folder / "nse.yaml").read_text())
     config["resources"]["price_source"]["config"].update(mistake)
     (folder / "bad.yaml").write_text(yaml.safe_dump(config))
-    before = stored_tables(folder / "db.duckdb")
+    before = stored_tables(folder / "emergent.duckdb")
     result = cli(folder, "run", "daily_refresh", "-c", str(folder / "bad.yaml"))
     assert result.returncode == 2
     assert "invalid config, nothing ran" in result.stderr and named in result.stderr
     assert "Traceback" not in result.stderr
-    assert_tables_unchanged(before, folder / "db.duckdb")
+    assert_tables_unchanged(before, folder / "emergent.duckdb")
 
 
 def test_an_unknown_job_lists_the_jobs(ran):

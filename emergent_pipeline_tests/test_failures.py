@@ -16,10 +16,11 @@ import pytest
 
 from emergent_pipeline.defs.prices.resources import PriceSourceResource
 from emergent_pipeline.sources.bundled import PRICES_FILE
+from emergent_pipeline.paths import private_stores
 from emergent_pipeline.storage import serving_db_path
 
 from emergent_pipeline_tests.conftest import (
-    assert_tables_unchanged, failure_message, materialization_metadata, materialize, mlflow_resource, read, stored_tables,
+    assert_tables_unchanged, failure_message, materialization_metadata, materialize, mlflow_resource, private_copy, read, stored_tables,
 )
 
 INGEST = ["universe", "price_history", "fundamentals", "benchmark_history"]
@@ -105,11 +106,7 @@ def test_a_file_that_is_fine_but_a_companion_that_is_not_changes_nothing(definit
 
 
 def test_a_refused_summary_start_is_refused_before_the_run_writes(definitions, bundled_db, tmp_path):
-    import shutil
-
-    db = tmp_path / "emergent.duckdb"
-    shutil.copy(bundled_db, db)
-    shutil.copytree(Path(bundled_db).parent / "mlruns", tmp_path / "mlruns")
+    db = private_copy(bundled_db, tmp_path)
     before = stored_tables(db)
     config = {"ops": {"performance_summary": {"config": {"start": "2016-01-04"}}}}
     result = materialize(definitions, db, PriceSourceResource(), selection=["ml_enhanced_signals", "signal_outcomes", "performance_summary"],
@@ -133,16 +130,10 @@ def test_a_killed_run_leaves_nothing_behind_after_the_next_start(definitions, bu
     """A run killed with SIGKILL while it works: the next run (any run) marks it failed (its process
     is gone), removes a staging file of a killed publication and ends an MLflow run left RUNNING by a
     process that is gone."""
-    import shutil
-
-    db = tmp_path / "emergent.duckdb"
-    shutil.copy(bundled_db, db)
-    shutil.copytree(Path(bundled_db).parent / "mlruns", tmp_path / "mlruns")
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    env = {**os.environ, "DAGSTER_HOME": str(home), "EMERGENT_PIPELINE_DB": str(db),
-           "EMERGENT_PIPELINE_MLFLOW_URI": f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"}
+    db = private_copy(bundled_db, tmp_path)
+    stores = private_stores(tmp_path)
+    home = stores["DAGSTER_HOME"]
+    env = {**os.environ, **stores}
     process = subprocess.Popen([sys.executable, "-c", KILLED_RUN], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     instance = dg.DagsterInstance.from_config(str(home))
     deadline = time.monotonic() + 120

@@ -10,7 +10,7 @@ import pytest
 from emergent_pipeline.defs.prices.resources import PriceSourceResource
 from emergent_pipeline.model_registry import CHALLENGER, CHAMPION, MODEL_NAME
 
-from emergent_pipeline_tests.conftest import materialization_metadata, materialize, mlflow_resource, read
+from emergent_pipeline_tests.conftest import materialization_metadata, materialize, mlflow_resource, private_copy, read
 
 LIFECYCLE = ["signal_model", "signal_model_evaluation", "champion_model"]
 
@@ -19,9 +19,7 @@ LIFECYCLE = ["signal_model", "signal_model_evaluation", "champion_model"]
 def workspace(bundled_db, tmp_path):
     """A private copy of the bundled database and of its MLflow registry (one trained champion).
     The copied experiment still keeps its artifacts in the shared folder: read them, never write."""
-    shutil.copy(bundled_db, tmp_path / "emergent.duckdb")
-    shutil.copytree(Path(bundled_db).parent / "mlruns", tmp_path / "mlruns")
-    return tmp_path / "emergent.duckdb", mlflow_resource(tmp_path / "mlruns").store()
+    return private_copy(bundled_db, tmp_path), mlflow_resource(tmp_path / "mlruns").store()
 
 
 def scores(db) -> pd.DataFrame:

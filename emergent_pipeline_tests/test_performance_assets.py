@@ -1,7 +1,6 @@
 """signal_outcomes, the replay's as-issued record and performance_summary as stored by the bundled run;
 the forward-window guard in a real run."""
 
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -10,7 +9,7 @@ from emergent_pipeline.defs.prices.resources import PriceSourceResource
 from emergent_pipeline.model_registry import CHAMPION
 
 from emergent_pipeline_tests.conftest import (
-    assert_tables_unchanged, failure_message, materialization_metadata, materialize, mlflow_resource, read, stored_tables,
+    assert_tables_unchanged, failure_message, materialization_metadata, materialize, mlflow_resource, private_copy, read, stored_tables,
 )
 
 
@@ -68,9 +67,7 @@ def test_the_summary_reads_as_issued_scores_in_honest_windows(bundled_run):
 
 
 def test_asking_for_in_sample_rows_is_refused_and_nothing_is_written(definitions, bundled_db, tmp_path):
-    db = tmp_path / "emergent.duckdb"
-    shutil.copy(bundled_db, db)
-    shutil.copytree(Path(bundled_db).parent / "mlruns", tmp_path / "mlruns")
+    db = private_copy(bundled_db, tmp_path)
     before = stored_tables(db)
     config = {"ops": {"performance_summary": {"config": {"start": "2015-01-02"}}}}
     result = materialize(definitions, db, PriceSourceResource(), selection=["performance_summary"], run_config=config, raise_on_error=False)
