@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 import duckdb
 import pandas as pd
 
+from emergent_pipeline.storage import table_exists
+
 CHANGES = "asset_changes"
 INPUTS = "asset_inputs"
 SCHEMA = [
@@ -45,19 +47,14 @@ class Recompute:
         return not self.whole and self.since is None
 
 
-def _exists(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
-    return conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?",
-                        [table]).fetchall()[0][0] > 0
-
-
 def plan(conn: duckdb.DuckDBPyConnection, asset: str, upstreams: list[str], settings: str) -> Recompute:
     """What ``asset`` must recompute, given the changes its ``upstreams`` logged since it last ran."""
     newest = {u: 0 for u in upstreams}
-    if _exists(conn, CHANGES):
+    if table_exists(conn, CHANGES):
         rows = conn.execute(f"SELECT asset, max(version) FROM {CHANGES} WHERE asset IN ({', '.join('?' * len(upstreams))}) GROUP BY asset",
                             upstreams).fetchall()
         newest.update({a: int(v) for a, v in rows})
-    if not _exists(conn, asset) or not _exists(conn, INPUTS):
+    if not table_exists(conn, asset) or not table_exists(conn, INPUTS):
         return Recompute(True, None, newest, f"{asset} has not been computed incrementally before")
     taken = dict(conn.execute(f"SELECT upstream, version FROM {INPUTS} WHERE asset = ?", [asset]).fetchall())
     ran_with = conn.execute(f"SELECT any_value(settings) FROM {INPUTS} WHERE asset = ?", [asset]).fetchall()[0][0]
@@ -103,7 +100,7 @@ def first_changed_day(conn: duckdb.DuckDBPyConnection, table: str, frame: pd.Dat
     replace it: whole when the table does not exist yet or its columns differ (or, for a table
     without a ``day_column``, when any row differs); else the earliest ``day_column`` of any row
     added, removed or changed (None when they are identical)."""
-    if not _exists(conn, table):
+    if not table_exists(conn, table):
         return True, None
     stored_columns = [r[0] for r in conn.execute(f"DESCRIBE {table}").fetchall()]
     if stored_columns != list(frame.columns):

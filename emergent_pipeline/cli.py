@@ -20,12 +20,10 @@ SUMMARY_TABLES = [
 ]
 
 
-def table_exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?", [name]).fetchone()[0] > 0
-
-
 def summary(db_path: str) -> str:
     """Row counts, date ranges and the current market context of the stored tables."""
+    from emergent_pipeline.storage import table_exists  # here, not at the top: `status` must not wait for pandas
+
     lines = [f"DuckDB: {db_path}"]
     with duckdb.connect(db_path, read_only=True) as conn:
         for table in SUMMARY_TABLES:

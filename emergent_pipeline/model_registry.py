@@ -24,11 +24,9 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
 from emergent_pipeline.core.signal_model import ModelParams
-from emergent_pipeline.paths import PROJECT_ROOT, default_tracking_uri, process_alive
+from emergent_pipeline.paths import CHALLENGER, CHAMPION, MODEL_NAME, PROJECT_ROOT, default_tracking_uri, process_alive  # noqa: F401 - re-exported
 
-MODEL_NAME = "emergent-signal-scorer"
-EXPERIMENT_NAME = "emergent-signal-scorer"
-CHAMPION, CHALLENGER = "champion", "challenger"
+EXPERIMENT_NAME = MODEL_NAME
 
 
 def default_artifact_root() -> str:

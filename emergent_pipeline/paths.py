@@ -1,5 +1,5 @@
-"""Where the pipeline's files are: the DuckDB store, the serving snapshot, the MLflow store and the
-Dagster instance. Standard library only, so that a command that only reads them starts at once."""
+"""Where the pipeline's files are: the DuckDB store, the serving snapshot, the MLflow store (and the
+registered model's name in it) and the Dagster instance. Standard library only, so that a command that only reads them starts at once."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DB_PATH_ENV = "EMERGENT_PIPELINE_DB"
 SERVING_DB_ENV = "EMERGENT_PIPELINE_SERVING_DB"
 TRACKING_URI_ENV = "EMERGENT_PIPELINE_MLFLOW_URI"
+MODEL_NAME = "emergent-signal-scorer"
+"""The registered model in the MLflow store, and the aliases that say which version serves."""
+CHAMPION, CHALLENGER = "champion", "challenger"
 
 
 def default_db_path() -> str:

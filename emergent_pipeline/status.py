@@ -18,9 +18,8 @@ from pathlib import Path
 
 import duckdb
 
-from emergent_pipeline.paths import process_alive
+from emergent_pipeline.paths import CHALLENGER, CHAMPION, MODEL_NAME, process_alive
 
-MODEL_NAME = "emergent-signal-scorer"
 FAILED = ("FAILURE", "CANCELED")
 
 
@@ -61,7 +60,7 @@ def snapshot_facts(path: str) -> dict:
 
 def registry_aliases(tracking_uri: str, model_name: str = MODEL_NAME) -> dict[str, str | None]:
     """Which version ``champion`` and ``challenger`` point at (None: no such alias)."""
-    aliases: dict[str, str | None] = {"champion": None, "challenger": None}
+    aliases: dict[str, str | None] = {CHAMPION: None, CHALLENGER: None}
     if tracking_uri.startswith("sqlite:///"):
         path = Path(tracking_uri.removeprefix("sqlite:///"))
         if not path.exists():
@@ -164,7 +163,7 @@ def dagster_runs(home: Path | None, limit: int = 10) -> tuple[list[dict], str]:
 def ml_status(aliases: dict[str, str | None], snapshot: dict, served: dict | None = None) -> dict:
     """The guide's ``ml_status``: the champion, the model whose scores the snapshot serves, whether
     they agree, and (in the API) whether the server holds the champion loaded."""
-    champion, serving = aliases.get("champion"), snapshot.get("serving_model_version")
+    champion, serving = aliases.get(CHAMPION), snapshot.get("serving_model_version")
     reasons = []
     if champion is None:
         reasons.append("no champion model: run the train_signal_model job")
@@ -175,7 +174,7 @@ def ml_status(aliases: dict[str, str | None], snapshot: dict, served: dict | Non
         reasons.append(served["error"])
     return {
         "status": "ok" if not reasons else "unavailable" if champion is None or (served or {}).get("error") else "stale",
-        "enabled": True, "champion_version": champion, "challenger_version": aliases.get("challenger"),
+        "enabled": True, "champion_version": champion, "challenger_version": aliases.get(CHALLENGER),
         "serving_model_version": serving, "in_step": champion is not None and serving == champion,
         **({"loaded_version": served.get("loaded_version")} if served is not None else {}),
         "reason": "; ".join(reasons) or None,

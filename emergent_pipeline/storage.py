@@ -71,7 +71,7 @@ def _checked(name: str) -> str:
 
 def table_exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
     query = "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_schema = 'main'"
-    return conn.execute(query, [name]).fetchone()[0] > 0
+    return conn.execute(query, [name]).fetchall()[0][0] > 0  # fetched whole: no result left open on the connection
 
 
 def read_table(conn: duckdb.DuckDBPyConnection, name: str, since: pd.Timestamp | None = None,
