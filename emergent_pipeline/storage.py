@@ -111,6 +111,13 @@ def write_rows(conn: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame, 
         conn.unregister("staged")
 
 
+def replace_rows_from(conn: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame, since: pd.Timestamp) -> None:
+    """Replace the rows of table ``name`` dated ``since`` or later by the frame's rows of those days
+    (the rows before are kept). No transaction of its own: the caller's transaction holds it."""
+    conn.execute(f"DELETE FROM {_checked(name)} WHERE date >= ?", [pd.Timestamp(since).date()])
+    write_rows(conn, name, frame[frame["date"] >= since], create=False)
+
+
 def replace_tables(conn: duckdb.DuckDBPyConnection, frames: Mapping[str, pd.DataFrame],
                    then: Callable[[duckdb.DuckDBPyConnection], None] | None = None) -> None:
     """Atomically replace each named table with its frame, all in one transaction; ``then`` runs

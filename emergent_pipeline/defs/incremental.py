@@ -16,7 +16,7 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from emergent_pipeline import changes
-from emergent_pipeline.storage import read_table, table_exists, write_rows
+from emergent_pipeline.storage import read_table, replace_rows_from, table_exists, write_rows
 
 STRATEGY_LOOKBACK_DAYS = 500
 """Trading days read before the first day a run recomputes: the longest window (200 bars) with room
@@ -107,17 +107,15 @@ def recompute_incrementally(duckdb: DuckDBResource, spec: Incremental,
                     part = frame[(frame["date"] >= first) & (frame["date"] <= last)].reset_index(drop=True)
                     done.rows[name] = done.rows.get(name, 0) + len(part)
                     done.newest[name] = part
-                    if name not in created:
-                        if since is not None and table_exists(conn, name):
-                            conn.execute(f"DELETE FROM {name} WHERE date >= ?", [since.date()])
-                        elif part.empty and number < len(bounds) - 1:
-                            continue  # create the table from rows that carry its column types
-                        else:
-                            write_rows(conn, name, part, create=True)
-                            created.add(name)
-                            continue
+                    if name in created:
+                        write_rows(conn, name, part, create=False)
+                    elif since is not None and table_exists(conn, name):
+                        replace_rows_from(conn, name, part, since)  # the first chunk starts at since
                         created.add(name)
-                    write_rows(conn, name, part, create=False)
+                    elif not part.empty or number == len(bounds) - 1:
+                        write_rows(conn, name, part, create=True)
+                        created.add(name)
+                    # else: an empty first chunk waits, so the table is created from rows that carry its column types
                 done.chunks.append((first, last, read_from))
                 done.extras.append(extra)
             changes.record(conn, spec.asset, recompute, spec.settings, since, recompute.whole)

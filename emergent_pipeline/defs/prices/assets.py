@@ -23,7 +23,7 @@ from emergent_pipeline.core.price_update import PriceUpdateError, apply_fetch
 from emergent_pipeline.defs.metadata import date_range, table_preview
 from emergent_pipeline.defs.prices.resources import PriceSourceResource
 from emergent_pipeline.sources.file import SourceFileError
-from emergent_pipeline.storage import read_table, replace_tables, table_exists, write_rows
+from emergent_pipeline.storage import read_table, replace_rows_from, replace_tables, table_exists
 
 GROUP = "prices"
 SECTOR_NEEDED_BY = "sector_rotation (ranks sectors), the Shariah activity screen (every symbol UNKNOWN) and the model's sector feature"
@@ -111,8 +111,9 @@ def source_data(context: dg.AssetExecutionContext, config: SourceConfig, duckdb:
         dated = {"price_history": table, "benchmark_history": index}
 
         def and_then(c) -> None:
-            if not whole:
-                replace_days(c, dated, changed_from)
+            if not whole and changed_from is not None:
+                for name, frame in dated.items():
+                    replace_rows_from(c, name, frame, changed_from)
             changes.log_change(c, SOURCE, changed_from, whole)
 
         replace_tables(conn, {
@@ -169,16 +170,6 @@ def source_data(context: dg.AssetExecutionContext, config: SourceConfig, duckdb:
     yield dg.MaterializeResult(asset_key=benchmark_history, metadata={
         "origin": origin, "dagster/row_count": len(index), "date_range": date_range(index), "preview": table_preview(index.tail(5)),
     })
-
-
-def replace_days(conn, frames: dict[str, pd.DataFrame], since: pd.Timestamp | None) -> None:
-    """Inside the write transaction: each table's rows from ``since`` on replaced by the frame's
-    (nothing to do when nothing changed)."""
-    if since is None:
-        return
-    for name, frame in frames.items():
-        conn.execute(f"DELETE FROM {name} WHERE date >= ?", [since.date()])
-        write_rows(conn, name, frame[frame["date"] >= since], create=False)
 
 
 def source_change(conn, members: pd.DataFrame, prices: pd.DataFrame, statements: pd.DataFrame,
