@@ -126,7 +126,8 @@ def recompute_incrementally(duckdb: DuckDBResource, spec: Incremental,
     return done
 
 
-def stored_count(duckdb: DuckDBResource, query: str) -> pd.DataFrame:
+def stored_query(duckdb: DuckDBResource, query: str) -> pd.DataFrame:
+    """The result of ``query`` on the stored tables (for metadata that describes a whole table)."""
     with duckdb.get_connection() as conn:
         return conn.execute(query).df()
 

@@ -22,7 +22,7 @@ from emergent_pipeline.defs.automation.resources import RetrainingPolicy
 from emergent_pipeline.defs.market.assets import market_context
 from emergent_pipeline.defs.metadata import png, table_preview
 from emergent_pipeline.defs.ml.resources import MLflowResource
-from emergent_pipeline.defs.incremental import STRATEGY_LOOKBACK_DAYS, Incremental, recompute_incrementally, settings_key, stored_count
+from emergent_pipeline.defs.incremental import STRATEGY_LOOKBACK_DAYS, Incremental, recompute_incrementally, settings_key, stored_query
 from emergent_pipeline.defs.prices.assets import DAILY_FRESHNESS, SOURCE
 from emergent_pipeline.defs.signals.assets import consensus_signals
 from emergent_pipeline.defs.tables import load_tables
@@ -79,10 +79,10 @@ def signal_features(duckdb: DuckDBResource) -> dg.MaterializeResult:
         lambda conn, since: changes.lookback_start(conn, since, STRATEGY_LOOKBACK_DAYS),
         ["consensus_signals", "price_history", "benchmark_history", "market_context"], ["universe", "fundamentals"]), compute)
     shares = ", ".join(f'avg(("{f}" IS NULL OR isnan("{f}"))::DOUBLE) AS "{f}"' for f in FEATURES)
-    missing = stored_count(duckdb, f"SELECT {shares} FROM signal_features").iloc[0]
+    missing = stored_query(duckdb, f"SELECT {shares} FROM signal_features").iloc[0]
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": int(stored_count(duckdb, "SELECT count(*) n FROM signal_features")["n"].item()),
+            "dagster/row_count": int(stored_query(duckdb, "SELECT count(*) n FROM signal_features")["n"].item()),
             "recomputed": done.note,
             "features": dg.MetadataValue.json(FEATURES),
             "missing_share": dg.MetadataValue.json({k: round(float(v), 4) for k, v in missing[missing > 0].items()}),

@@ -11,7 +11,7 @@ from emergent_pipeline.core.strategies.registry import STRATEGIES, resolve_param
 from emergent_pipeline.core.indicators import sorted_panel
 from emergent_pipeline.core.strategy_panel import build_strategy_panel, join_fundamentals
 from emergent_pipeline.defs.prices.assets import benchmark_history
-from emergent_pipeline.defs.incremental import STRATEGY_LOOKBACK_DAYS, Incremental, recompute_incrementally, settings_key, stored_count
+from emergent_pipeline.defs.incremental import STRATEGY_LOOKBACK_DAYS, Incremental, recompute_incrementally, settings_key, stored_query
 from emergent_pipeline.defs.metadata import date_range, table_preview
 from emergent_pipeline.defs.prices.assets import SOURCE, fundamentals, price_history, universe
 from emergent_pipeline.defs.signals.config import ConsensusConfig, ShariahConfig, StrategyConfig, settings_metadata
@@ -39,10 +39,10 @@ def strategy_signals(config: StrategyConfig, duckdb: DuckDBResource) -> dg.Mater
         "strategy_signals", [SOURCE], settings_key(params), lambda conn, since: changes.lookback_start(conn, since, STRATEGY_LOOKBACK_DAYS),
         ["price_history", "benchmark_history"], ["universe", "fundamentals"]), compute)
     # The metadata describes the stored table, whether this run recomputed all of it, some days or none.
-    signals = stored_count(duckdb, "SELECT * EXCLUDE (indicators) FROM strategy_signals WHERE date = (SELECT max(date) FROM strategy_signals)")
+    signals = stored_query(duckdb, "SELECT * EXCLUDE (indicators) FROM strategy_signals WHERE date = (SELECT max(date) FROM strategy_signals)")
 
-    stored = stored_count(duckdb, "SELECT strategy, signal_type, count(*) n FROM strategy_signals GROUP BY ALL")
-    symbol_days = int(stored_count(duckdb, "SELECT count(*) n FROM price_history")["n"].item())
+    stored = stored_query(duckdb, "SELECT strategy, signal_type, count(*) n FROM strategy_signals GROUP BY ALL")
+    symbol_days = int(stored_query(duckdb, "SELECT count(*) n FROM price_history")["n"].item())
     by_type = stored.pivot_table(index="strategy", columns="signal_type", values="n", aggfunc="sum", fill_value=0).reindex(list(STRATEGIES), fill_value=0)
     counts = by_type.sum(axis=1)
     fires = pd.DataFrame({"fires": counts, "share_of_symbol_days": (counts / max(symbol_days, 1)).round(5)}).join(by_type)
