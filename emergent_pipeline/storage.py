@@ -111,11 +111,15 @@ def write_rows(conn: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame, 
         conn.unregister("staged")
 
 
-def replace_rows_from(conn: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame, since: pd.Timestamp) -> None:
-    """Replace the rows of table ``name`` dated ``since`` or later by the frame's rows of those days
-    (the rows before are kept). No transaction of its own: the caller's transaction holds it."""
-    conn.execute(f"DELETE FROM {_checked(name)} WHERE date >= ?", [pd.Timestamp(since).date()])
-    write_rows(conn, name, frame[frame["date"] >= since], create=False)
+def replace_rows_from(conn: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame, since: pd.Timestamp,
+                      until: pd.Timestamp | None = None) -> None:
+    """Replace the rows of table ``name`` dated ``since`` or later (up to ``until``, when given) by
+    the frame's rows of those days (the rows outside are kept). No transaction of its own: the
+    caller's transaction holds it."""
+    last = pd.Timestamp.max if until is None else pd.Timestamp(until)
+    conn.execute(f"DELETE FROM {_checked(name)} WHERE date >= ?" + (" AND date <= ?" if until is not None else ""),
+                 [pd.Timestamp(since).date()] + ([last.date()] if until is not None else []))
+    write_rows(conn, name, frame[(frame["date"] >= since) & (frame["date"] <= last)], create=False)
 
 
 def replace_tables(conn: duckdb.DuckDBPyConnection, frames: Mapping[str, pd.DataFrame],

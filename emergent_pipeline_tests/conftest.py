@@ -33,9 +33,12 @@ def materialize(
     raise_on_error: bool = True,
     run_config: dict | None = None,
     mlflow_dir: Path | None = None,
+    tags: dict[str, str] | None = None,
+    instance: dg.DagsterInstance | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Materialize the project's assets and run their checks, as `make run` does, into ``db_path``,
-    with a real MLflow store in ``mlflow_dir`` (default: ``mlruns`` beside the database)."""
+    with a real MLflow store in ``mlflow_dir`` (default: ``mlruns`` beside the database). ``tags``
+    carry a partition range; ``instance`` keeps the runs' events between calls."""
     assets = list(definitions.assets or []) + list(definitions.asset_checks or [])
     mlflow = mlflow_resource(mlflow_dir or Path(db_path).parent / "mlruns")
     if isinstance(selection, list) and set(selection) & SOURCE_ASSETS:
@@ -49,9 +52,10 @@ def materialize(
             "retraining": RetrainingPolicy(),
         },
         selection=selection,
-        instance=dg.DagsterInstance.ephemeral(),
+        instance=instance or dg.DagsterInstance.ephemeral(),
         raise_on_error=raise_on_error,
         run_config=run_config,
+        tags=tags,
     )
 
 
@@ -106,10 +110,10 @@ def failure_message(result: dg.ExecuteInProcessResult) -> str:
 
 
 def materialization_metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
-    return next(
-        e.materialization.metadata for e in result.get_asset_materialization_events()
-        if e.asset_key.to_user_string() == asset
-    )
+    """The metadata of the asset's own materialization: its last event (a partitioned asset run without
+    a partition first records each month it rewrote)."""
+    return [e.materialization.metadata for e in result.get_asset_materialization_events()
+            if e.asset_key.to_user_string() == asset][-1]
 
 
 def stored_tables(db_path: Path) -> dict[str, pd.DataFrame]:

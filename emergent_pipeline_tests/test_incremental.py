@@ -5,6 +5,7 @@ import json
 import math
 from pathlib import Path
 
+import dagster as dg
 import pandas as pd
 import pytest
 
@@ -16,6 +17,7 @@ from emergent_pipeline_tests.test_file_source import STATEMENT_MAP
 
 ASSETS = ["strategy_signals", "shariah_screen", "consensus_signals", "signal_features"]
 SELECTION = ["price_history", "market_context", *ASSETS]
+PARTITIONED = ["strategy_signals", "shariah_screen"]
 TABLES = {
     "price_history": ["symbol", "date"],  # the source step rewrites only the days from the first changed one
     "benchmark_history": ["date"],
@@ -88,6 +90,14 @@ def test_the_refresh_says_it_recomputed_only_the_new_day(stores):
         assert note.startswith(f"the days from {pd.Timestamp(newest):%Y-%m-%d}"), note
 
 
+def test_the_refresh_shows_only_its_month_as_materialized_again(stores):
+    """The partition view follows the table: a run without a partition records the months it rewrote."""
+    for asset in PARTITIONED:
+        months = {e.partition for e in stores["refresh"].get_asset_materialization_events()
+                  if e.asset_key == dg.AssetKey(asset) and e.partition is not None}
+        assert months == {"2018-02"}, asset
+
+
 @pytest.mark.parametrize("table", list(TABLES))
 def test_an_incremental_refresh_gives_what_a_full_recomputation_gives(stores, table):
     incremental, full = ordered(stores["incremental"], table), ordered(stores["full"], table)
@@ -118,13 +128,40 @@ def test_changed_settings_recompute_everything(definitions, stores, files):
     assert materialization_metadata(result, "consensus_signals")["recomputed"].value.startswith("the whole history")
 
 
-def test_a_history_built_in_chunks_gives_what_one_pass_gives(definitions, stores, files, monkeypatch):
-    """Memory follows the chunk, not the history: six chunks of about 200 days give the same tables."""
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_history_built_in_chunks_gives_what_one_pass_gives(definitions, stores, files, monkeypatch, workers):
+    """Memory follows the chunk, not the history: seven chunks of about 200 days give the same
+    tables, computed one after the other or by two worker processes at once."""
     from emergent_pipeline.defs import incremental
 
     monkeypatch.setattr(incremental, "ROWS_PER_CHUNK", SYMBOLS * 200)
-    chunked = files["folder"] / "chunked.duckdb"
+    monkeypatch.setattr(incremental, "WORKERS", workers)
+    chunked = files["folder"] / f"chunked_{workers}.duckdb"
     result = materialize(definitions, chunked, source(files, files["all_days"]), selection=SELECTION)
     assert "in 7 chunk(s)" in materialization_metadata(result, "strategy_signals")["recomputed"].value
     for table in TABLES:
         assert_same(ordered(chunked, table), ordered(stores["full"], table))
+
+
+def months(first: str, last: str) -> dict[str, str]:
+    return {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+
+
+def test_a_backfill_of_months_in_two_runs_gives_what_one_pass_gives(definitions, stores, files):
+    """A backfill as the UI launches it: the months in runs of their own (here two ranges, each
+    reading the prices before it for its look-back), then the consensus and features after them,
+    give the tables one pass gives, and Dagster records every month as materialized."""
+    store, instance = files["folder"] / "backfilled.duckdb", dg.DagsterInstance.ephemeral()
+    prices = source(files, files["all_days"])
+    assert materialize(definitions, store, prices, selection=["price_history", "market_context"]).success
+    for first, last in [("2013-02", "2015-12"), ("2016-01", "2018-02")]:
+        result = materialize(definitions, store, prices, selection=PARTITIONED, tags=months(first, last), instance=instance)
+        for asset in PARTITIONED:
+            note = materialization_metadata(result, asset)["recomputed"].value
+            assert note.startswith(f"the days from {first}-") and f"the months {first} to {last} were requested" in note, note
+    assert materialize(definitions, store, prices, selection=["consensus_signals", "signal_features"], instance=instance).success
+    for table in TABLES:
+        assert_same(ordered(store, table), ordered(stores["full"], table))
+    expected = set(pd.period_range("2013-02", "2018-02", freq="M").strftime("%Y-%m"))
+    for asset in PARTITIONED:
+        assert expected <= instance.get_materialized_partitions(dg.AssetKey(asset)), asset

@@ -1,15 +1,24 @@
 """Recomputing only what changed: the Dagster side of ``emergent_pipeline.changes``.
 
-A time-indexed asset asks the change log what to recompute (everything, the days from a first
-changed day, or nothing), reads its inputs from the look-back its rules need before that day, and
-replaces those days of its table together with its own entry in the log, in one transaction.
+A time-indexed asset is partitioned by month (:data:`TRADING_MONTHS`). Run without a partition (the
+daily refresh, ``make run``), it asks the change log what to recompute (everything, the days from a
+first changed day, or nothing) and records a materialization of each month it rewrote, so the
+Dagster UI's partition view follows the stored table. Run for a range of months (a backfill
+launched in the UI), it recomputes exactly those months. Either way it reads its inputs from the
+look-back its rules need before the first day, computes chunk by chunk (in parallel worker
+processes when asked; only this process opens DuckDB) and replaces those days of its table together
+with its own entry in the log, in one transaction.
 """
 
 import json
+import multiprocessing
 import os
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, is_dataclass
 
+import dagster as dg
 import duckdb
 import numpy as np
 import pandas as pd
@@ -33,6 +42,21 @@ ROWS_PER_CHUNK = int(os.environ.get("EMERGENT_PIPELINE_ROWS_PER_CHUNK", 2_000_00
 """Symbol-days computed at once (plus their look-back): a history longer than this is recomputed in
 chunks of trading days, so memory follows the universe, not the length of the history. The bundled
 panel (619,028 rows) is one chunk."""
+
+WORKERS = int(os.environ.get("EMERGENT_PIPELINE_WORKERS", 1))
+"""Worker processes computing chunks at once. They never open DuckDB: this process reads each
+chunk's inputs, a worker computes it, and this process writes the results in order, in its one
+transaction (DuckDB takes one writer). Each worker holds one chunk, so memory grows with the workers."""
+
+TRADING_MONTHS = dg.TimeWindowPartitionsDefinition(
+    start=os.environ.get("EMERGENT_PIPELINE_HISTORY_START", "2013-01"), cron_schedule="0 0 1 * *", fmt="%Y-%m", end_offset=1)
+"""The months of the time-indexed assets, from ``EMERGENT_PIPELINE_HISTORY_START`` (year-month;
+the bundled panel starts in February 2013) to the current month. Days before the first month are
+computed and stored all the same; they have no partition to show."""
+
+BACKFILL_POLICY = dg.BackfillPolicy.multi_run(max_partitions_per_run=12)
+"""A backfill runs a year of months per run: a failed year is retried alone, and the runs queue one
+at a time (dagster.yaml), as DuckDB takes one writer."""
 
 
 @dataclass(frozen=True)
@@ -66,10 +90,18 @@ class Recomputed:
             return f"nothing ({self.recompute.why})"
         if not self.chunks:
             return f"no trading day on or after {self.recompute.since:%Y-%m-%d} ({self.recompute.why})"
-        first, read_from = self.chunks[0][0], self.chunks[0][2]
-        what = "the whole history" if self.recompute.whole else f"the days from {first:%Y-%m-%d}"
+        first, last, read_from = self.chunks[0][0], self.chunks[-1][1], self.chunks[0][2]
+        what = "the whole history" if self.recompute.whole else f"the days from {first:%Y-%m-%d} to {last:%Y-%m-%d}"
         return (f"{what} ({self.recompute.why}), in {len(self.chunks)} chunk(s) of at most {ROWS_PER_CHUNK:,} symbol-days, "
                 f"reading from {read_from:%Y-%m-%d} for the look-back")
+
+    @property
+    def months(self) -> list[str]:
+        """The partitions of :data:`TRADING_MONTHS` holding a recomputed day."""
+        if not self.chunks:
+            return []
+        spanned = pd.period_range(self.chunks[0][0], self.chunks[-1][1], freq="M").strftime("%Y-%m")
+        return [key for key in spanned if TRADING_MONTHS.has_partition_key(key)]
 
 
 def chunk_bounds(days: np.ndarray, symbols: int) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
@@ -78,39 +110,93 @@ def chunk_bounds(days: np.ndarray, symbols: int) -> list[tuple[pd.Timestamp, pd.
     return [(pd.Timestamp(days[i]), pd.Timestamp(days[min(i + size, len(days)) - 1])) for i in range(0, len(days), size)]
 
 
-def recompute_incrementally(duckdb: DuckDBResource, spec: Incremental,
-                            compute: Callable[[list], tuple[dict[str, pd.DataFrame], object]]) -> Recomputed:
-    """Recompute what the change log says ``spec.asset`` must, chunk by chunk, and replace those days
-    of its tables together with its log entry in one transaction (a failure changes nothing).
+Compute = Callable[[list], tuple[dict[str, pd.DataFrame], object]]
+
+
+def compute_chunk(compute: Compute, frames: list, first: pd.Timestamp, last: pd.Timestamp) -> tuple[dict[str, pd.DataFrame], object]:
+    """The chunk's output rows (its days only, without the look-back) and the computation's extra."""
+    outputs, extra = compute(frames)
+    return {name: f[(f["date"] >= first) & (f["date"] <= last)].reset_index(drop=True) for name, f in outputs.items()}, extra
+
+
+_WORKER_COMPUTE: Compute | None = None
+"""The computation a forked worker inherits (an asset's closure cannot be pickled; a fork copies it)."""
+
+
+def _compute_in_worker(frames: list, first: pd.Timestamp, last: pd.Timestamp):
+    return compute_chunk(_WORKER_COMPUTE, frames, first, last)
+
+
+def computed_chunks(conn: duckdb.DuckDBPyConnection, spec: Incremental, compute: Compute, bounds: list, whole: list,
+                    workers: int) -> Iterator[tuple]:
+    """(first, last, read_from, outputs, extra) of each chunk, in order. With several workers, up to
+    ``workers`` chunks are computed at once in forked processes; this process alone reads DuckDB."""
+    def inputs(first: pd.Timestamp, last: pd.Timestamp) -> tuple[pd.Timestamp, list]:
+        read_from = spec.lookback(conn, first)
+        return read_from, [read_table(conn, t, since=read_from, until=last) for t in spec.tables] + whole
+
+    if workers <= 1 or len(bounds) <= 1:
+        for first, last in bounds:
+            read_from, frames = inputs(first, last)
+            yield first, last, read_from, *compute_chunk(compute, frames, first, last)
+        return
+    global _WORKER_COMPUTE
+    _WORKER_COMPUTE = compute
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        pending: deque = deque()
+        for first, last in bounds:
+            read_from, frames = inputs(first, last)
+            pending.append((first, last, read_from, pool.submit(_compute_in_worker, frames, first, last)))
+            del frames
+            if len(pending) == workers:
+                first_, last_, read_, future = pending.popleft()
+                yield first_, last_, read_, *future.result()
+        while pending:
+            first_, last_, read_, future = pending.popleft()
+            yield first_, last_, read_, *future.result()
+
+
+def recompute_incrementally(duckdb: DuckDBResource, spec: Incremental, compute: Compute,
+                            window: tuple[pd.Timestamp, pd.Timestamp] | None = None, workers: int | None = None) -> Recomputed:
+    """Recompute the days ``window`` [start, end) holds or, without a window, what the change log
+    says ``spec.asset`` must; chunk by chunk, replacing those days of its tables together with its log
+    entry in one transaction (a failure changes nothing).
 
     ``compute`` takes the inputs (``spec.tables`` then ``spec.whole_tables``) and returns the output
-    tables, each with a ``date`` column, and anything else the asset wants to report."""
+    tables, each with a ``date`` column, and anything else the asset wants to report. A window run
+    logs its change for the assets after it, but not the input versions it took in: only a run that
+    follows the log knows every day is up to date."""
     with duckdb.get_connection() as conn:
-        recompute = changes.plan(conn, spec.asset, spec.upstreams, spec.settings)
+        if window is None:
+            recompute = changes.plan(conn, spec.asset, spec.upstreams, spec.settings)
+            until = None
+        else:
+            recompute = changes.Recompute(False, window[0], {}, f"the months {window[0]:%Y-%m} to "
+                                          f"{window[1] - pd.Timedelta(days=1):%Y-%m} were requested")
+            until = window[1] - pd.Timedelta(days=1)
         done = Recomputed(recompute)
         if recompute.nothing:
             return done
         since = recompute.since
-        days = conn.execute("SELECT DISTINCT date FROM price_history" + (" WHERE date >= ?" if since is not None else "") + " ORDER BY 1",
-                            [since.date()] if since is not None else []).df()["date"].to_numpy()
+        where = [("date >= ?", since), ("date <= ?", until)]
+        where = [(sql, day.date()) for sql, day in where if day is not None]
+        days = conn.execute("SELECT DISTINCT date FROM price_history" + (" WHERE " + " AND ".join(s for s, _ in where) if where else "")
+                            + " ORDER BY 1", [d for _, d in where]).df()["date"].to_numpy()
         symbols = conn.execute("SELECT count(DISTINCT symbol) FROM price_history").fetchall()[0][0]
         whole = [read_table(conn, t) for t in spec.whole_tables]
         created: set[str] = set()
         conn.execute("BEGIN TRANSACTION")
         try:
             bounds = chunk_bounds(days, symbols)
-            for number, (first, last) in enumerate(bounds):
-                read_from = spec.lookback(conn, first)
-                frames = [read_table(conn, t, since=read_from, until=last) for t in spec.tables]
-                outputs, extra = compute(frames + whole)
-                for name, frame in outputs.items():
-                    part = frame[(frame["date"] >= first) & (frame["date"] <= last)].reset_index(drop=True)
+            chunks = computed_chunks(conn, spec, compute, bounds, whole, WORKERS if workers is None else workers)
+            for number, (first, last, read_from, outputs, extra) in enumerate(chunks):
+                for name, part in outputs.items():
                     done.rows[name] = done.rows.get(name, 0) + len(part)
                     done.newest[name] = part
                     if name in created:
                         write_rows(conn, name, part, create=False)
                     elif since is not None and table_exists(conn, name):
-                        replace_rows_from(conn, name, part, since)  # the first chunk starts at since
+                        replace_rows_from(conn, name, part, since, until)  # the first chunk starts at since
                         created.add(name)
                     elif not part.empty or number == len(bounds) - 1:
                         write_rows(conn, name, part, create=True)
@@ -118,11 +204,34 @@ def recompute_incrementally(duckdb: DuckDBResource, spec: Incremental,
                     # else: an empty first chunk waits, so the table is created from rows that carry its column types
                 done.chunks.append((first, last, read_from))
                 done.extras.append(extra)
-            changes.record(conn, spec.asset, recompute, spec.settings, since, recompute.whole)
+            if window is None:
+                changes.record(conn, spec.asset, recompute, spec.settings, since, recompute.whole)
+            else:
+                changes.log_change(conn, spec.asset, since, whole=False)
             conn.execute("COMMIT")
         except Exception:
             conn.execute("ROLLBACK")
             raise
+    return done
+
+
+def run_window(context: dg.AssetExecutionContext) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """The [start, end) of the months a partitioned run was launched for; None for a run without one."""
+    if not (context.has_partition_key or context.has_partition_key_range):
+        return None
+    window = context.partition_time_window
+    return pd.Timestamp(window.start).tz_localize(None), pd.Timestamp(window.end).tz_localize(None)
+
+
+def recompute_asset(context: dg.AssetExecutionContext, duckdb: DuckDBResource, spec: Incremental, compute: Compute) -> Recomputed:
+    """Recompute a partitioned asset for its run: the requested months, or what changed. A run without
+    a partition records a materialization of each month it rewrote, so the UI shows them up to date."""
+    window = run_window(context)
+    done = recompute_incrementally(duckdb, spec, compute, window)
+    if window is None:
+        for month in done.months:
+            context.log_event(dg.AssetMaterialization(asset_key=context.asset_key, partition=month,
+                                                      metadata={"recomputed": done.note}))
     return done
 
 

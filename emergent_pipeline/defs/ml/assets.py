@@ -22,7 +22,7 @@ from emergent_pipeline.defs.automation.resources import RetrainingPolicy
 from emergent_pipeline.defs.market.assets import market_context
 from emergent_pipeline.defs.metadata import png, table_preview
 from emergent_pipeline.defs.ml.resources import MLflowResource
-from emergent_pipeline.defs.incremental import STRATEGY_LOOKBACK_DAYS, Incremental, recompute_incrementally, settings_key, stored_query
+from emergent_pipeline.defs.incremental import STRATEGY_LOOKBACK_DAYS, Incremental, recompute_asset, settings_key, stored_query
 from emergent_pipeline.defs.prices.assets import DAILY_FRESHNESS, SOURCE
 from emergent_pipeline.defs.signals.assets import consensus_signals
 from emergent_pipeline.defs.tables import load_tables
@@ -65,7 +65,7 @@ def signal_labels(config: LabelConfig, duckdb: DuckDBResource) -> dg.Materialize
 
 
 @dg.asset(group_name=GROUP, kinds={"duckdb", "pandas"}, deps=[consensus_signals, market_context])
-def signal_features(duckdb: DuckDBResource) -> dg.MaterializeResult:
+def signal_features(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
     """The model's inputs for every consensus signal: only what is known at D's close. Incremental:
     the signals of the days whose consensus or inputs changed, with the strategies' look-back."""
     def compute(frames: list) -> tuple[dict[str, pd.DataFrame], None]:
@@ -74,7 +74,7 @@ def signal_features(duckdb: DuckDBResource) -> dg.MaterializeResult:
         features = build_features(consensus.reset_index(drop=True), panel, context)
         return {"signal_features": pd.concat([consensus[KEY].reset_index(drop=True), features], axis=1)}, None
 
-    done = recompute_incrementally(duckdb, Incremental(
+    done = recompute_asset(context, duckdb, Incremental(
         "signal_features", ["consensus_signals", SOURCE], FEATURES_KEY,
         lambda conn, since: changes.lookback_start(conn, since, STRATEGY_LOOKBACK_DAYS),
         ["consensus_signals", "price_history", "benchmark_history", "market_context"], ["universe", "fundamentals"]), compute)

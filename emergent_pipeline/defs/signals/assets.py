@@ -11,7 +11,8 @@ from emergent_pipeline.core.strategies.registry import STRATEGIES, resolve_param
 from emergent_pipeline.core.indicators import sorted_panel
 from emergent_pipeline.core.strategy_panel import build_strategy_panel, join_fundamentals
 from emergent_pipeline.defs.prices.assets import benchmark_history
-from emergent_pipeline.defs.incremental import STRATEGY_LOOKBACK_DAYS, Incremental, recompute_incrementally, settings_key, stored_query
+from emergent_pipeline.defs.incremental import (BACKFILL_POLICY, STRATEGY_LOOKBACK_DAYS, TRADING_MONTHS, Incremental, recompute_asset,
+                                                settings_key, stored_query)
 from emergent_pipeline.defs.metadata import date_range, table_preview
 from emergent_pipeline.defs.prices.assets import SOURCE, fundamentals, price_history, universe
 from emergent_pipeline.defs.signals.config import ConsensusConfig, ShariahConfig, StrategyConfig, settings_metadata
@@ -21,8 +22,16 @@ GROUP = "signals"
 TOP_SIGNALS = 15
 
 
-@dg.asset(group_name=GROUP, kinds={"duckdb", "pandas"}, deps=[price_history, universe, fundamentals, benchmark_history])
-def strategy_signals(config: StrategyConfig, duckdb: DuckDBResource) -> dg.MaterializeResult:
+PARTITIONED = {"partitions_def": TRADING_MONTHS, "backfill_policy": BACKFILL_POLICY}
+"""Monthly partitions for the two tables computed over every symbol-day (``defs/incremental.py`` says
+what a run recomputes). The consensus and the features after them are not partitioned: Dagster
+cannot run a partitioned asset with a partitioned upstream in a run without a partition, and the
+daily refresh has none (which days changed is known only once the source step has run). They follow
+the change log, as every time-indexed table does."""
+
+
+@dg.asset(group_name=GROUP, kinds={"duckdb", "pandas"}, deps=[price_history, universe, fundamentals, benchmark_history], **PARTITIONED)
+def strategy_signals(context: dg.AssetExecutionContext, config: StrategyConfig, duckdb: DuckDBResource) -> dg.MaterializeResult:
     """Every (symbol, date, strategy) where one of the ten strategies fires, with type, confidence,
     entry, target, stop, validity, reason and the indicator values used. Incremental: only the days
     from the first changed input day are recomputed (reading a 500-trading-day look-back before it)."""
@@ -35,7 +44,7 @@ def strategy_signals(config: StrategyConfig, duckdb: DuckDBResource) -> dg.Mater
                                  "market_cap": panel["market_cap_pit"].notna()}).groupby("date").sum()
         return {"strategy_signals": run_strategies(panel, params)}, coverage
 
-    done = recompute_incrementally(duckdb, Incremental(
+    done = recompute_asset(context, duckdb, Incremental(
         "strategy_signals", [SOURCE], settings_key(params), lambda conn, since: changes.lookback_start(conn, since, STRATEGY_LOOKBACK_DAYS),
         ["price_history", "benchmark_history"], ["universe", "fundamentals"]), compute)
     # The metadata describes the stored table, whether this run recomputed all of it, some days or none.
@@ -83,7 +92,7 @@ def shariah_lookback(months: int):
     return lambda conn, since: since - pd.DateOffset(months=months + 1)
 
 
-@dg.asset(group_name=GROUP, kinds={"duckdb", "pandas"}, deps=[universe, fundamentals, price_history])
+@dg.asset(group_name=GROUP, kinds={"duckdb", "pandas"}, deps=[universe, fundamentals, price_history], **PARTITIONED)
 def shariah_screen(context: dg.AssetExecutionContext, config: ShariahConfig, duckdb: DuckDBResource) -> dg.MaterializeResult:
     """Per symbol and trading day: COMPLIANT / NON_COMPLIANT / UNKNOWN under the chosen standard
     (default S&P), from the business activity and the statement usable that day, against the
@@ -100,7 +109,7 @@ def shariah_screen(context: dg.AssetExecutionContext, config: ShariahConfig, duc
         newest_panel["panel"] = panel = join_fundamentals(sorted_panel(prices), statements)  # the last chunk's, for the metadata
         return {"shariah_screen": shariah.screen(panel, members, settings)}, None
 
-    done = recompute_incrementally(duckdb, Incremental(
+    done = recompute_asset(context, duckdb, Incremental(
         "shariah_screen", [SOURCE], settings_key(settings), shariah_lookback(months), ["price_history"], ["universe", "fundamentals"]), compute)
     # The metadata describes the stored table, whether this run recomputed all of it, some days or none.
     with duckdb.get_connection() as conn:
@@ -141,7 +150,7 @@ def shariah_screen(context: dg.AssetExecutionContext, config: ShariahConfig, duc
 
 
 @dg.asset(group_name=GROUP, kinds={"duckdb", "pandas"}, deps=[strategy_signals, shariah_screen])
-def consensus_signals(config: ConsensusConfig, duckdb: DuckDBResource) -> dg.MaterializeResult:
+def consensus_signals(context: dg.AssetExecutionContext, config: ConsensusConfig, duckdb: DuckDBResource) -> dg.MaterializeResult:
     """What at least three strategies agree on, per symbol, on the first day it qualifies: type,
     agreement, weighted confidence, entry (D's close), median target and stop, validity, composite
     score and quality tier, each strategy's vote, and the Shariah status. The per-strategy breakdown
@@ -158,7 +167,7 @@ def consensus_signals(config: ConsensusConfig, duckdb: DuckDBResource) -> dg.Mat
         consensus["shariah_status"] = consensus["shariah_status"].fillna("UNKNOWN")
         return {"consensus_signals": consensus, "consensus_breakdown": result.breakdown}, result.qualifying_days
 
-    done = recompute_incrementally(duckdb, Incremental(
+    done = recompute_asset(context, duckdb, Incremental(
         "consensus_signals", ["strategy_signals", "shariah_screen"], settings_key(params), consensus_lookback,
         ["price_history", "strategy_signals", "shariah_screen"], []), compute)
     with duckdb.get_connection() as conn:
