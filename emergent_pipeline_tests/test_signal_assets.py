@@ -1,6 +1,5 @@
 """strategy_signals, shariah_screen and consensus_signals as stored by real Dagster runs."""
 
-import json
 import shutil
 
 import pandas as pd
@@ -25,7 +24,7 @@ def test_strategy_signals_table(bundled_db):
     assert set(summary["strategy"]) == set(STRATEGY_NAMES)  # all ten fire
     assert summary["lo"].min() >= 0 and summary["hi"].max() <= 1
     row = read(bundled_db, "SELECT * FROM strategy_signals WHERE strategy = 'breakout' LIMIT 1").iloc[0]
-    assert set(json.loads(row["indicators"])) >= {"range_high_20_prev", "volume_ratio"}
+    assert set(dict(row["indicators"])) >= {"range_high_20_prev", "volume_ratio"}
 
 
 def test_consensus_tables(bundled_db):

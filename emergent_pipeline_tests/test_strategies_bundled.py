@@ -1,6 +1,5 @@
 """The ten strategies on the bundled real panel: each fires at a plausible rate, none looks ahead."""
 
-import json
 
 import pandas as pd
 import pytest
@@ -72,7 +71,7 @@ def test_every_signal_carries_its_reason_and_indicator_values(run):
     assert signals["reason"].str.len().min() > 10
     sample = signals.groupby("strategy").head(1)
     for row in sample.itertuples():
-        values = json.loads(row.indicators)
+        values = dict(row.indicators)
         assert values and all(v is None or isinstance(v, float | int) for v in values.values()), row.strategy
 
 

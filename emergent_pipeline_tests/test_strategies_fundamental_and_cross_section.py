@@ -9,7 +9,6 @@ variants where exactly one condition is broken, where it must not fire on D.
 
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pandas as pd
@@ -77,7 +76,7 @@ def assert_signal(signals, symbol, day, *, strategy, entry, target, stop, validi
     assert row["validity_days"] == validity_days
     assert 0.0 < row["confidence"] < 1.0
     assert isinstance(row["reason"], str) and row["reason"]
-    indicators = json.loads(row["indicators"])
+    indicators = dict(row["indicators"])
     assert isinstance(indicators, dict) and indicators
     return indicators
 
@@ -355,7 +354,7 @@ def test_multibagger_with_fundamentals_uses_market_cap_size_and_positive_eps():
     assert_signal(signals, "M", dates[MB_D], strategy="multibagger", entry=entry, target=2 * entry,
                   stop=max(0.8 * entry, (0.99 * closes["M"][MB_D - 59: MB_D + 1]).min()), validity_days=120)
     row = signal_on(signals, "M", dates[MB_D]).iloc[0]
-    assert json.loads(row["indicators"])["size_pct"] == pytest.approx(1 / 3, rel=1e-6)
+    assert dict(row["indicators"])["size_pct"] == pytest.approx(1 / 3, rel=1e-6)
     assert "market cap" in row["reason"]  # the size basis is named in the reason
 
 

@@ -11,7 +11,6 @@ pins down which conditions hold on D and which single one is broken.
 
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pandas as pd
@@ -121,7 +120,7 @@ def assert_single_signal(
     assert signal["validity_days"] == validity_days
     assert 0.0 < signal["confidence"] < 1.0
     assert isinstance(signal["reason"], str) and signal["reason"]
-    indicators = json.loads(signal["indicators"])
+    indicators = dict(signal["indicators"])
     assert list(indicators) == keys
     return signal, indicators
 

@@ -1,7 +1,8 @@
 """What every strategy returns, and the helpers that build it without a loop over rows.
 
-Text (reasons, the indicator JSON) is assembled with Arrow's vectorised string kernels: formatting
-numbers one Python string at a time would cost more than all the rules together.
+Reasons are assembled with Arrow's vectorised string kernels (formatting numbers one Python string
+at a time would cost more than all the rules together); the indicator values a rule used are a typed
+Arrow map per row, stored by DuckDB as ``MAP(VARCHAR, DOUBLE)``, never formatted as text.
 """
 
 from __future__ import annotations
@@ -83,15 +84,29 @@ def text(*parts: Text) -> pa.Array:
     return pc.binary_join_element_wise(*[pa.scalar(p) if isinstance(p, str) else p for p in parts], "")
 
 
-def to_json(columns: dict[str, np.ndarray]) -> pa.Array:
-    """One JSON object per row from numeric columns (null for missing), built with Arrow kernels."""
-    parts: list[Text] = []
-    for i, (name, values) in enumerate(columns.items()):
-        numbers = np.asarray(values, dtype="float64")
-        array = pa.array(np.where(np.isfinite(numbers), numbers, np.nan), from_pandas=True)  # JSON has no inf
-        formatted = pc.fill_null(pc.cast(pc.round(array, 6), pa.string()), "null")
-        parts += [("{" if i == 0 else ", ") + f'"{name}": ', formatted]
-    return text(*parts, "}")
+INDICATORS = pa.map_(pa.string(), pa.float64())
+"""The type of a signal's ``indicators``: indicator name → value (null where missing)."""
+
+
+def indicator_map(columns: dict[str, np.ndarray], rows: int) -> pd.arrays.ArrowExtensionArray:
+    """One map of name → value per row from numeric columns, built from the whole columns at once
+    (null for a missing or infinite value)."""
+    values = np.column_stack([np.asarray(v, dtype="float64") for v in columns.values()]) if columns else np.empty((rows, 0))
+    flat = values.ravel()  # row by row: each row's values in the order of ``columns``
+    items = pa.array(np.where(np.isfinite(flat), flat, np.nan), from_pandas=True)
+    names = pa.array(np.tile(np.array(list(columns), dtype=object), rows), type=pa.string())
+    offsets = pa.array(np.arange(rows + 1, dtype=np.int32) * len(columns))
+    return pd.arrays.ArrowExtensionArray(pa.MapArray.from_arrays(offsets, names, items))
+
+
+def empty_signals() -> pd.DataFrame:
+    """No signal, with every column's type (so a table created from it takes the right types)."""
+    text_column = pd.array([], dtype="str")
+    return pd.DataFrame({
+        "symbol": text_column, "date": pd.Series(dtype="datetime64[ns]"), "strategy": text_column, "signal_type": text_column,
+        **{c: pd.Series(dtype="float64") for c in ("confidence", "entry_price", "target_price", "stop_loss")},
+        "validity_days": pd.Series(dtype="int64"), "reason": text_column, "indicators": indicator_map({}, 0),
+    })[SIGNAL_COLUMNS]
 
 
 class Rows:
@@ -126,7 +141,7 @@ def make_signals(
     """The signals frame for the rows of ``panel`` where ``mask`` holds.
 
     Entry is D's close. ``reason`` builds the short text from the firing rows only; ``indicators``
-    holds the values the rule used, one JSON object per row, read from the panel or from ``extra``.
+    holds the values the rule used, one map per row, read from the panel or from ``extra``.
     """
     positions = np.flatnonzero(mask)
     rows = Rows(panel, positions, extra)
@@ -144,8 +159,7 @@ def make_signals(
             "stop_loss": pick(stop),
             "validity_days": validity_days,
             "reason": pd.arrays.ArrowStringArray(reason(rows)) if len(positions) else pd.array([], dtype="str"),
-            "indicators": pd.arrays.ArrowStringArray(to_json({c: rows[c].to_numpy() for c in indicator_columns}))
-            if len(positions) else pd.array([], dtype="str"),
+            "indicators": indicator_map({c: rows[c].to_numpy() for c in indicator_columns}, len(positions)),
         },
         columns=SIGNAL_COLUMNS,
     )

@@ -12,7 +12,7 @@ from emergent_pipeline.core.strategies import (
     breakout, fundamental_growth, low_volatility, mean_reversion, momentum, multibagger, pivot_cpr,
     sector_rotation, swing, value,
 )
-from emergent_pipeline.core.strategies.base import SIGNAL_COLUMNS
+from emergent_pipeline.core.strategies.base import empty_signals
 
 
 @dataclass(frozen=True)
@@ -67,5 +67,5 @@ def run_strategies(panel: pd.DataFrame, params: Mapping[str, Any] | None = None)
     frames = [STRATEGIES[name].generate(panel, params[name]) for name in STRATEGIES]
     frames = [f for f in frames if len(f)]
     if not frames:
-        return pd.DataFrame(columns=SIGNAL_COLUMNS)
+        return empty_signals()
     return pd.concat(frames, ignore_index=True)  # by strategy, then symbol and date
