@@ -94,7 +94,7 @@ def indicator_map(columns: dict[str, np.ndarray], rows: int) -> pd.arrays.ArrowE
     values = np.column_stack([np.asarray(v, dtype="float64") for v in columns.values()]) if columns else np.empty((rows, 0))
     flat = values.ravel()  # row by row: each row's values in the order of ``columns``
     items = pa.array(np.where(np.isfinite(flat), flat, np.nan), from_pandas=True)
-    names = pa.array(np.tile(np.array(list(columns), dtype=object), rows), type=pa.string())
+    names = pa.array(list(columns), type=pa.string()).take(np.tile(np.arange(len(columns)), rows))
     offsets = pa.array(np.arange(rows + 1, dtype=np.int32) * len(columns))
     return pd.arrays.ArrowExtensionArray(pa.MapArray.from_arrays(offsets, names, items))
 
