@@ -64,7 +64,7 @@ def summary(db_path: str) -> str:
 
 def instance_home() -> Path:
     """The Dagster instance runs are recorded in: ``$DAGSTER_HOME``, else the project's
-    ``.dagster_home`` (created with the project's dagster.yaml, as `make run` does)."""
+    ``.dagster_home`` (its dagster.yaml copied from the project's dagster.yaml, as `make run` does)."""
     home = dagster_home()
     if home is None:
         home = PROJECT_ROOT / ".dagster_home"
@@ -73,15 +73,48 @@ def instance_home() -> Path:
     return home
 
 
+CODE_LOCATION = "emergent_pipeline"
+"""The code location's name, as workspace.yaml and pyproject.toml ([tool.dg.project]) give it to the
+UI (a test checks they agree)."""
+DEFINITIONS_MODULE = "emergent_pipeline.definitions"
+READABLE_LOGS = {"console": {"config": {"log_level": "INFO"}}}
+"""The console log of a run started here, unless the config sets ``loggers``: a line per step event
+and the assets' own log lines, without Dagster's DEBUG detail."""
+
+
+def code_location_run(instance, job, job_name: str, config: dict):
+    """A new run of ``job`` (reconstructable), recorded as a run of that job in the code location
+    ``emergent_pipeline``, as a launch from the UI would be.
+
+    ``execute_in_process`` (and ``dg launch``, which executes in process) records runs without a code
+    location: the UI then leaves them out of its timeline, warns that the job "may be a different
+    version from the original pipeline run", and ``run_failure_recorder``, which follows the runs of
+    its own code location, never sees them fail."""
+    from dagster._core.remote_origin import InProcessCodeLocationOrigin, RemoteJobOrigin, RemoteRepositoryOrigin
+    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+
+    location = InProcessCodeLocationOrigin(
+        LoadableTargetOrigin(executable_path=sys.executable, module_name=DEFINITIONS_MODULE, working_directory=str(PROJECT_ROOT)),
+        location_name=CODE_LOCATION,
+    )
+    repository_name = job.get_repository_definition().name
+    return instance.create_run_for_job(
+        job.get_definition(), run_config=config, job_code_origin=job.get_python_origin(),
+        remote_job_origin=RemoteJobOrigin(RemoteRepositoryOrigin(location, repository_name), job_name),
+    )
+
+
 def run_job(job_name: str, config_files: list[str]) -> int:
     """Run a job of the project in this process, recorded in the Dagster instance (the UI and
     ``status`` show it); the run config is checked before anything runs."""
     import dagster as dg
+    from dagster._core.definitions.reconstruct import ReconstructableRepository
+    from dagster._core.execution.api import execute_run
 
-    from emergent_pipeline.definitions import defs
-
-    definitions = defs()
-    jobs = sorted(j.name for j in definitions.resolve_all_job_defs() if not j.name.startswith("__"))
+    # Reconstructable, as execute_run needs; the definitions are loaded once and kept by `job`.
+    repository = ReconstructableRepository.for_module(DEFINITIONS_MODULE, "defs", working_directory=str(PROJECT_ROOT))
+    job = repository.get_reconstructable_job(job_name)
+    jobs = sorted(name for name in job.get_repository_definition().job_names if not name.startswith("__"))
     if job_name not in jobs:
         print(f"no job {job_name!r}; the jobs are: {', '.join(jobs)}", file=sys.stderr)
         return 2
@@ -90,10 +123,10 @@ def run_job(job_name: str, config_files: list[str]) -> int:
     except (FileNotFoundError, dg.DagsterInvariantViolationError) as error:
         print(f"cannot read the config: {error}", file=sys.stderr)
         return 2
-    job = definitions.resolve_job_def(job_name)
-    dg.validate_run_config(job, config)  # raises with every error listed, before anything runs
+    config.setdefault("loggers", READABLE_LOGS)
+    dg.validate_run_config(job.get_definition(), config)  # raises with every error listed, before anything runs
     instance = dg.DagsterInstance.from_config(str(instance_home()))
-    result = job.execute_in_process(run_config=config, instance=instance, raise_on_error=False)
+    result = execute_run(job, code_location_run(instance, job, job_name, config), instance)
     materialized = sorted({e.asset_key.to_user_string() for e in result.get_asset_materialization_events()})
     if result.success:
         print(f"run {result.run_id} of {job_name} succeeded: {len(materialized)} assets materialized ({', '.join(materialized)})")

@@ -1,4 +1,4 @@
-"""Where the pipeline's files are: the DuckDB store, the serving snapshot, the MLflow store (and the
+"""Where the pipeline's files are: the DuckDB store, the serving snapshot, the MLflow store and its UI (and the
 registered model's name in it) and the Dagster instance. Standard library only, so that a command that only reads them starts at once."""
 
 from __future__ import annotations
@@ -10,6 +10,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DB_PATH_ENV = "EMERGENT_PIPELINE_DB"
 SERVING_DB_ENV = "EMERGENT_PIPELINE_SERVING_DB"
 TRACKING_URI_ENV = "EMERGENT_PIPELINE_MLFLOW_URI"
+MLFLOW_UI_ENV = "EMERGENT_PIPELINE_MLFLOW_UI"
+DEFAULT_MLFLOW_UI = "http://127.0.0.1:5000"
+"""Where `make mlflow` serves the MLflow UI: the Dagster assets link their runs and versions there."""
 MODEL_NAME = "emergent-signal-scorer"
 """The registered model in the MLflow store, and the aliases that say which version serves."""
 CHAMPION, CHALLENGER = "champion", "challenger"
@@ -28,6 +31,12 @@ def serving_db_path(db_path: str | None = None) -> str:
 def default_tracking_uri() -> str:
     """``$EMERGENT_PIPELINE_MLFLOW_URI`` if set, else ``sqlite:///<project>/mlruns/mlflow.db``."""
     return os.environ.get(TRACKING_URI_ENV) or f"sqlite:///{PROJECT_ROOT / 'mlruns' / 'mlflow.db'}"
+
+
+def mlflow_ui_url() -> str:
+    """``$EMERGENT_PIPELINE_MLFLOW_UI`` if set (an MLflow server elsewhere), else the one `make mlflow`
+    starts; no trailing slash."""
+    return (os.environ.get(MLFLOW_UI_ENV) or DEFAULT_MLFLOW_UI).rstrip("/")
 
 
 def dagster_home() -> Path | None:

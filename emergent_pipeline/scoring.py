@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from emergent_pipeline.core.signal_model import FeatureMismatchError
+from emergent_pipeline.core.signal_model import FeatureMismatchError, check_features
 from emergent_pipeline.model_registry import CHAMPION, ModelStore
 
 ML_COLUMNS = [
@@ -45,7 +45,9 @@ def unscored(consensus: pd.DataFrame, reason: str, version: str | None = None) -
 
 
 def score_with_champion(store: ModelStore, consensus: pd.DataFrame, features: pd.DataFrame) -> Scoring:
-    """Score every row of ``consensus`` (with its ``features``, same order) in one batch."""
+    """Score every row of ``consensus`` (with its ``features``, same order) in one batch. The columns
+    scored are the ones the registry says the champion was trained on (``ModelStore.features_of``, its
+    signature), in that order; other columns of ``features`` are left aside, a missing one is reported."""
     version = store.version_by_alias(CHAMPION)
     if version is None:
         reason = f"no champion model registered for '{store.model_name}': run the train_signal_model job first"
@@ -53,7 +55,10 @@ def score_with_champion(store: ModelStore, consensus: pd.DataFrame, features: pd
     name = str(version.version)
     try:
         model = store.load(version)
-        scores = model.score(features.reset_index(drop=True), consensus["consensus_confidence"].to_numpy())
+        trained = store.features_of(version)
+        offered = features.reset_index(drop=True)
+        X = check_features(offered[[c for c in offered.columns if c in trained]], trained)
+        scores = model.score(X, consensus["consensus_confidence"].to_numpy())
     except FeatureMismatchError as error:
         reason = f"model version {name} not used: {error}"
         return Scoring(unscored(consensus, reason, name), name, "unscored", reason)

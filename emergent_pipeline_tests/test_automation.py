@@ -93,11 +93,11 @@ def test_retraining_sensor_counts_new_outcomes_and_champion_age(workspace):
 def test_failed_runs_are_recorded(definitions, workspace):
     db, _ = workspace
     instance = dg.DagsterInstance.ephemeral()
-    bad = {"ops": {"strategy_signals": {"config": {"params": {"nonsense": {}}}}}}
+    # A run that fails in its first step: the file source without a file (a config the launchpad accepts).
     assets = list(definitions.assets) + list(definitions.asset_checks)
     result = dg.materialize(
-        assets, selection=["strategy_signals"], run_config=bad, instance=instance, raise_on_error=False,
-        resources={"duckdb": DuckDBResource(database=str(db)), "price_source": PriceSourceResource(), "mlflow": workspace[1],
+        assets, selection=["universe", "price_history", "fundamentals", "benchmark_history"], instance=instance, raise_on_error=False,
+        resources={"duckdb": DuckDBResource(database=str(db)), "price_source": PriceSourceResource(kind="file"), "mlflow": workspace[1],
                    "retraining": RetrainingPolicy()},
     )
     failure = next(e for e in result.all_events if e.event_type_value == "PIPELINE_FAILURE" or e.event_type_value == "RUN_FAILURE")

@@ -1,1 +1,1 @@
-"""Dagster wiring: assets, checks and resources, autoloaded by ``load_from_defs_folder``."""
+"""Dagster wiring: assets, checks and resources, autoloaded by `load_from_defs_folder`."""

@@ -1,7 +1,7 @@
-"""Recomputing only what changed: the Dagster side of ``emergent_pipeline.changes``.
+"""Recomputing only what changed: the Dagster side of `emergent_pipeline.changes`.
 
 A time-indexed asset is partitioned by month (:data:`TRADING_MONTHS`). Run without a partition (the
-daily refresh, ``make run``), it asks the change log what to recompute (everything, the days from a
+daily refresh, `make run`), it asks the change log what to recompute (everything, the days from a
 first changed day, or nothing) and records a materialization of each month it rewrote, so the
 Dagster UI's partition view follows the stored table. Run for a range of months (a backfill
 launched in the UI), it recomputes exactly those months. Either way it reads its inputs from the
@@ -50,7 +50,7 @@ transaction (DuckDB takes one writer). Each worker holds one chunk, so memory gr
 
 TRADING_MONTHS = dg.TimeWindowPartitionsDefinition(
     start=os.environ.get("EMERGENT_PIPELINE_HISTORY_START", "2013-01"), cron_schedule="0 0 1 * *", fmt="%Y-%m", end_offset=1)
-"""The months of the time-indexed assets, from ``EMERGENT_PIPELINE_HISTORY_START`` (year-month;
+"""The months of the time-indexed assets, from `EMERGENT_PIPELINE_HISTORY_START` (year-month;
 the bundled panel starts in February 2013) to the current month. Days before the first month are
 computed and stored all the same; they have no partition to show."""
 
@@ -105,7 +105,7 @@ class Recomputed:
 
 
 def chunk_bounds(days: np.ndarray, symbols: int) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
-    """Consecutive runs of trading ``days`` holding about :data:`ROWS_PER_CHUNK` symbol-days each."""
+    """Consecutive runs of trading `days` holding about :data:`ROWS_PER_CHUNK` symbol-days each."""
     size = max(ROWS_PER_CHUNK // max(symbols, 1), 20)
     return [(pd.Timestamp(days[i]), pd.Timestamp(days[min(i + size, len(days)) - 1])) for i in range(0, len(days), size)]
 
@@ -130,7 +130,7 @@ def _compute_in_worker(frames: list, first: pd.Timestamp, last: pd.Timestamp):
 def computed_chunks(conn: duckdb.DuckDBPyConnection, spec: Incremental, compute: Compute, bounds: list, whole: list,
                     workers: int) -> Iterator[tuple]:
     """(first, last, read_from, outputs, extra) of each chunk, in order. With several workers, up to
-    ``workers`` chunks are computed at once in forked processes; this process alone reads DuckDB."""
+    `workers` chunks are computed at once in forked processes; this process alone reads DuckDB."""
     def inputs(first: pd.Timestamp, last: pd.Timestamp) -> tuple[pd.Timestamp, list]:
         read_from = spec.lookback(conn, first)
         return read_from, [read_table(conn, t, since=read_from, until=last) for t in spec.tables] + whole
@@ -158,12 +158,12 @@ def computed_chunks(conn: duckdb.DuckDBPyConnection, spec: Incremental, compute:
 
 def recompute_incrementally(duckdb: DuckDBResource, spec: Incremental, compute: Compute,
                             window: tuple[pd.Timestamp, pd.Timestamp] | None = None, workers: int | None = None) -> Recomputed:
-    """Recompute the days ``window`` [start, end) holds or, without a window, what the change log
-    says ``spec.asset`` must; chunk by chunk, replacing those days of its tables together with its log
+    """Recompute the days `window` [start, end) holds or, without a window, what the change log
+    says `spec.asset` must; chunk by chunk, replacing those days of its tables together with its log
     entry in one transaction (a failure changes nothing).
 
-    ``compute`` takes the inputs (``spec.tables`` then ``spec.whole_tables``) and returns the output
-    tables, each with a ``date`` column, and anything else the asset wants to report. A window run
+    `compute` takes the inputs (`spec.tables` then `spec.whole_tables`) and returns the output
+    tables, each with a `date` column, and anything else the asset wants to report. A window run
     logs its change for the assets after it, but not the input versions it took in: only a run that
     follows the log knows every day is up to date."""
     with duckdb.get_connection() as conn:
@@ -236,7 +236,7 @@ def recompute_asset(context: dg.AssetExecutionContext, duckdb: DuckDBResource, s
 
 
 def stored_query(duckdb: DuckDBResource, query: str) -> pd.DataFrame:
-    """The result of ``query`` on the stored tables (for metadata that describes a whole table)."""
+    """The result of `query` on the stored tables (for metadata that describes a whole table)."""
     with duckdb.get_connection() as conn:
         return conn.execute(query).df()
 

@@ -4,10 +4,10 @@ Dagster initialises a run's resources once, before its first step (the runs here
 executor). So the store resource is where a run can be refused, and where leftovers of killed runs
 can be put right, before anything is written:
 
-- a run whose configuration the pipeline would refuse half-way (a ``performance_summary`` start
+- a run whose configuration the pipeline would refuse half-way (a `performance_summary` start
   inside the serving model's learned window) fails here, with the reason, and changes nothing;
 - runs left STARTED by a process that was killed are marked failed (their process is gone), so the
-  UI and ``/system/status`` stop showing them as running;
+  UI and `/system/status` stop showing them as running;
 - MLflow runs left RUNNING by a killed training or replay are marked KILLED;
 - serving-snapshot staging files of killed runs are removed.
 """
@@ -53,7 +53,7 @@ def fail_dead_runs(instance: dg.DagsterInstance, current_run_id: str) -> list[st
 
 
 def refuse_summary_start(run: dg.DagsterRun, database: str, mlflow: MLflowResource) -> None:
-    """Raise when the run would refuse its ``performance_summary`` start only after writing the rest."""
+    """Raise when the run would refuse its `performance_summary` start only after writing the rest."""
     start = ((run.run_config or {}).get("ops", {}).get("performance_summary", {}).get("config", {}) or {}).get("start")
     selection = {key.to_user_string() for key in (run.asset_selection or set())}
     if not start or (selection and "performance_summary" not in selection):

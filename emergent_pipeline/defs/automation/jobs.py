@@ -1,4 +1,4 @@
-"""The jobs a user runs or schedules. Training is its own job (``train_signal_model``, in ml/jobs.py)."""
+"""The jobs a user runs or schedules. Training is its own job (`train_signal_model`, in ml/jobs.py)."""
 
 import dagster as dg
 

@@ -1,10 +1,10 @@
 """The daily refresh, on weekdays after the close.
 
 Cron and timezone come from the environment so that a user of another market sets their own
-(NSE: ``EMERGENT_PIPELINE_SCHEDULE_CRON="0 17 * * 1-5"``, ``EMERGENT_PIPELINE_SCHEDULE_TIMEZONE=Asia/Kolkata``).
+(NSE: `EMERGENT_PIPELINE_SCHEDULE_CRON="0 17 * * 1-5"`, `EMERGENT_PIPELINE_SCHEDULE_TIMEZONE=Asia/Kolkata`).
 The schedule starts STOPPED: the default source is the bundled 2013-2018 panel, which never changes,
 so there is nothing to refresh until a live source is configured; switch it on in the UI
-(Automation → daily_refresh_schedule) or with ``EMERGENT_PIPELINE_SCHEDULE_RUNNING=1``.
+(Automation → daily_refresh_schedule) or with `EMERGENT_PIPELINE_SCHEDULE_RUNNING=1`.
 """
 
 import os

@@ -24,7 +24,7 @@ MINUTE = 60
 
 
 def query(database: str, table: str, sql: str, params: tuple = ()) -> pd.DataFrame | None:
-    """A read-only, parameterised query on ``table``; None when the file or the table is missing.
+    """A read-only, parameterised query on `table`; None when the file or the table is missing.
     Raises duckdb.IOException when a run holds the file."""
     if not Path(database).exists():
         return None
@@ -32,16 +32,26 @@ def query(database: str, table: str, sql: str, params: tuple = ()) -> pd.DataFra
         return conn.execute(sql, list(params)).df() if table_exists(conn, table) else None
 
 
-@dg.sensor(job=rescore_signals, minimum_interval_seconds=MINUTE, default_status=dg.DefaultSensorStatus.RUNNING)
+@dg.sensor(job=rescore_signals, minimum_interval_seconds=MINUTE, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="When @champion points at a new model version (promoted by training or by hand in MLflow) and open "
+           "signals carry another model's score, runs rescore_signals once for that version. Cursor: the version last acted on.")
 def champion_sensor(context: dg.SensorEvaluationContext, mlflow: MLflowResource, duckdb: DuckDBResource):
-    """When ``@champion`` points at a new version (promoted by training or by hand in the MLflow
-    UI), re-score the signals and refresh what depends on them. Cursor: the version last acted on."""
-    champion = mlflow.store().version_by_alias(CHAMPION)
+    """When `@champion` points at a new version (promoted by training or by hand in the MLflow
+    UI), re-score the signals and refresh what depends on them. Cursor: the version last acted on.
+    A move the pipeline did not make is logged here (a `champion_move` run, "moved outside the
+    pipeline", at the time it was noticed): MLflow itself keeps no history of an alias."""
+    store = mlflow.store()
+    champion = store.version_by_alias(CHAMPION)
     if champion is None:
         return dg.SkipReason("no @champion model yet: run the train_signal_model job")
     version = str(champion.version)
     if context.cursor == version:
         return dg.SkipReason(f"@champion is still version {version}, already acted on")
+    try:
+        if store.notice_champion_move(noticed_by="champion_sensor"):
+            context.log.info(f"@champion is on version {version}, a move the pipeline did not make: logged")
+    except Exception as error:  # noqa: BLE001 - the log must not stop the re-scoring
+        context.log.warning(f"could not log the move of @champion to version {version}: {error}")
     try:
         scored = query(duckdb.database, "ml_enhanced_signals",
                        "SELECT DISTINCT e.model_version FROM ml_enhanced_signals e JOIN signal_labels l USING (symbol, date) "
@@ -54,9 +64,11 @@ def champion_sensor(context: dg.SensorEvaluationContext, mlflow: MLflowResource,
     return dg.RunRequest(run_key=f"champion-{version}", tags={"champion_version": version})
 
 
-@dg.sensor(job=train_signal_model, minimum_interval_seconds=10 * MINUTE, default_status=dg.DefaultSensorStatus.RUNNING)
+@dg.sensor(job=train_signal_model, minimum_interval_seconds=10 * MINUTE, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Runs train_signal_model when enough outcomes resolved after the newest model's data, or @champion is "
+           "too old (policy: the retraining resource). Cursor: the newest model version when training was last requested.")
 def retraining_sensor(context: dg.SensorEvaluationContext, mlflow: MLflowResource, duckdb: DuckDBResource, retraining: RetrainingPolicy):
-    """Request ``train_signal_model`` when enough outcomes have resolved since the data the newest
+    """Request `train_signal_model` when enough outcomes have resolved since the data the newest
     model was trained on, or when the champion is older than the policy allows. Cursor: the newest
     model version when training was last requested, so one pile of outcomes asks once."""
     store = mlflow.store()
@@ -90,10 +102,15 @@ def retraining_sensor(context: dg.SensorEvaluationContext, mlflow: MLflowResourc
     return dg.RunRequest(run_key=f"retrain-after-{newest_label}", tags={"retraining_reason": reason[:200]})
 
 
-@dg.run_failure_sensor(default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=MINUTE)
+@dg.run_failure_sensor(default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=MINUTE,
+                       description="Logs every failed run of this code location and appends it to the DuckDB table run_failures.")
 def run_failure_recorder(context: dg.RunFailureSensorContext, duckdb: DuckDBResource):
-    """Every failed run goes to the log and to the ``run_failures`` table, where the API and a
-    person querying DuckDB see it."""
+    """Every failed run goes to the log and to the `run_failures` table, where the API and a
+    person querying DuckDB see it.
+
+    Returns nothing, unlike the two sensors above: Dagster calls it once per failed run, and a
+    returned value (a SkipReason too) ends the tick at that run, without the "acted on" event Dagster
+    otherwise logs to the failed run. A tick with no failed run never calls it."""
     run = context.dagster_run
     message = context.failure_event.message or "failed"
     context.log.error(f"run {run.run_id} of {run.job_name} failed: {message}")

@@ -20,13 +20,14 @@ from emergent_pipeline.core.signal_model import ModelParams, PromotionRule, Trai
 from emergent_pipeline.core.strategy_panel import build_strategy_panel
 from emergent_pipeline.defs.automation.resources import RetrainingPolicy
 from emergent_pipeline.defs.market.assets import market_context
-from emergent_pipeline.defs.metadata import png, table_preview
+from emergent_pipeline.defs.owners import OWNERS
+from emergent_pipeline.defs.metadata import png, table_metadata, table_preview, tidy
 from emergent_pipeline.defs.ml.resources import MLflowResource
 from emergent_pipeline.defs.incremental import STRATEGY_LOOKBACK_DAYS, Incremental, recompute_asset, settings_key, stored_query
 from emergent_pipeline.defs.prices.assets import DAILY_FRESHNESS, SOURCE
 from emergent_pipeline.defs.signals.assets import consensus_signals
 from emergent_pipeline.defs.tables import load_tables
-from emergent_pipeline.model_registry import CHALLENGER, CHAMPION
+from emergent_pipeline.model_registry import CHALLENGER, CHAMPION, CHAMPION_MOVE, DatasetInput, ModelStore
 from emergent_pipeline.plots import calibration_chart
 from emergent_pipeline.scoring import score_with_champion
 from emergent_pipeline.core.issued_scores import SCORE_COLUMNS, empty_scores, newest_scores, score_rows
@@ -41,7 +42,7 @@ class LabelConfig(dg.Config):
     cost_bps_per_side: float = Field(default=10.0, description="Costs per side, in basis points: the one cost setting of labels, outcomes and the summary.")
 
 
-@dg.asset(group_name=GROUP, kinds={"duckdb", "pandas"}, deps=[consensus_signals])
+@dg.asset(group_name=GROUP, owners=OWNERS[GROUP], kinds={"duckdb", "pandas"}, deps=[consensus_signals])
 def signal_labels(config: LabelConfig, duckdb: DuckDBResource) -> dg.MaterializeResult:
     """Every consensus signal followed by the triple-barrier rule to its exit: outcome, exit date and
     price, net return after costs, MFE, MAE, days held, and the label (1 when the net return is above
@@ -54,17 +55,17 @@ def signal_labels(config: LabelConfig, duckdb: DuckDBResource) -> dg.Materialize
     with duckdb.get_connection() as conn:
         replace_table(conn, "signal_labels", table)
     resolved = table[table["label"].notna()]
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": len(table),
+    return dg.MaterializeResult(metadata=tidy({
+        **table_metadata(duckdb, "signal_labels"),
         "outcomes": dg.MetadataValue.json(table["outcome"].value_counts().to_dict()),
         "resolved": len(resolved),
         "success_rate": float(resolved["label"].mean()) if len(resolved) else float("nan"),
         "definition": "success = net return at the triple-barrier exit, after round-trip costs, above zero",
         "cost_bps_per_side": config.cost_bps_per_side,
-    })
+    }))
 
 
-@dg.asset(group_name=GROUP, kinds={"duckdb", "pandas"}, deps=[consensus_signals, market_context])
+@dg.asset(group_name=GROUP, owners=OWNERS[GROUP], kinds={"duckdb", "pandas"}, deps=[consensus_signals, market_context])
 def signal_features(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
     """The model's inputs for every consensus signal: only what is known at D's close. Incremental:
     the signals of the days whose consensus or inputs changed, with the strategies' look-back."""
@@ -81,12 +82,12 @@ def signal_features(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -
     shares = ", ".join(f'avg(("{f}" IS NULL OR isnan("{f}"))::DOUBLE) AS "{f}"' for f in FEATURES)
     missing = stored_query(duckdb, f"SELECT {shares} FROM signal_features").iloc[0]
     return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": int(stored_query(duckdb, "SELECT count(*) n FROM signal_features")["n"].item()),
+        metadata=tidy({
+            **table_metadata(duckdb, "signal_features"),
             "recomputed": done.note,
             "features": dg.MetadataValue.json(FEATURES),
-            "missing_share": dg.MetadataValue.json({k: round(float(v), 4) for k, v in missing[missing > 0].items()}),
-        }
+            "missing_share": dg.MetadataValue.json({k: float(v) for k, v in missing[missing > 0].items()}),
+        })
     )
 
 
@@ -128,15 +129,58 @@ def learning_data(duckdb: DuckDBResource) -> tuple[pd.DataFrame, pd.DataFrame, p
 
 
 class Candidate(dict):
-    """The value ``signal_model`` hands to ``signal_model_evaluation``: the registered version, the
+    """The value `signal_model` hands to `signal_model_evaluation`: the registered version, the
     training result and what it was trained on."""
 
 
-@dg.asset(group_name=GROUP, kinds={"mlflow", "scikitlearn"}, deps=[signal_features, signal_labels])
+def mlflow_links(store: ModelStore, version) -> dict[str, dg.MetadataValue]:
+    """Links from an asset to a version's page in the MLflow UI and to the run that trained it."""
+    run_id = store.training_run_id(version)
+    return {"mlflow_model_version": dg.MetadataValue.url(store.version_url(version)),
+            **({"mlflow_run": dg.MetadataValue.url(store.run_url(run_id))} if run_id else {})}
+
+
+def training_datasets(database: str, X: pd.DataFrame, known: pd.DataFrame, result: TrainingResult, open_signals: int) -> list[DatasetInput]:
+    """The rows a training run learned from (context `training`: every resolved signal, features
+    and label) and the hold-out that judged it (context `evaluation`), as MLflow datasets whose tags
+    give their window and counts."""
+    rows = pd.concat([known[KEY].reset_index(drop=True), X.reset_index(drop=True), known[["label"]].astype(int).reset_index(drop=True)], axis=1)
+    holdout = rows.iloc[result.holdout_index]
+
+    def window(frame: pd.DataFrame) -> dict[str, str]:
+        return {"first_signal_date": f"{frame['date'].min():%Y-%m-%d}", "last_signal_date": f"{frame['date'].max():%Y-%m-%d}",
+                "signals": str(len(frame)), "made_money": str(int(frame["label"].sum()))}
+
+    return [
+        DatasetInput("resolved_consensus_signals", rows, "training", database, {
+            **window(rows), "label_end": f"{result.label_end:%Y-%m-%d}", "open_signals_left_out": str(open_signals)}),
+        DatasetInput("holdout", holdout, "evaluation", database, {
+            **window(holdout), "note": "judged the classifier trained before it; the served model is refit on these rows too"}),
+    ]
+
+
+def training_description(known: pd.DataFrame, result: TrainingResult, open_signals: int) -> str:
+    """What a training run learned, on which window, and how its hold-out went: the run's and the
+    version's description in the MLflow UI (Markdown)."""
+    h = result.holdout_metrics
+    return (
+        f"Trained on **{len(known):,} resolved consensus signals** dated {known['date'].min():%Y-%m-%d} → "
+        f"{known['date'].max():%Y-%m-%d}, labels (triple-barrier exits, net of costs) resolved up to "
+        f"**{result.label_end:%Y-%m-%d}**; {int(known['label'].sum()):,} made money. {open_signals:,} signals still "
+        "open were left out.\n\n"
+        f"**Hold-out** {result.holdout_start:%Y-%m-%d} → {result.holdout_end:%Y-%m-%d} ({len(result.holdout_index):,} signals, "
+        f"judged with a classifier trained before it): ROC AUC {h['roc_auc']:.3f}, Brier {h['brier']:.4f} "
+        f"(base-rate predictor {h['brier_base_rate']:.4f}), ECE {h['ece']:.3f}.\n\n"
+        "The served model is refit on every resolved label, calibrated on the most recent training days. "
+        "Folds: `tables/folds.csv`; features: `features.json` and the model's signature."
+    )
+
+
+@dg.asset(group_name=GROUP, owners=OWNERS[GROUP], kinds={"mlflow", "scikitlearn"}, deps=[signal_features, signal_labels])
 def signal_model(context: dg.AssetExecutionContext, config: TrainingConfig, duckdb: DuckDBResource, mlflow: MLflowResource):
     """Train: a new model version on every resolved label (walk-forward folds and a purged, embargoed
     hold-out judge classifiers trained before them; the served model is then refit on everything and
-    calibrated on the most recent slice), logged to MLflow with alias ``challenger``."""
+    calibrated on the most recent slice), logged to MLflow with alias `challenger`."""
     signals, labels, calendar = learning_data(duckdb)
     resolved = labels["label"].notna().to_numpy()
     y = labels.loc[resolved, "label"].to_numpy(dtype=int)
@@ -166,34 +210,38 @@ def signal_model(context: dg.AssetExecutionContext, config: TrainingConfig, duck
     }
     run_params = {**asdict(params), **config.model_dump(), "resolved_signals": len(y), **{f"samples_{k}": v for k, v in result.samples.items()}}
     store = mlflow.store()
+    open_signals = int((~resolved).sum())
     version = store.log_challenger(result.scorer, X, run_params, metrics, tags, {"calibration.png": chart},
-                                   {"reliability.csv": table.rename_axis("bin"), "folds.csv": folds})
+                                   {"reliability.csv": table.rename_axis("bin"), "folds.csv": folds},
+                                   description=training_description(known, result, open_signals),
+                                   datasets=training_datasets(duckdb.database, X, known, result, open_signals))
     context.log.info(f"version {version.version} registered as @{CHALLENGER}; learned labels up to {result.label_end:%Y-%m-%d}")
     holdout = result.holdout_metrics
     return dg.Output(
         Candidate(version=str(version.version), result=result, params=params, rule=PromotionRule(auc_tolerance=config.auc_tolerance)),
-        metadata={
-            "model_version": str(version.version),
+        metadata=tidy({
+            "model_version": dg.MetadataValue.text(str(version.version)),
+            **mlflow_links(store, version),
             "label_end": f"{result.label_end:%Y-%m-%d}",
             "holdout_window": f"{result.holdout_start:%Y-%m-%d} → {result.holdout_end:%Y-%m-%d}",
             "resolved_signals": len(y),
-            "open_signals": int((~resolved).sum()),
+            "open_signals": open_signals,
             "holdout_roc_auc": holdout["roc_auc"],
             "holdout_brier": holdout["brier"],
             "holdout_brier_base_rate": holdout["brier_base_rate"],
             "holdout_ece": holdout["ece"],
             "holdout_metrics": dg.MetadataValue.json({k: round(v, 4) for k, v in holdout.items()}),
-            "fold_metrics": dg.MetadataValue.md(folds[["count", "base_rate", "roc_auc", "brier", "brier_base_rate", "ece"]].round(4).to_markdown()) if len(folds) else "none",
+            "fold_metrics": table_preview(folds[["count", "base_rate", "roc_auc", "brier", "brier_base_rate", "ece"]], rows=len(folds), index=True) if len(folds) else "none",
             "calibration_chart": png(chart, "calibration on the hold-out"),
-        },
+        }),
     )
 
 
-@dg.asset(group_name=GROUP, kinds={"mlflow"})
+@dg.asset(group_name=GROUP, owners=OWNERS[GROUP], kinds={"mlflow"})
 def signal_model_evaluation(context: dg.AssetExecutionContext, duckdb: DuckDBResource, mlflow: MLflowResource, signal_model: Candidate):
     """Evaluate: the challenger against the champion on the challenger's hold-out, the champion's
-    method refit on the same data before the hold-out (see ``core.signal_model.PromotionRule``).
-    The decision and both sets of figures go to the version's tags and to ``model_evaluations``."""
+    method refit on the same data before the hold-out (see `core.signal_model.PromotionRule`).
+    The decision and both sets of figures go to the version's tags and to `model_evaluations`."""
     if signal_model.get("version") is None:
         return dg.Output({"promote": False, "version": None, "reason": signal_model["reason"]}, metadata={"decision": "nothing to evaluate"})
     store = mlflow.store()
@@ -208,6 +256,12 @@ def signal_model_evaluation(context: dg.AssetExecutionContext, duckdb: DuckDBRes
     version = store.version(signal_model["version"])
     store.tag(version, {"evaluation": "promote" if verdict.promote else "keep champion", "evaluation_reason": verdict.reason,
                         "champion_compared": str(champion.version) if champion is not None else "none"})
+    store.add_to_description(version, (
+        f"**Promotion rule** ({pd.Timestamp.now(tz='UTC'):%Y-%m-%d %H:%M} UTC, against "
+        f"{f'champion version {champion.version}' if champion is not None else 'no champion'}): "
+        f"{'promote' if verdict.promote else 'keep the champion'} — {verdict.reason}.\n\n"
+        f"Whether this version serves now is the `@{CHAMPION}` alias, not this text: every move of it is a "
+        f"`{CHAMPION_MOVE}` run in the experiment."))
     row = pd.DataFrame([{
         "model_version": signal_model["version"], "champion_version": str(champion.version) if champion is not None else None,
         "evaluated_at": pd.Timestamp.now(tz="UTC").tz_localize(None), "decision": "promote" if verdict.promote else "keep champion",
@@ -220,36 +274,41 @@ def signal_model_evaluation(context: dg.AssetExecutionContext, duckdb: DuckDBRes
         replace_table(conn, "model_evaluations", pd.concat([earlier, row], ignore_index=True) if earlier is not None else row)
     context.log.info(f"version {signal_model['version']}: {verdict.reason}")
     return dg.Output({"promote": verdict.promote, "version": signal_model["version"], "reason": verdict.reason},
-                     metadata={"decision": row["decision"].iloc[0], "reason": verdict.reason,
-                               "champion_compared": row["champion_version"].iloc[0] or "none"})
+                     metadata={**table_metadata(duckdb, "model_evaluations"), "decision": row["decision"].iloc[0], "reason": verdict.reason,
+                               "champion_compared": dg.MetadataValue.text(row["champion_version"].iloc[0] or "none")})
 
 
-@dg.asset(group_name=GROUP, kinds={"mlflow"})
+@dg.asset(group_name=GROUP, owners=OWNERS[GROUP], kinds={"mlflow"})
 def champion_model(context: dg.AssetExecutionContext, mlflow: MLflowResource, signal_model_evaluation: dict) -> dg.MaterializeResult:
-    """Promote: ``@champion`` moves to the challenger when the evaluation says so (a person may also
-    move it in the MLflow UI; scoring follows whatever it points at)."""
+    """Promote: `@champion` moves to the challenger when the evaluation says so (a person may also
+    move it in the MLflow UI; scoring follows whatever it points at). Each move is logged as a
+    `champion_move` run (`ModelStore.move_champion`), not as a tag that would go stale."""
     store = mlflow.store()
+    event = None
     if signal_model_evaluation["promote"]:
         version = store.version(signal_model_evaluation["version"])
-        store.promote(version, signal_model_evaluation["reason"])
+        event = store.move_champion(version, moved_by=f"the pipeline (champion_model, Dagster run {context.run_id})",
+                                    reason=signal_model_evaluation["reason"])
         context.log.info(f"@{CHAMPION} -> version {version.version}")
     champion = store.version_by_alias(CHAMPION)
     return dg.MaterializeResult(metadata={
-        "champion_version": str(champion.version) if champion is not None else "none",
+        "champion_version": dg.MetadataValue.text(str(champion.version) if champion is not None else "none"),
         "moved": bool(signal_model_evaluation["promote"]),
         "reason": signal_model_evaluation["reason"],
         "label_end": champion.tags.get("label_end", "unknown") if champion is not None else "none",
+        **(mlflow_links(store, champion) if champion is not None else {}),
+        **({"mlflow_champion_move": dg.MetadataValue.url(store.run_url(event))} if event else {}),
     })
 
 
-@dg.asset(group_name=GROUP, kinds={"duckdb", "mlflow", "scikitlearn"}, deps=[signal_features, signal_labels])
+@dg.asset(group_name=GROUP, owners=OWNERS[GROUP], kinds={"duckdb", "mlflow", "scikitlearn"}, deps=[signal_features, signal_labels])
 def signal_replay(context: dg.AssetExecutionContext, config: TrainingConfig, duckdb: DuckDBResource, mlflow: MLflowResource,
                   retraining: RetrainingPolicy) -> dg.MaterializeResult:
-    """The walk-forward replay of the whole lifecycle over history (``core.replay``): at each
+    """The walk-forward replay of the whole lifecycle over history (`core.replay`): at each
     retraining point of the policy, train and calibrate on the labels resolved by then, promote by the
     same rule, and score the signals until the next point, at their own close. Its scores are the
-    as-issued record of history in ``signal_scores`` (rebuilt by each replay; scores issued live are
-    kept and never replaced), each retraining is in ``replay_retrains``, and the comparison of the
+    as-issued record of history in `signal_scores` (rebuilt by each replay; scores issued live are
+    kept and never replaced), each retraining is in `replay_retrains`, and the comparison of the
     expected-return designs is logged to MLflow."""
     signals, labels, calendar = learning_data(duckdb)
     cost = float(labels["cost_bps_per_side"].iloc[0]) if len(labels) else 10.0
@@ -289,27 +348,28 @@ def signal_replay(context: dg.AssetExecutionContext, config: TrainingConfig, duc
                            {"calibration.png": chart} if chart else {},
                            {"designs.csv": designs, "retrains.csv": retrains, "calibration_by_year.csv": by_year.rename_axis("year"),
                             "score_meaning.csv": meaning})
-    return dg.MaterializeResult(metadata={
+    return dg.MaterializeResult(metadata=tidy({
+        **table_metadata(duckdb, "signal_scores", "replay_retrains"),
         "retraining_points": len(retrains),
         "promotions": int(metrics["promotions"]),
         "scored_signals": len(fresh),
         "first_scored": f"{fresh['date'].min():%Y-%m-%d}" if len(fresh) else "none",
         "ece_all": ece,
-        "calibration_by_year": dg.MetadataValue.md(by_year.round(4).to_markdown()) if len(by_year) else "none",
-        "designs": dg.MetadataValue.md(designs.round(5).to_markdown(index=False)) if len(designs) else "none",
-        "score_meaning": dg.MetadataValue.md(meaning.round(4).to_markdown()) if len(meaning) else "none",
+        "calibration_by_year": table_preview(by_year, rows=len(by_year), index=True) if len(by_year) else "none",
+        "designs": table_preview(designs, rows=len(designs)) if len(designs) else "none",
+        "score_meaning": table_preview(meaning, rows=len(meaning), index=True) if len(meaning) else "none",
         "retrains": table_preview(retrains[["point", "labels_known", "decision", "serving"]] if len(retrains) else retrains, rows=80),
         **({"calibration_chart": png(chart, "calibration of the replay")} if chart else {}),
-    })
+    }))
 
 
-@dg.asset(group_name=GROUP, kinds={"duckdb", "mlflow"}, deps=[signal_features, signal_labels, champion_model, signal_replay, market_context],
+@dg.asset(group_name=GROUP, owners=OWNERS[GROUP], kinds={"duckdb", "mlflow"}, deps=[signal_features, signal_labels, champion_model, signal_replay, market_context],
           freshness_policy=DAILY_FRESHNESS)
 def ml_enhanced_signals(context: dg.AssetExecutionContext, duckdb: DuckDBResource, mlflow: MLflowResource) -> dg.MaterializeResult:
     """Every consensus signal with its newest issued score and the market context of its day. Open
-    signals no model has scored yet, or last scored by another model than ``@champion``, are scored
-    now by ``@champion`` (``ml_probability``, ``expected_return``, ``ml_recommendation``, ...)
-    and the scores are appended to ``signal_scores``, issued on the newest price day: a new champion
+    signals no model has scored yet, or last scored by another model than `@champion`, are scored
+    now by `@champion` (`ml_probability`, `expected_return`, `ml_recommendation`, ...)
+    and the scores are appended to `signal_scores`, issued on the newest price day: a new champion
     adds rows and never rewrites what was issued before. With no champion, or a model that fails,
     every signal still flows, unscored, with the reason."""
     consensus, features, market, labels, stored, prices = load_tables(
@@ -346,11 +406,12 @@ def ml_enhanced_signals(context: dg.AssetExecutionContext, duckdb: DuckDBResourc
         context.log.warning(f"signals not scored: {scoring.reason}")
     scored = enhanced[enhanced["ml_status"] == "scored"]
     return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": len(enhanced),
+        metadata=tidy({
+            **table_metadata(duckdb, "ml_enhanced_signals", "signal_scores"),
             "scored_now": len(rows),
             "scoring": scoring.reason if len(todo) else "nothing to score: every signal has its issued score",
-            "champion_version": str(champion.version) if champion is not None else "none",
+            "champion_version": dg.MetadataValue.text(str(champion.version) if champion is not None else "none"),
+            **(mlflow_links(mlflow.store(), champion) if champion is not None else {}),
             "scored": len(scored),
             "issued_rows": len(scores),
             "average_ml_probability": float(scored["ml_probability"].mean()) if len(scored) else float("nan"),
@@ -361,6 +422,6 @@ def ml_enhanced_signals(context: dg.AssetExecutionContext, duckdb: DuckDBResourc
                      "ml_quality_score", "model_version", "ml_status"]],
                 rows=15,
             ),
-        }
+        })
     )
 

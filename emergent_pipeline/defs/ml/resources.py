@@ -1,4 +1,4 @@
-"""The MLflow store as a Dagster resource (plain ``mlflow`` inside; dagster-mlflow's is legacy)."""
+"""The MLflow store as a Dagster resource (plain `mlflow` inside; dagster-mlflow's is legacy)."""
 
 import dagster as dg
 from pydantic import Field

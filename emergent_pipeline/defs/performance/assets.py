@@ -17,7 +17,8 @@ from emergent_pipeline.core import performance
 from emergent_pipeline.core.indicators import sorted_panel
 from emergent_pipeline.core.issued_scores import empty_scores, issued_with_signal
 from emergent_pipeline.core.ml_metrics import expected_calibration_error, reliability_table
-from emergent_pipeline.defs.metadata import date_range, png
+from emergent_pipeline.defs.owners import OWNERS
+from emergent_pipeline.defs.metadata import date_range, png, table_metadata, table_preview, tidy
 from emergent_pipeline.defs.ml.assets import signal_labels, ml_enhanced_signals
 from emergent_pipeline.defs.ml.resources import MLflowResource
 from emergent_pipeline.defs.tables import load_tables
@@ -35,11 +36,11 @@ ISSUED = ["ml_probability", "expected_return", "ml_recommendation", "ml_quality_
           "model_label_end", "origin", "issued_on"]
 
 
-@dg.asset(group_name=GROUP, kinds={"duckdb", "pandas"}, deps=[ml_enhanced_signals, signal_labels])
+@dg.asset(group_name=GROUP, owners=OWNERS[GROUP], kinds={"duckdb", "pandas"}, deps=[ml_enhanced_signals, signal_labels])
 def signal_outcomes(duckdb: DuckDBResource) -> dg.MaterializeResult:
-    """Every consensus signal, followed to its target, stop or time-out (``signal_labels``), with the
+    """Every consensus signal, followed to its target, stop or time-out (`signal_labels`), with the
     score issued on its own day (none for a signal only scored later) and the market regime of that
-    day. Signals still inside their horizon are ``open`` and are followed again on every run."""
+    day. Signals still inside their horizon are `open` and are followed again on every run."""
     consensus, labels, scores, market = load_tables(duckdb, "consensus_signals", "signal_labels", "signal_scores", "market_context")
     outcome_columns = [c for c in labels.columns if c not in consensus.columns or c in KEY]
     table = consensus.merge(labels[outcome_columns], on=KEY, how="left", validate="one_to_one")
@@ -52,8 +53,8 @@ def signal_outcomes(duckdb: DuckDBResource) -> dg.MaterializeResult:
     resolved = table[table["label"].notna()]
     stats = performance.trade_statistics(resolved["return_net"])
     return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": len(table),
+        metadata=tidy({
+            **table_metadata(duckdb, "signal_outcomes"),
             "outcomes": dg.MetadataValue.json(table["outcome"].value_counts().to_dict()),
             "open_signals": int((table["outcome"] == "open").sum()),
             "stale_signals": int((table["outcome"] == "stale").sum()),
@@ -61,7 +62,7 @@ def signal_outcomes(duckdb: DuckDBResource) -> dg.MaterializeResult:
             "hit_rate_all_history": stats["hit_rate"],
             "mean_return_all_history": stats["mean_return"],
             "note": "ML figures are those issued on each signal's own day; performance_summary has the out-of-sample figures",
-        }
+        })
     )
 
 
@@ -100,7 +101,7 @@ def window_report(trades: pd.DataFrame, name: str, panel: pd.DataFrame, calendar
     return pd.DataFrame(rows), curves
 
 
-@dg.asset(group_name=GROUP, kinds={"duckdb", "pandas"}, deps=[signal_outcomes])
+@dg.asset(group_name=GROUP, owners=OWNERS[GROUP], kinds={"duckdb", "pandas"}, deps=[signal_outcomes])
 def performance_summary(context: dg.AssetExecutionContext, config: SummaryConfig, duckdb: DuckDBResource, mlflow: MLflowResource) -> dg.MaterializeResult:
     """Out-of-sample results from the as-issued record, in two windows: the walk-forward replay over
     history, and the serving model's forward record. Per portfolio (unfiltered consensus, recommended
@@ -188,21 +189,23 @@ def performance_summary(context: dg.AssetExecutionContext, config: SummaryConfig
     shown = ["record", "portfolio", "year", "trades", "hit_rate", "mean_return", "mean_return_low", "mean_return_high",
              "vs_unfiltered_low", "vs_unfiltered_high", "sharpe", "sharpe_low", "sharpe_high", "max_drawdown", "verdict"]
     return dg.MaterializeResult(
-        metadata={
+        metadata=tidy({
+            **table_metadata(duckdb, "performance_summary", "performance_equity", "performance_breakdown", "performance_reliability",
+                             "performance_calibration", "performance_meaning", "performance_holdout"),
             "verdict": verdict,
             "windows": dg.MetadataValue.json({name: date_range(trades) for name, trades in windows.items()}),
             "forward_record_from": f"{forward_from:%Y-%m-%d}" if forward_from is not None else "no serving model",
             "serving_model": f"version {champion.version}, learned labels up to {label_end:%Y-%m-%d}" if champion is not None and label_end is not None else "none",
-            "portfolios": dg.MetadataValue.md(summary[summary["year"] == "all"][shown].round(4).to_markdown(index=False)),
-            "per_year": dg.MetadataValue.md(summary[summary["year"] != "all"][shown].round(4).to_markdown(index=False)),
-            "calibration": dg.MetadataValue.md(calibration.round(4).to_markdown(index=False)),
-            "promotion_holdout": dg.MetadataValue.md(holdout_table.round(4).to_markdown(index=False) + "\n\nThe hold-out that decided the serving "
-                                                     "model's promotion: out of sample for the model judged there, inside the learned window of the refit that serves.")
-            if len(holdout_table) else "none",
-            "by_strategy": dg.MetadataValue.md(by_strategy.round(4).to_markdown()),
-            "by_regime": dg.MetadataValue.md(by_regime.round(4).to_markdown()),
+            "portfolios": table_preview(summary[summary["year"] == "all"][shown], rows=len(summary)),
+            "per_year": table_preview(summary[summary["year"] != "all"][shown], rows=len(summary)),
+            "calibration": table_preview(calibration, rows=len(calibration)),
+            "promotion_holdout": table_preview(holdout_table, rows=len(holdout_table)) if len(holdout_table) else "none",
+            "promotion_holdout_means": "The hold-out that decided the serving model's promotion: out of sample for the model judged there, "
+                                       "inside the learned window of the refit that serves.",
+            "by_strategy": table_preview(by_strategy, rows=len(by_strategy), index=True),
+            "by_regime": table_preview(by_regime, rows=len(by_regime), index=True),
             "caveat": SURVIVORSHIP,
             **plots,
-        }
+        })
     )
 

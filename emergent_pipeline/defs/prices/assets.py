@@ -2,8 +2,8 @@
 
 Universe, prices, statements and the benchmark come from one source and must agree with each other,
 so they are one Dagster step (a multi-asset): everything is fetched and checked first, and only then
-are the six tables (``universe``, ``price_history``, ``price_rejections``, ``fundamental_statements``,
-``fundamentals``, ``benchmark_history``) written in one DuckDB transaction. A run that fails anywhere
+are the six tables (`universe`, `price_history`, `price_rejections`, `fundamental_statements`,
+`fundamentals`, `benchmark_history`) written in one DuckDB transaction. A run that fails anywhere
 in here, for any reason, leaves every stored table as it was, and says why in plain words.
 """
 
@@ -20,7 +20,8 @@ from emergent_pipeline.core.benchmark import equal_weight_index
 from emergent_pipeline.core.fundamentals import AvailabilityParams, FundamentalsError, canonical, point_in_time
 from emergent_pipeline.core.price_quality import adjust_for_splits, split_jumps
 from emergent_pipeline.core.price_update import PriceUpdateError, apply_fetch
-from emergent_pipeline.defs.metadata import date_range, table_preview
+from emergent_pipeline.defs.owners import OWNERS
+from emergent_pipeline.defs.metadata import date_range, table_metadata, table_preview, tidy
 from emergent_pipeline.defs.prices.resources import PriceSourceResource
 from emergent_pipeline.sources.file import SourceFileError
 from emergent_pipeline.storage import read_table, replace_rows_from, replace_tables, table_exists
@@ -35,11 +36,11 @@ price_history = dg.AssetKey("price_history")
 fundamentals = dg.AssetKey("fundamentals")
 benchmark_history = dg.AssetKey("benchmark_history")
 SOURCE = "source_data"
-"""The name the change log (``emergent_pipeline.changes``) gives to what the source step wrote."""
+"""The name the change log (`emergent_pipeline.changes`) gives to what the source step wrote."""
 
 
 class SourceConfig(dg.Config):
-    """When a statement may be used, and how splits in statements are inferred (``core.fundamentals``)."""
+    """When a statement may be used, and how splits in statements are inferred (`core.fundamentals`)."""
 
     filing_lag_days: int = Field(default=90, description="Availability = period end + this, where the source has no filing date.")
     max_age_months: int = Field(default=15, description="A statement is not used longer than this after its availability.")
@@ -63,14 +64,14 @@ def checked_universe(members: pd.DataFrame) -> pd.DataFrame:
     group_name=GROUP,
     can_subset=False,
     specs=[
-        dg.AssetSpec(universe, kinds={"duckdb", "pandas"},
+        dg.AssetSpec(universe, owners=OWNERS[GROUP], kinds={"duckdb", "pandas"},
                      description="The symbols the pipeline covers, with name, sector and sub-industry (GICS, NSE or Yahoo labels), and market cap where known."),
-        dg.AssetSpec(price_history, kinds={"duckdb", "pandas"}, deps=[universe], freshness_policy=DAILY_FRESHNESS,
+        dg.AssetSpec(price_history, owners=OWNERS[GROUP], kinds={"duckdb", "pandas"}, deps=[universe], freshness_policy=DAILY_FRESHNESS,
                      description="Daily OHLCV bars, one row per (symbol, date); rejected rows are kept in price_rejections with their reason."),
-        dg.AssetSpec(fundamentals, kinds={"duckdb", "pandas"}, deps=[universe],
+        dg.AssetSpec(fundamentals, owners=OWNERS[GROUP], kinds={"duckdb", "pandas"}, deps=[universe],
                      description="Company statements point in time (available_from → usable_until), EPS and shares on the prices' share basis; "
                                  "the statements as the sources gave them accumulate in fundamental_statements."),
-        dg.AssetSpec(benchmark_history, kinds={"duckdb", "pandas"}, deps=[price_history],
+        dg.AssetSpec(benchmark_history, owners=OWNERS[GROUP], kinds={"duckdb", "pandas"}, deps=[price_history],
                      description="The index market context is read from: the configured one, or the universe's equal-weight index."),
     ],
 )
@@ -133,14 +134,14 @@ def source_data(context: dg.AssetExecutionContext, config: SourceConfig, duckdb:
     if len(failures):
         context.log.warning(f"{len(failures)} of {update.requested} symbols failed to download")
     statement_failures = pd.DataFrame(sorted(statements_fetch.failures.items()), columns=["symbol", "reason"])
-    yield dg.MaterializeResult(asset_key=universe, metadata={
-        **source.describe(), "dagster/row_count": len(members),
-        "sectors": dg.MetadataValue.md(members["sector"].value_counts(dropna=False).to_frame("symbols").to_markdown()),
+    yield dg.MaterializeResult(asset_key=universe, metadata=tidy({
+        **source.describe(), **table_metadata(duckdb, "universe"),
+        "sectors": table_preview(members["sector"].fillna("(none)").value_counts().rename_axis("sector").to_frame("symbols"), rows=100, index=True),
         "missing_sub_industry": int(members["sub_industry"].isna().sum()), "missing_sector": no_sector,
         "sector_warning": sector_warning, "preview": table_preview(members),
-    })
-    yield dg.MaterializeResult(asset_key=price_history, metadata={
-        **source.describe(), "dagster/row_count": len(table), "symbols": int(table["symbol"].nunique()),
+    }))
+    yield dg.MaterializeResult(asset_key=price_history, metadata=tidy({
+        **source.describe(), **table_metadata(duckdb, "price_history", "price_rejections"), "symbols": int(table["symbol"].nunique()),
         "date_range": date_range(table), "newest_date": f"{table['date'].max():%Y-%m-%d}",
         "rows_added": len(update.added), "rows_rejected": len(update.rejected),
         "rejections_by_reason": dg.MetadataValue.json(update.rejected["reason"].value_counts().to_dict() if len(update.rejected) else {}),
@@ -153,10 +154,10 @@ def source_data(context: dg.AssetExecutionContext, config: SourceConfig, duckdb:
                              if adjusted else f"{len(jumps)} split-like jumps, not adjusted (the price_history_split_jumps check blocks on them)"
                              if len(jumps) else "no split-like jump"),
         "preview": table_preview(table[table["date"] == table["date"].max()]),
-    })
+    }))
     kinds = point_in_time_rows["kind"].value_counts().to_dict() if len(point_in_time_rows) else {}
-    yield dg.MaterializeResult(asset_key=fundamentals, metadata={
-        "dagster/row_count": len(point_in_time_rows),
+    yield dg.MaterializeResult(asset_key=fundamentals, metadata=tidy({
+        **table_metadata(duckdb, "fundamentals", "fundamental_statements"),
         "symbols": int(point_in_time_rows["symbol"].nunique()) if len(point_in_time_rows) else 0,
         "statements_by_kind": dg.MetadataValue.json({str(k): int(v) for k, v in kinds.items()}),
         "statements_fetched": len(statements_fetch.statements),
@@ -166,10 +167,10 @@ def source_data(context: dg.AssetExecutionContext, config: SourceConfig, duckdb:
         "inferred_splits": len(splits), "splits": table_preview(splits, rows=60),
         "symbols_failed": len(statement_failures), "failed_symbols": table_preview(statement_failures, rows=50),
         "preview": table_preview(point_in_time_rows[point_in_time_rows["symbol"] == point_in_time_rows["symbol"].iloc[0]] if len(point_in_time_rows) else point_in_time_rows),
-    })
-    yield dg.MaterializeResult(asset_key=benchmark_history, metadata={
-        "origin": origin, "dagster/row_count": len(index), "date_range": date_range(index), "preview": table_preview(index.tail(5)),
-    })
+    }))
+    yield dg.MaterializeResult(asset_key=benchmark_history, metadata=tidy({
+        "origin": origin, **table_metadata(duckdb, "benchmark_history"), "date_range": date_range(index), "preview": table_preview(index.tail(5)),
+    }))
 
 
 def source_change(conn, members: pd.DataFrame, prices: pd.DataFrame, statements: pd.DataFrame,

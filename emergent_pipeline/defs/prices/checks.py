@@ -1,4 +1,4 @@
-"""Data-quality checks on ``price_history``; each shows the offending rows in its metadata.
+"""Data-quality checks on `price_history`; each shows the offending rows in its metadata.
 
 Which checks block downstream assets, and why:
 - duplicate keys and non-positive prices BLOCK: a repeated bar double-counts a day in every rolling
@@ -7,9 +7,9 @@ Which checks block downstream assets, and why:
   means the table was written by something else and must be looked at before anything builds on it.
 - split-like jumps BLOCK: prices on two share bases (a split the source did not adjust, two vendors
   joined) fake a -50 % or -86 % day that labels would count as a loss and indicators as a crash.
-  Configure the source to adjust them (``price_source.adjust_splits``) or fix the file.
+  Configure the source to adjust them (`price_source.adjust_splits`) or fix the file.
 - OHLC consistency, staleness and extreme moves WARN: a bar whose open or close lies outside its own
-  low-high range is rejected at ingestion (``price_rejections``) and so excluded from indicators and
+  low-high range is rejected at ingestion (`price_rejections`) and so excluded from indicators and
   outcomes; what remains here are incomplete bars (a close without its range), which the indicators
   treat as flat. Staleness and moves are real and rare (spin-offs the source did not adjust such as
   EBAY 2015-07-20 and BAX 2015-07-01); the user sees the rows here.
@@ -59,7 +59,7 @@ def _result(name: str, found: pd.DataFrame, severity: dg.AssetCheckSeverity, wha
 @dg.multi_asset_check(specs=SPECS, can_subset=True)
 def price_history_checks(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource,
                          price_source: PriceSourceResource) -> Iterable[dg.AssetCheckResult]:
-    """The six checks of ``price_history`` in one step: the table is read once, not once per check."""
+    """The six checks of `price_history` in one step: the table is read once, not once per check."""
     prices, rejections, index = load_tables(duckdb, "price_history", "price_rejections", "benchmark_history")
     if prices is None:
         raise dg.Failure("price_history has not been materialized yet")

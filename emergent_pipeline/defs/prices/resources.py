@@ -15,14 +15,18 @@ from emergent_pipeline.sources.yfinance_source import YFinanceClient, YFinanceSo
 
 
 class PriceSourceResource(dg.ConfigurableResource):
-    """``bundled`` (default, offline), ``yfinance`` (live, incremental) or ``file`` (CSV/Parquet).
+    """`bundled` (default, offline), `yfinance` (live, incremental) or `file` (CSV/Parquet).
 
     All three yield the same long OHLCV table; see README "Data sources" for examples.
+
+    Empty defaults are written as values (`[]`, `{}`, `""`), not factories or null: Dagster's
+    config schema has no default for a factory, and its "Scaffold all default config" leaves out
+    nulls, so either would hide the field from the launchpad.
     """
 
     kind: Literal["bundled", "yfinance", "file"] = Field(default="bundled", description="Where prices come from.")
     symbols: list[str] = Field(
-        default_factory=list,
+        default=[],
         description="yfinance: tickers to download (NSE with the .NS suffix); empty means the bundled universe.",
     )
     history_start: str = Field(default="2013-01-01", description="yfinance: first day for a symbol with no history.")
@@ -32,9 +36,9 @@ class PriceSourceResource(dg.ConfigurableResource):
     batch_size: int = Field(default=50, description="yfinance: tickers per download call.")
     max_attempts: int = Field(default=3, description="yfinance: tries per batch before its symbols count as failed.")
     backoff_seconds: float = Field(default=2.0, description="yfinance: first wait between tries, doubled each time.")
-    path: str | None = Field(default=None, description="file: the CSV or Parquet file of daily bars.")
+    path: str | None = Field(default="", description="file: the CSV or Parquet file of daily bars (required for kind file).")
     column_map: dict[str, str] = Field(
-        default_factory=dict, description="file: the file's column names mapped onto symbol, date, open, ..."
+        default={}, description="file: the file's column names mapped onto symbol, date, open, ... (empty: the names are ours)."
     )
     universe_path: str | None = Field(
         default=None, description="file: optional universe table (symbol, name, sector, sub_industry; NSE industries too)."
@@ -103,5 +107,5 @@ class PriceSourceResource(dg.ConfigurableResource):
         return yfinance_download
 
     def ticker_data_function(self):
-        """The network call for statements and ``info``; tests replace it with recorded responses."""
+        """The network call for statements and `info`; tests replace it with recorded responses."""
         return yfinance_ticker_data

@@ -10,6 +10,8 @@ and a request in flight keeps reading the snapshot it opened.
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from emergent_pipeline.defs.owners import OWNERS
+from emergent_pipeline.defs.metadata import table_metadata
 from emergent_pipeline.defs.performance.assets import performance_summary, signal_outcomes
 from emergent_pipeline.storage import publish_snapshot, serving_db_path
 
@@ -31,9 +33,9 @@ SERVED_TABLES = [
 ]
 
 
-@dg.asset(group_name="serving", kinds={"duckdb"}, deps=[signal_outcomes, performance_summary])
+@dg.asset(group_name="serving", owners=OWNERS["serving"], kinds={"duckdb"}, deps=[signal_outcomes, performance_summary])
 def serving_snapshot(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
-    """The tables the REST and Python APIs read, copied to ``serving.duckdb`` and swapped in atomically,
+    """The tables the REST and Python APIs read, copied to `serving.duckdb` and swapped in atomically,
     with a manifest of the price day and model version they hold."""
     target = serving_db_path(duckdb.database)
     with duckdb.get_connection() as conn:
@@ -42,6 +44,7 @@ def serving_snapshot(context: dg.AssetExecutionContext, duckdb: DuckDBResource) 
         counts = publish_snapshot(conn, SERVED_TABLES, target)
     price_date, signal_date, model_version = manifest
     return dg.MaterializeResult(metadata={
-        "path": target, "tables": dg.MetadataValue.json(counts), "price_date": str(price_date),
+        **table_metadata(duckdb, "snapshot_manifest"),
+        "path": dg.MetadataValue.path(target), "tables": dg.MetadataValue.json(counts), "price_date": str(price_date),
         "newest_signal_date": str(signal_date), "model_version": model_version or "none (no signal scored)",
     })

@@ -13,7 +13,8 @@ from emergent_pipeline.core.strategy_panel import build_strategy_panel, join_fun
 from emergent_pipeline.defs.prices.assets import benchmark_history
 from emergent_pipeline.defs.incremental import (BACKFILL_POLICY, STRATEGY_LOOKBACK_DAYS, TRADING_MONTHS, Incremental, recompute_asset,
                                                 settings_key, stored_query)
-from emergent_pipeline.defs.metadata import date_range, table_preview
+from emergent_pipeline.defs.owners import OWNERS
+from emergent_pipeline.defs.metadata import date_range, table_metadata, table_preview, tidy
 from emergent_pipeline.defs.prices.assets import SOURCE, fundamentals, price_history, universe
 from emergent_pipeline.defs.signals.config import ConsensusConfig, ShariahConfig, StrategyConfig, settings_metadata
 from emergent_pipeline.storage import read_table
@@ -23,14 +24,14 @@ TOP_SIGNALS = 15
 
 
 PARTITIONED = {"partitions_def": TRADING_MONTHS, "backfill_policy": BACKFILL_POLICY}
-"""Monthly partitions for the two tables computed over every symbol-day (``defs/incremental.py`` says
+"""Monthly partitions for the two tables computed over every symbol-day (`defs/incremental.py` says
 what a run recomputes). The consensus and the features after them are not partitioned: Dagster
 cannot run a partitioned asset with a partitioned upstream in a run without a partition, and the
 daily refresh has none (which days changed is known only once the source step has run). They follow
 the change log, as every time-indexed table does."""
 
 
-@dg.asset(group_name=GROUP, kinds={"duckdb", "pandas"}, deps=[price_history, universe, fundamentals, benchmark_history], **PARTITIONED)
+@dg.asset(group_name=GROUP, owners=OWNERS[GROUP], kinds={"duckdb", "pandas"}, deps=[price_history, universe, fundamentals, benchmark_history], **PARTITIONED)
 def strategy_signals(context: dg.AssetExecutionContext, config: StrategyConfig, duckdb: DuckDBResource) -> dg.MaterializeResult:
     """Every (symbol, date, strategy) where one of the ten strategies fires, with type, confidence,
     entry, target, stop, validity, reason and the indicator values used. Incremental: only the days
@@ -67,16 +68,16 @@ def strategy_signals(context: dg.AssetExecutionContext, config: StrategyConfig, 
             + "; value and fundamental_growth fire only where a statement is usable, multibagger ranks size by market cap where most symbols have one"
         )
     return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": int(counts.sum()),
+        metadata=tidy({
+            **table_metadata(duckdb, "strategy_signals"),
             "recomputed": done.note,
             "rows_recomputed": done.rows.get("strategy_signals", 0),
             "symbol_days": symbol_days,
-            "fires_per_strategy": dg.MetadataValue.md(fires.rename_axis("strategy").reset_index().to_markdown(index=False)),
+            "fires_per_strategy": table_preview(fires.rename_axis("strategy").reset_index(), rows=len(fires)),
             "fundamentals": fundamentals_note,
             "settings": dg.MetadataValue.json({name: vars(p) for name, p in params.items()}),
             "newest_day": table_preview(signals.sort_values("confidence", ascending=False), rows=TOP_SIGNALS) if len(signals) else "none",
-        }
+        })
     )
 
 
@@ -92,13 +93,13 @@ def shariah_lookback(months: int):
     return lambda conn, since: since - pd.DateOffset(months=months + 1)
 
 
-@dg.asset(group_name=GROUP, kinds={"duckdb", "pandas"}, deps=[universe, fundamentals, price_history], **PARTITIONED)
+@dg.asset(group_name=GROUP, owners=OWNERS[GROUP], kinds={"duckdb", "pandas"}, deps=[universe, fundamentals, price_history], **PARTITIONED)
 def shariah_screen(context: dg.AssetExecutionContext, config: ShariahConfig, duckdb: DuckDBResource) -> dg.MaterializeResult:
     """Per symbol and trading day: COMPLIANT / NON_COMPLIANT / UNKNOWN under the chosen standard
     (default S&P), from the business activity and the statement usable that day, against the
     trailing average of daily market caps up to that day, with the reasons and the ratios (never a
     pass for a ratio that cannot be computed). A signal carries the status of its own day.
-    Incremental like ``strategy_signals``, with the longest average (36 months) as look-back."""
+    Incremental like `strategy_signals`, with the longest average (36 months) as look-back."""
     settings = config.to_settings()
     months = max(settings.djim_average_months, settings.sp_average_months)
 
@@ -132,8 +133,8 @@ def shariah_screen(context: dg.AssetExecutionContext, config: ShariahConfig, duc
         context.log.warning(f"activity screen {activity_note}")
     newest_day = f"{newest['date'].max():%Y-%m-%d}" if len(newest) else "none"
     return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": int(statuses.sum()),
+        metadata=tidy({
+            **table_metadata(duckdb, "shariah_screen"),
             "recomputed": done.note,
             "standard": settings.standard,
             "newest_day": newest_day,
@@ -145,16 +146,16 @@ def shariah_screen(context: dg.AssetExecutionContext, config: ShariahConfig, duc
             "shariah_only_policy": shariah.screening_policy(True, settings.admit_unknown),
             "settings": settings_metadata(settings),
             "non_compliant_on_newest_day": table_preview(newest[newest["status"] == "NON_COMPLIANT"][["symbol", "reasons"]], rows=20),
-        }
+        })
     )
 
 
-@dg.asset(group_name=GROUP, kinds={"duckdb", "pandas"}, deps=[strategy_signals, shariah_screen])
+@dg.asset(group_name=GROUP, owners=OWNERS[GROUP], kinds={"duckdb", "pandas"}, deps=[strategy_signals, shariah_screen])
 def consensus_signals(context: dg.AssetExecutionContext, config: ConsensusConfig, duckdb: DuckDBResource) -> dg.MaterializeResult:
     """What at least three strategies agree on, per symbol, on the first day it qualifies: type,
     agreement, weighted confidence, entry (D's close), median target and stop, validity, composite
     score and quality tier, each strategy's vote, and the Shariah status. The per-strategy breakdown
-    (type, confidence, weight, reason) is in the table ``consensus_breakdown``."""
+    (type, confidence, weight, reason) is in the table `consensus_breakdown`."""
     params = config.to_params()
 
     def compute(frames: list) -> tuple[dict[str, pd.DataFrame], int]:
@@ -177,8 +178,8 @@ def consensus_signals(context: dg.AssetExecutionContext, config: ConsensusConfig
     per_year = consensus.groupby(consensus["date"].dt.year).size() if len(consensus) else pd.Series(dtype=int)
     shown = ["symbol", "date", "signal_type", "quality_tier", "composite_score", "consensus_confidence", "agreement", "supporters", "entry_price", "target_price", "stop_loss", "strategies", "shariah_status"]
     return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": len(consensus),
+        metadata=tidy({
+            **table_metadata(duckdb, "consensus_signals", "consensus_breakdown"),
             "recomputed": done.note,
             "date_range": date_range(consensus) if len(consensus) else "no consensus signals",
             "counts_by_tier": dg.MetadataValue.json(consensus["quality_tier"].value_counts().to_dict()),
@@ -187,5 +188,5 @@ def consensus_signals(context: dg.AssetExecutionContext, config: ConsensusConfig
             "counts_per_year": dg.MetadataValue.json({str(k): int(v) for k, v in per_year.items()}),
             "newest_day_top_signals": table_preview(newest.sort_values("composite_score", ascending=False)[shown], rows=TOP_SIGNALS),
             "settings": settings_metadata(params),
-        }
+        })
     )

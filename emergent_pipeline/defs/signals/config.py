@@ -1,30 +1,209 @@
 """Run config of the signal assets: every threshold, weight and policy, with the spec's defaults.
 
-Shown in the launchpad of the Dagster UI; the effective values are echoed in each asset's metadata.
+Shown in the launchpad of the Dagster UI ("Scaffold all default config" writes out every field
+below with its default; the editor shows each field's description); the effective values are
+echoed in each asset's metadata.
+
+The strategy parameters and the consensus weights are typed config generated from their one
+definition (the `Params` dataclass of each strategy, `DEFAULT_WEIGHTS`): a free-form mapping
+would show the launchpad nothing to fill in, accept a misspelt name until the run fails, and a
+partial weights mapping would silently leave the other strategies out of the consensus.
 """
 
-from dataclasses import asdict
+from __future__ import annotations
+
+import ast
+import inspect
+import sys
+import textwrap
+import typing
+from dataclasses import MISSING, asdict, fields
+from typing import Any, Literal
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, create_model, model_validator
 
 from emergent_pipeline.core.consensus import DEFAULT_WEIGHTS, ConsensusParams
 from emergent_pipeline.core.shariah import DEFAULT_STANDARD, ShariahSettings
+from emergent_pipeline.core.strategies.registry import STRATEGIES
 
 _CONSENSUS = ConsensusParams()
 
 
-class StrategyConfig(dg.Config):
-    params: dict[str, dict[str, float]] = Field(
-        default_factory=dict,
-        description="Per-strategy parameter overrides, e.g. {momentum: {min_return_20d: 0.1}}; defaults are the spec's.",
+def _allows_none(annotation: Any) -> bool:
+    return annotation is type(None) or type(None) in typing.get_args(annotation)
+
+
+class LaunchpadConfig(dg.Config):
+    """A key typed with nothing after it (`rsi_low:` in the launchpad's YAML) means its default.
+
+    Dagster passes such a blank (None) through config validation for every field that has a
+    default, and pydantic would then fail the run on it; dropping it here lets the default apply.
+    A nested section left blank (`params:`) is rejected by Dagster's validation before launch."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def blank_means_default(cls, values: Any) -> Any:
+        if not isinstance(values, dict):
+            return values
+        known = cls.model_fields
+        return {k: v for k, v in values.items() if v is not None or k not in known or _allows_none(known[k].annotation)}
+
+
+# What each strategy parameter does, for the launchpad. A parameter with an attribute docstring in
+# its dataclass takes that instead; one without either falls back to a generic text, and a test
+# (test_launchpad.py) names it. Shared names first, then by strategy.
+COMMON_PARAMETERS = {
+    "validity_days": "Bars the signal stays active after it fires (the consensus counts it while active).",
+    "confidence_scale": "Confidence = 1 - exp(-score / scale): a larger scale gives the same setup a lower confidence.",
+    "min_volume_ratio": "Smallest volume_ratio (D's volume / its 20-day average) that fires.",
+    "stop_atr": "Stop distance from the entry, in ATR(14).",
+    "min_reward_risk": "Fires only when (target - entry) / (entry - stop) is at least this.",
+}
+STRATEGY_PARAMETERS: dict[str, dict[str, str]] = {
+    "momentum": {
+        "min_return_20d": "Smallest 20-day return that fires (0.08 = 8 %).",
+        "rsi_low": "Lowest RSI(14) that fires.",
+        "rsi_high": "Highest RSI(14) that fires (above it the move is overbought).",
+        "target_atr": "Target = entry + this × ATR(14).",
+    },
+    "mean_reversion": {
+        "rsi_oversold": "BUY: RSI(14) at or below this, with the close at or below the lower Bollinger band.",
+        "rsi_overbought": "SELL: RSI(14) at or above this, with the close at or above the upper Bollinger band.",
+        "min_reward_risk": "Fires only when the distance to the middle band is at least this × the stop distance.",
+    },
+    "breakout": {
+        "min_range": "Smallest height of the 20-bar range before D, as a share of its low (0.03 = 3 %).",
+        "max_range": "Largest height of the 20-bar range before D, as a share of its low.",
+        "max_close_dispersion": "Largest std / mean of the 20 closes before D (a tight consolidation).",
+        "min_break": "D's close must be at least this far above the range high (0.01 = 1 %).",
+        "target_range_multiple": "Target = entry + this × the range height (or min_reward_risk × risk, whichever is higher).",
+        "min_reward_risk": "The target is at least entry + this × the risk (entry - range low; the stop is the range low).",
+    },
+    "value": {
+        "max_pe": "Largest point-in-time P/E on D (it must also be below its sector's median P/E).",
+        "max_pb": "Largest point-in-time price / book on D.",
+        "low_band": "The close must be more than this above its 200-day low (0.10 = 10 %).",
+        "stop_fraction": "Stop = this × entry.",
+        "max_target_multiple": "Target = min(this × entry, EPS × the sector's median P/E).",
+    },
+    "swing": {
+        "max_range_position": "The swing-low bar closed in the lowest this share of its 20-day range.",
+        "max_rsi": "Highest RSI(14) of the swing-low bar.",
+        "fractal_half_width": "A swing low is the lowest of 2 × this + 1 bars centred on it, confirmed this many bars later (on D).",
+        "stop_buffer": "Stop = swing low × (1 - this).",
+        "target_swing_multiple": "Target = entry + this × (20-day high - swing low).",
+    },
+    "multibagger": {
+        "max_size_percentile": "Largest size rank in the universe on D (0 = smallest; by market cap where known, else dollar volume).",
+        "min_return_6m": "Smallest 6-month (126-bar) return.",
+        "min_return_3m": "The 3-month (63-bar) return must exceed this.",
+        "breakout_multiple": "The close must exceed this × the 60-bar high that ends 5 bars before D.",
+        "stop_fraction": "Stop = max(this × entry, the 60-day low).",
+        "target_multiple": "Target = this × entry.",
+    },
+    "fundamental_growth": {
+        "min_roe": "Smallest return on equity (net income / equity) of the statement usable on D.",
+        "min_ebitda_margin": "Smallest EBITDA / revenue of the statement usable on D.",
+        "min_eps_growth": "EPS growth against the statement a year earlier must exceed this (unknown growth never passes).",
+        "reward_risk": "Target = entry + this × (entry - stop).",
+    },
+    "low_volatility": {
+        "max_volatility_60d": "Largest 60-day annualised volatility (0.25 = 25 %).",
+        "max_drawdown_60d": "Largest peak-to-trough fall of the closes over drawdown_window bars.",
+        "drawdown_window": "Bars over which the drawdown is measured.",
+        "min_positive_blocks": "The share of the six 20-bar blocks of the last 120 bars with a positive return must exceed this.",
+        "max_beta": "Largest 60-day beta to the benchmark.",
+        "stop_sigma": "Stop distance in σ20 (daily volatility × √20), capped by max_stop.",
+        "max_stop": "Largest stop distance, as a share of the entry.",
+        "target_gain": "Target = entry × (1 + this).",
+    },
+    "sector_rotation": {
+        "top_sectors": "Members of the sectors ranked this high or better (60-day return, acceleration, breadth) may fire.",
+        "acceleration_bars": "Acceleration = change of the sector's 60-day return over this many bars.",
+        "min_sector_members": "Sectors with fewer members that day are not ranked.",
+        "min_target_gain": "Target = entry × (1 + max(half the sector's 60-day return, this)).",
+    },
+    "pivot_cpr": {
+        "width_window": "Days over which the median CPR width is taken; D's width must be below it.",
+        "min_reward_risk": "Fires only when (target - close) / (close - BC) is at least this.",
+    },
+}
+
+
+def attribute_docstrings(cls: type) -> dict[str, str]:
+    """The string literal under a field of a class body (`x: float = 1.0` then `\"\"\"...\"\"\"`),
+    by field name: where a strategy documents a parameter itself, that text is the one definition."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    except (OSError, TypeError):
+        return {}
+    body = tree.body[0].body
+    docs = {}
+    for node, following in zip(body, body[1:]):
+        if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(following, ast.Expr)
+                and isinstance(following.value, ast.Constant) and isinstance(following.value.value, str)):
+            docs[node.target.id] = " ".join(following.value.value.split())
+    return docs
+
+
+def parameter_description(strategy: str, name: str, documented: dict[str, str]) -> str:
+    """The launchpad's text for one parameter: the dataclass's own docstring, else the tables above."""
+    return (documented.get(name) or STRATEGY_PARAMETERS.get(strategy, {}).get(name) or COMMON_PARAMETERS.get(name)
+            or f"{name} of {strategy} (undocumented)")
+
+
+def strategy_params_config(strategy: str, params_class: type) -> type[LaunchpadConfig]:
+    """A Config class with one field per field of `params_class`, its type and default taken from
+    the dataclass, so that a default is written once, in the strategy's module."""
+    hints = typing.get_type_hints(params_class)
+    documented = attribute_docstrings(params_class)
+    definitions = {}
+    for f in fields(params_class):
+        default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+        definitions[f.name] = (hints[f.name], Field(default=default, description=parameter_description(strategy, f.name, documented)))
+    title = "".join(part.title() for part in strategy.split("_"))
+    return create_model(f"{title}Params", __base__=LaunchpadConfig, **definitions)
+
+
+def strategy_summary(strategy: str) -> str:
+    """The first line of the strategy module's docstring: what it looks for."""
+    module = sys.modules[STRATEGIES[strategy].generate.__module__]
+    return (module.__doc__ or strategy).strip().splitlines()[0]
+
+
+STRATEGY_PARAMS_CONFIGS = {name: strategy_params_config(name, s.params) for name, s in STRATEGIES.items()}
+
+StrategyParams = create_model(
+    "StrategyParams", __base__=LaunchpadConfig,
+    **{name: (config, Field(default_factory=config, description=strategy_summary(name))) for name, config in STRATEGY_PARAMS_CONFIGS.items()},
+)
+"""Every strategy's parameters, by strategy name. `resolve_params(config.params)` takes it as its
+overrides: `dict()` of a pydantic model gives its fields, here each strategy's parameters as a
+model that `dict()` turns into `{name: value}`."""
+
+StrategyWeights = create_model(
+    "StrategyWeights", __base__=LaunchpadConfig,
+    **{name: (float, Field(default=weight, description=f"{name}'s weight in the consensus confidence (the weighted mean "
+                                                          "of the agreeing strategies' confidences)."))
+       for name, weight in DEFAULT_WEIGHTS.items()},
+)
+"""One weight per strategy, in `DEFAULT_WEIGHTS` order: setting one keeps the others' defaults."""
+
+
+class StrategyConfig(LaunchpadConfig):
+    params: StrategyParams = Field(  # type: ignore[valid-type]
+        default_factory=StrategyParams,
+        description="Each strategy's parameters, with the spec's defaults; e.g. {momentum: {min_return_20d: 0.1}}.",
     )
 
 
-class ConsensusConfig(dg.Config):
+class ConsensusConfig(LaunchpadConfig):
     min_supporters: int = Field(default=_CONSENSUS.min_supporters, description="Agreeing strategies needed.")
     min_agreement: float = Field(default=_CONSENSUS.min_agreement, description="Majority / active strategies.")
-    weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS), description="Strategy weights.")
+    weights: StrategyWeights = Field(  # type: ignore[valid-type]
+        default_factory=StrategyWeights, description="Strategy weights in the consensus confidence; set one, the rest keep theirs."
+    )
     min_composite: float = Field(default=_CONSENSUS.min_composite, description="Composite score below which a signal is dropped.")
     high_tier: float = Field(default=_CONSENSUS.high_tier, description="Composite score for quality tier HIGH.")
     medium_tier: float = Field(default=_CONSENSUS.medium_tier, description="Composite score for quality tier MEDIUM.")
@@ -38,15 +217,22 @@ class ConsensusConfig(dg.Config):
         )
 
 
-class ShariahConfig(dg.Config):
+STRICT_ACTIVITIES = {"by_standard": None, "always": True, "never": False}
+"""The launchpad's names for `ShariahSettings.strict_activities`: a typed value instead of a
+null, which the launchpad's "Scaffold all default config" would leave out."""
+
+
+class ShariahConfig(LaunchpadConfig):
     standard: str = Field(default=DEFAULT_STANDARD, description="SP (default), DJIM, MSCI or AAOIFI (UNKNOWN without non-permissible income).")
     admit_unknown: bool = Field(default=False, description="shariah_only also admits UNKNOWN (ratios not computable).")
-    strict_activities: bool | None = Field(
-        default=None, description="Exclude hotels/cruise lines and entertainment; null = by standard (AAOIFI strict)."
+    strict_activities: Literal["by_standard", "always", "never"] = Field(
+        default="by_standard",
+        description="Exclude hotels/cruise lines and entertainment: by_standard (only AAOIFI does), always or never.",
     )
 
     def to_settings(self) -> ShariahSettings:
-        return ShariahSettings(standard=self.standard, admit_unknown=self.admit_unknown, strict_activities=self.strict_activities)
+        return ShariahSettings(standard=self.standard, admit_unknown=self.admit_unknown,
+                               strict_activities=STRICT_ACTIVITIES[self.strict_activities])
 
 
 def settings_metadata(settings) -> dg.MetadataValue:

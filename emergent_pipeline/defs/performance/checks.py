@@ -1,0 +1,43 @@
+"""Outcomes consistent with the prices they claim to come from, recomputed here from price_history."""
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from emergent_pipeline.defs.metadata import table_preview
+from emergent_pipeline.defs.performance.assets import signal_outcomes
+
+SHOWN_ROWS = 50
+TOLERANCE = 1e-6
+"""Relative slack for prices stored as doubles."""
+
+INCONSISTENT = f"""
+SELECT o.symbol, o.date, o.signal_type, o.outcome, o.entry_date, o.entry_fill, e.open AS entry_day_open,
+       o.exit_date, o.exit_price, x.low AS exit_day_low, x.high AS exit_day_high, o.target_price, o.stop_loss
+FROM signal_outcomes o
+LEFT JOIN price_history e ON e.symbol = o.symbol AND e.date = o.entry_date
+LEFT JOIN price_history x ON x.symbol = o.symbol AND x.date = o.exit_date
+WHERE o.outcome IN ('target', 'stop', 'timeout') AND (
+    x.low IS NULL OR e.open IS NULL
+    OR abs(o.entry_fill - e.open) > {TOLERANCE} * e.open
+    OR o.exit_price < x.low * (1 - {TOLERANCE}) OR o.exit_price > x.high * (1 + {TOLERANCE})
+    OR (o.outcome = 'target' AND o.signal_type = 'BUY' AND o.exit_price < o.target_price * (1 - {TOLERANCE}))
+    OR (o.outcome = 'target' AND o.signal_type = 'SELL' AND o.exit_price > o.target_price * (1 + {TOLERANCE}))
+    OR (o.outcome = 'stop' AND o.signal_type = 'BUY' AND o.exit_price > o.stop_loss * (1 + {TOLERANCE}))
+    OR (o.outcome = 'stop' AND o.signal_type = 'SELL' AND o.exit_price < o.stop_loss * (1 - {TOLERANCE})))
+ORDER BY o.date, o.symbol
+"""
+"""Resolved signals whose fills contradict the bars: the entry is not the entry day's open, the exit
+lies outside the exit day's range, or a target (stop) exit sits on the wrong side of its level."""
+
+
+@dg.asset_check(asset=signal_outcomes,
+                description="Every resolved signal entered at its entry day's open and left inside its exit day's range, on the right side of its target or stop.")
+def outcomes_match_prices(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    with duckdb.get_connection() as conn:
+        bad = conn.execute(INCONSISTENT).df()
+        resolved = conn.execute("SELECT count(*) FROM signal_outcomes WHERE outcome IN ('target', 'stop', 'timeout')").fetchall()[0][0]
+    return dg.AssetCheckResult(
+        passed=bad.empty, severity=dg.AssetCheckSeverity.ERROR,
+        description=f"{len(bad)} of {resolved} resolved signals contradict the prices" if len(bad) else f"all {resolved} resolved signals match the prices",
+        metadata={"resolved": int(resolved), "inconsistent": len(bad), "rows": table_preview(bad, rows=SHOWN_ROWS)},
+    )

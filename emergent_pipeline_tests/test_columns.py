@@ -1,0 +1,61 @@
+"""The data dictionary (``emergent_pipeline.columns``) describes every column the pipeline stores."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from emergent_pipeline.columns import COLUMNS, STRATEGIES, TABLE_COLUMNS, describe
+from emergent_pipeline.core.consensus import DEFAULT_WEIGHTS
+
+MAX_LENGTH = 160
+BOOKKEEPING = {"asset_changes", "asset_inputs", "snapshot_manifest"}
+"""Tables of the change log and the serving manifest: described as well, and checked with the rest."""
+
+
+def stored_columns(db_path) -> dict[str, list[str]]:
+    """Table -> its column names, for every table of the store."""
+    with duckdb.connect(str(db_path), read_only=True) as conn:
+        rows = conn.execute(
+            "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'main' "
+            "ORDER BY table_name, ordinal_position").fetchall()
+    tables: dict[str, list[str]] = {}
+    for table, column in rows:
+        tables.setdefault(table, []).append(column)
+    return tables
+
+
+def test_every_stored_column_is_described(bundled_db):
+    tables = stored_columns(bundled_db)
+    assert {"price_history", "strategy_signals", "consensus_signals", "signal_outcomes"} <= set(tables)
+    assert BOOKKEEPING <= set(tables)
+    undescribed = [f"{t}.{c}" for t, columns in tables.items() for c in columns if not describe(t, c).strip()]
+    too_long = [f"{t}.{c} ({len(describe(t, c))})" for t, columns in tables.items() for c in columns if len(describe(t, c)) > MAX_LENGTH]
+    assert not undescribed, f"columns without a description: {undescribed}"
+    assert not too_long, f"descriptions longer than {MAX_LENGTH} characters: {too_long}"
+
+
+def test_every_entry_is_short_and_not_empty():
+    entries = {("*", c): d for c, d in COLUMNS.items()} | {(t, c): d for t, m in TABLE_COLUMNS.items() for c, d in m.items()}
+    assert not [key for key, d in entries.items() if not d.strip() or len(d) > MAX_LENGTH]
+
+
+def test_table_entry_comes_before_the_shared_one():
+    assert describe("benchmark_history", "close") == TABLE_COLUMNS["benchmark_history"]["close"]
+    assert describe("price_history", "close") == COLUMNS["close"]
+    assert describe("price_history", "no_such_column") == ""
+
+
+@pytest.mark.parametrize("strategy", list(DEFAULT_WEIGHTS))
+def test_strategy_columns_are_described_by_rule(strategy):
+    assert STRATEGIES == tuple(DEFAULT_WEIGHTS)
+    for part in ("vote", "confidence"):
+        text = describe("consensus_signals", f"{strategy}_{part}")
+        assert strategy in text and len(text) <= MAX_LENGTH
+    assert describe("consensus_signals", "unknown_strategy_vote") == ""
+
+
+def test_threshold_columns_are_described_by_rule():
+    for what in ("count", "precision", "lift"):
+        for threshold in ("45", "60", "75"):
+            assert f"0.{threshold}" in describe("performance_holdout", f"{what}_at_{threshold}")
