@@ -130,3 +130,12 @@ def assert_tables_unchanged(before: dict[str, pd.DataFrame], db_path: Path) -> N
     assert list(after) == list(before), "tables were created or dropped"
     for name, frame in before.items():
         pd.testing.assert_frame_equal(after[name], frame, obj=name)
+
+
+def table_text(value: dg.TableMetadataValue) -> str:
+    """The cells of a Dagster table metadata value, as one text (to find a symbol or a day in it)."""
+    return " ".join(str(cell) for record in value.records for cell in record.data.values())
+
+
+def table_rows(value: dg.TableMetadataValue) -> list[dict]:
+    return [dict(record.data) for record in value.records]

@@ -20,7 +20,7 @@ from emergent_pipeline.paths import private_stores
 from emergent_pipeline.storage import serving_db_path
 
 from emergent_pipeline_tests.conftest import (
-    assert_tables_unchanged, failure_message, materialization_metadata, materialize, mlflow_resource, private_copy, read, stored_tables,
+    assert_tables_unchanged, failure_message, materialization_metadata, materialize, mlflow_resource, private_copy, read, stored_tables, table_text,
 )
 
 INGEST = ["universe", "price_history", "fundamentals", "benchmark_history"]
@@ -185,7 +185,7 @@ def test_unadjusted_splits_block_downstream_unless_the_source_adjusts(definition
     selection = [*INGEST, "market_context", "strategy_signals"]
     result = materialize(definitions, db, PriceSourceResource(kind="file", path=str(path)), selection=selection, raise_on_error=False)
     check = {e.check_name: e for e in result.get_asset_check_evaluations()}["price_history_split_jumps"]
-    assert not check.passed and "AAPL" in check.metadata["rows"].value and "2014-06-09" in check.metadata["rows"].value
+    assert not check.passed and "AAPL" in table_text(check.metadata["rows"]) and "2014-06-09" in table_text(check.metadata["rows"])
     assert "strategy_signals" not in {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
 
     adjusted = materialize(definitions, db, PriceSourceResource(kind="file", path=str(path), adjust_splits=True), selection=INGEST)
@@ -210,7 +210,7 @@ def test_the_bundled_source_adjusts_its_one_known_split(bundled_run):
     db, result = bundled_run
     metadata = materialization_metadata(result, "price_history")
     assert metadata["split_adjustment"].value.startswith("2 split-like jumps adjusted")
-    assert "DISCA" in metadata["split_jumps"].value and "DISCK" in metadata["split_jumps"].value
+    assert "DISCA" in table_text(metadata["split_jumps"]) and "DISCK" in table_text(metadata["split_jumps"])
     disca = read(db, "SELECT date, close FROM price_history WHERE symbol = 'DISCA' AND date BETWEEN DATE '2014-08-06' AND DATE '2014-08-07' ORDER BY date")
     assert disca["close"].tolist() == pytest.approx([83.02 / 2, 40.975])
     assert {e.check_name: e for e in result.get_asset_check_evaluations()}["price_history_split_jumps"].passed

@@ -9,7 +9,7 @@ from emergent_pipeline.defs.prices.resources import PriceSourceResource
 from emergent_pipeline.sources.bundled import ANNUAL_FILE, PRICES_FILE, UNIVERSE_FILE
 
 from emergent_pipeline_tests.conftest import (
-    assert_tables_unchanged, failure_message, materialization_metadata, materialize, read, stored_tables,
+    assert_tables_unchanged, failure_message, materialization_metadata, materialize, read, stored_tables, table_text,
 )
 
 COLUMN_MAP = {"Ticker": "symbol", "Day": "date", "O": "open", "H": "high", "L": "low", "C": "close", "Vol": "volume"}
@@ -66,7 +66,7 @@ def test_a_mapped_csv_loads_and_bad_rows_are_rejected_with_reasons(definitions, 
     assert metadata["rejections_by_reason"].value == {
         "unparseable date": 1, "non-positive price": 1, "high below low": 1, "duplicate (symbol, date)": 1
     }
-    assert "31/31/2017" in metadata["rejected_rows"].value  # the offending row itself is shown
+    assert "31/31/2017" in table_text(metadata["rejected_rows"])  # the offending row itself is shown
     # No benchmark file configured: market context comes from the universe's equal-weight index.
     origin = next(
         e.materialization.metadata["origin"].value for e in result.get_asset_materialization_events()

@@ -24,10 +24,12 @@ PREVIEW_ROWS = 10
 
 
 def rounded(value: float) -> float | None:
-    """4 decimals (2 from 100 on), no negative zero; None for a missing value (Dagster shows NaN otherwise)."""
+    """4 significant digits below 1 (0.2003, and a 1e-9 setting stays 1e-9), else 4 decimals (2 from
+    100 on); no negative zero; None for a missing value (Dagster shows NaN otherwise)."""
     if value is None or not math.isfinite(value):
         return None
-    return round(float(value), 4 if abs(value) < 100 else 2) + 0.0
+    value = float(value)
+    return (float(f"{value:.4g}") if abs(value) < 1 else round(value, 4 if abs(value) < 100 else 2)) + 0.0
 
 
 def cell(value):
