@@ -5,7 +5,7 @@ import pandas as pd
 from emergent_pipeline.core.price_quality import extreme_moves
 from emergent_pipeline.sources.bundled import PRICES_FILE, load_bundled_fundamentals
 
-from emergent_pipeline_tests.conftest import read
+from emergent_pipeline_tests.conftest import read, table_text
 
 
 def test_every_table_is_stored_with_the_expected_rows(bundled_db):
@@ -72,7 +72,7 @@ def test_checks_pass_or_warn_with_the_known_real_quirks(bundled_run):
     for known in [("EBAY", "2015-07-20"), ("BAX", "2015-07-01"), ("NI", "2015-07-02")]:  # spin-offs, real moves
         assert known in found
     assert ("DISCA", "2014-08-07") not in found  # its split is adjusted (see test_failures)
-    shown = evaluations["price_history_extreme_moves"].metadata["rows"].value
+    shown = table_text(evaluations["price_history_extreme_moves"].metadata["rows"])
     assert "EBAY" in shown and "BAX" in shown  # the rows are in the check's metadata
     # Stale check: a fixed panel is judged against its own last day; symbols that stopped trading show.
     assert evaluations["price_history_freshness"].metadata["reference_date"].value == "2018-02-07"

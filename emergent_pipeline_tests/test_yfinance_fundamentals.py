@@ -11,7 +11,7 @@ from emergent_pipeline.core.fundamentals import point_in_time
 from emergent_pipeline.defs.prices.resources import PriceSourceResource
 from emergent_pipeline.sources.yfinance_fundamentals import YFinanceFundamentalsClient, statements_from_yahoo
 
-from emergent_pipeline_tests.conftest import assert_tables_unchanged, materialization_metadata, materialize, read, stored_tables
+from emergent_pipeline_tests.conftest import assert_tables_unchanged, materialization_metadata, materialize, read, stored_tables, table_text
 from emergent_pipeline_tests.yfinance_fundamentals_replay import FIXTURES, RECORDED, RecordedTickers
 from emergent_pipeline_tests.yfinance_replay import RecordedDownload
 
@@ -106,7 +106,7 @@ def test_a_run_stores_statements_point_in_time_and_reports_failures(definitions,
     assert set(stored["symbol"]) == {"AAPL", "RELIANCE.NS"}
     assert (stored["available_from"] >= stored["period_end"]).all()
     metadata = materialization_metadata(result, "fundamentals")
-    assert metadata["symbols_failed"].value == 1 and "563GS2026.NS" in metadata["failed_symbols"].value
+    assert metadata["symbols_failed"].value == 1 and "563GS2026.NS" in table_text(metadata["failed_symbols"])
     # A symbol outside the bundled universe gets Yahoo's own sector and industry.
     universe = read(db, "SELECT * FROM universe").set_index("symbol")
     assert universe.loc["RELIANCE.NS", ["sector", "sub_industry"]].tolist() == ["Energy", "Oil & Gas Refining & Marketing"]
@@ -141,7 +141,7 @@ def test_when_every_statement_call_fails_the_stored_statements_stay(definitions,
 
     result = materialize(definitions, db, yfinance(["AAPL"], Offline(), fundamentals_refresh_days=0), selection=["fundamentals"])
     metadata = materialization_metadata(result, "fundamentals")
-    assert metadata["symbols_failed"].value == 1 and "Could not resolve host" in metadata["failed_symbols"].value
+    assert metadata["symbols_failed"].value == 1 and "Could not resolve host" in table_text(metadata["failed_symbols"])
     pd.testing.assert_frame_equal(read(db, "SELECT * FROM fundamental_statements ORDER BY ALL"), before)
 
 

@@ -8,7 +8,7 @@ import pytest
 from emergent_pipeline.defs.prices.resources import PriceSourceResource
 from emergent_pipeline.sources.yfinance_source import YFinanceClient, download_to_long
 
-from emergent_pipeline_tests.conftest import failure_message, materialize, read
+from emergent_pipeline_tests.conftest import failure_message, materialize, read, table_text
 from emergent_pipeline_tests.yfinance_replay import RECORDED_TICKERS, RecordedDownload, load_recorded
 
 PRICE_ASSETS = ["universe", "price_history"]
@@ -141,7 +141,7 @@ def test_some_symbols_missing_are_reported_and_the_rest_stored(definitions, tmp_
     source = yfinance_source(RecordedDownload(), symbols=[*RECORDED_TICKERS, "NOSUCH"])
     result = materialize(definitions, db, source, selection=PRICE_ASSETS)
     metadata = metadata_of(result)
-    assert metadata["symbols_failed"].value == 1 and "NOSUCH" in metadata["failed_symbols"].value
+    assert metadata["symbols_failed"].value == 1 and "NOSUCH" in table_text(metadata["failed_symbols"])
     after = stored_prices(db)
     assert len(after) == 3 * 124
     pd.testing.assert_frame_equal(after[after["date"] <= "2023-03-31"].reset_index(drop=True), before)
