@@ -11,6 +11,9 @@ from emergent_pipeline.core.consensus import DEFAULT_WEIGHTS
 MAX_LENGTH = 160
 BOOKKEEPING = {"asset_changes", "asset_inputs", "snapshot_manifest"}
 """Tables of the change log and the serving manifest: described as well, and checked with the rest."""
+TABLE_OF_ASSET = {"signal_model_evaluation": "model_evaluations", "signal_replay": "signal_scores",
+                  "serving_snapshot": "snapshot_manifest"}
+"""The assets whose own table is not named after them."""
 
 
 def stored_columns(db_path) -> dict[str, list[str]]:
@@ -33,6 +36,32 @@ def test_every_stored_column_is_described(bundled_db):
     too_long = [f"{t}.{c} ({len(describe(t, c))})" for t, columns in tables.items() for c in columns if len(describe(t, c)) > MAX_LENGTH]
     assert not undescribed, f"columns without a description: {undescribed}"
     assert not too_long, f"descriptions longer than {MAX_LENGTH} characters: {too_long}"
+
+
+def test_every_stored_table_has_its_schema_in_the_metadata_of_the_asset_that_writes_it(bundled_run):
+    """The last materialization of each asset: its own table as `dagster/column_schema`, the other
+    tables it writes as `columns_of_<table>`; every table of the store (but the change log's) is shown
+    by one asset, with the columns and types DuckDB reports."""
+    db_path, result = bundled_run
+    with duckdb.connect(str(db_path), read_only=True) as conn:
+        stored = {table: [(column, kind) for column, kind, *_ in conn.execute(f"DESCRIBE {table}").fetchall()]
+                  for table in stored_columns(db_path)}
+    last = {event.asset_key.to_user_string(): event.materialization.metadata  # a month's record comes before its asset's own
+            for event in result.get_asset_materialization_events()}
+    shown: dict[str, list[tuple[str, str]]] = {}
+    for asset, metadata in last.items():
+        table = TABLE_OF_ASSET.get(asset, asset)
+        if table in stored:
+            assert "dagster/column_schema" in metadata, f"{asset} writes {table} but records no column schema"
+            shown[table] = [(c.name, c.type) for c in metadata["dagster/column_schema"].schema.columns]
+            assert metadata["dagster/row_count"].value >= 0
+        else:
+            assert "dagster/column_schema" not in metadata, f"{asset}'s column schema is of no stored table"
+        for key, value in metadata.items():
+            if key.startswith("columns_of_"):
+                shown[key.removeprefix("columns_of_")] = [(c.name, c.type) for c in value.schema.columns]
+    assert set(stored) - set(shown) == {"asset_changes", "asset_inputs"}
+    assert {table: stored[table] for table in shown} == shown
 
 
 def test_every_entry_is_short_and_not_empty():

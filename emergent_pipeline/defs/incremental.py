@@ -144,16 +144,19 @@ def computed_chunks(conn: duckdb.DuckDBPyConnection, spec: Incremental, compute:
     _WORKER_COMPUTE = compute
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
         pending: deque = deque()
+
+        def oldest_finished(keep: int) -> Iterator[tuple]:
+            # in order: wait for the oldest chunk until at most `keep` are still in flight
+            while len(pending) > keep:
+                first, last, read_from, future = pending.popleft()
+                yield first, last, read_from, *future.result()
+
         for first, last in bounds:
             read_from, frames = inputs(first, last)
             pending.append((first, last, read_from, pool.submit(_compute_in_worker, frames, first, last)))
             del frames
-            if len(pending) == workers:
-                first_, last_, read_, future = pending.popleft()
-                yield first_, last_, read_, *future.result()
-        while pending:
-            first_, last_, read_, future = pending.popleft()
-            yield first_, last_, read_, *future.result()
+            yield from oldest_finished(keep=workers - 1)
+        yield from oldest_finished(keep=0)
 
 
 def recompute_incrementally(duckdb: DuckDBResource, spec: Incremental, compute: Compute,
