@@ -160,3 +160,34 @@ def test_a_backfill_of_months_in_two_runs_gives_what_one_pass_gives(definitions,
     expected = set(pd.period_range("2013-02", "2018-02", freq="M").strftime("%Y-%m"))
     for asset in PARTITIONED:
         assert expected <= instance.get_materialized_partitions(dg.AssetKey(asset)), asset
+
+
+def test_a_range_of_months_that_fails_midway_changes_nothing(definitions, stores, files, monkeypatch, tmp_path):
+    """A backfill run of a year of months, in chunks of about 100 days, whose third chunk fails: the
+    chunks written before it are rolled back with it, every table (the change log too) is as before,
+    and no month of the range is recorded as materialized."""
+    import shutil
+
+    from emergent_pipeline.defs import incremental
+
+    from emergent_pipeline_tests.conftest import assert_tables_unchanged, failure_message, stored_tables
+
+    store, instance = tmp_path / "failing.duckdb", dg.DagsterInstance.ephemeral()
+    shutil.copy(stores["incremental"], store)
+    before = stored_tables(store)
+    calls, real_compute = [], incremental.compute_chunk
+
+    def third_chunk_fails(compute, frames, first, last):
+        calls.append(first)
+        if len(calls) == 3:
+            raise RuntimeError(f"chunk from {first:%Y-%m-%d} lost its worker")
+        return real_compute(compute, frames, first, last)
+
+    monkeypatch.setattr(incremental, "ROWS_PER_CHUNK", SYMBOLS * 100)
+    monkeypatch.setattr(incremental, "compute_chunk", third_chunk_fails)
+    result = materialize(definitions, store, source(files, files["all_days"]), selection=["strategy_signals"],
+                         tags=months("2016-01", "2016-12"), instance=instance, raise_on_error=False)
+    assert not result.success and "lost its worker" in failure_message(result)
+    assert len(calls) == 3
+    assert_tables_unchanged(before, store)
+    assert not instance.get_materialized_partitions(dg.AssetKey("strategy_signals"))

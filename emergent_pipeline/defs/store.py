@@ -15,9 +15,12 @@ can be put right, before anything is written:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
@@ -61,8 +64,6 @@ def refuse_summary_start(run: dg.DagsterRun, database: str, mlflow: MLflowResour
     champion = mlflow.store().version_by_alias(CHAMPION)
     ends = [pd.Timestamp(champion.tags["label_end"])] if champion is not None and "label_end" in champion.tags else []
     if not selection or selection & TRAINING_ASSETS:  # a model trained in this run may learn every resolved label
-        import duckdb
-
         if Path(database).exists():
             with duckdb.connect(database, read_only=True) as conn:
                 if table_exists(conn, "signal_labels"):
@@ -80,6 +81,17 @@ class PipelineStore(DuckDBResource):
     """The pipeline's DuckDB file; see the module docstring for what it checks before a run writes."""
 
     mlflow: MLflowResource
+
+    @contextmanager
+    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """dagster-duckdb's connection, closed when the step fails too: its own closes it only after
+        success, so a failed step left the file open in the process until garbage collection, and a
+        read-only connection in that process (a sensor, a test) was refused."""
+        with super().get_connection() as conn:
+            try:
+                yield conn
+            finally:
+                conn.close()
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         run = context.dagster_run
