@@ -58,7 +58,7 @@ def score_with_champion(store: ModelStore, consensus: pd.DataFrame, features: pd
         trained = store.features_of(version)
         offered = features.reset_index(drop=True)
         X = check_features(offered[[c for c in offered.columns if c in trained]], trained)
-        scores = model.score(X, consensus["consensus_confidence"].to_numpy())
+        scores = model.score(X, consensus["consensus_confidence"].to_numpy(), consensus["signal_type"].to_numpy())
     except FeatureMismatchError as error:
         reason = f"model version {name} not used: {error}"
         return Scoring(unscored(consensus, reason, name), name, "unscored", reason)

@@ -109,6 +109,12 @@ def test_the_feature_list_is_an_artifact_and_the_signature_not_a_tag_and_scoring
     same = score_with_champion(store, consensus, shuffled)
     assert in_order.status == same.status == "scored"
     np.testing.assert_allclose(same.signals["ml_probability"], in_order.signals["ml_probability"])
+    # The same rows as SELL signals (features unchanged, so the same probabilities) are named for a sell.
+    as_sells = score_with_champion(store, consensus.assign(signal_type="SELL"), features[FEATURES])
+    bought = in_order.signals["ml_recommendation"]
+    assert as_sells.signals["ml_recommendation"].tolist() == bought.replace(
+        {"STRONG_BUY": "STRONG_SELL", "BUY": "SELL", "WEAK_BUY": "WEAK_SELL"}).tolist()
+    assert bought.isin(["BUY", "WEAK_BUY"]).any()
     # A column the champion was trained on and that is not offered is named, not scored as missing data.
     missing = score_with_champion(store, consensus, features[FEATURES[1:]])
     assert missing.status == "unscored" and f"missing ['{FEATURES[0]}']" in missing.reason

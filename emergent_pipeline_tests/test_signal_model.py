@@ -97,6 +97,16 @@ def test_recommendations_follow_the_guides_tiers_and_need_a_positive_expected_re
     assert frame["confidence_adjustment"].tolist() == pytest.approx([0.3, 0.25, 0.11, -0.04, -0.05, -0.4, 0.4, 0.4])
 
 
+def test_a_sell_signals_recommendation_names_a_sell():
+    """Same probabilities and expected returns, one BUY and one SELL of each: the tier is the same,
+    the SELL's name says sell; a SKIP stays SKIP."""
+    probability, expected = np.repeat([0.80, 0.61, 0.46, 0.30, 0.90], 2), np.repeat([0.01, 0.01, 0.01, 0.01, -0.01], 2)
+    frame = recommendations(probability, expected, np.full(10, 0.5), np.tile(["BUY", "SELL"], 5))
+    assert frame["ml_recommendation"].tolist() == ["STRONG_BUY", "STRONG_SELL", "BUY", "SELL", "WEAK_BUY", "WEAK_SELL",
+                                                   "SKIP", "SKIP", "SKIP", "SKIP"]
+    assert frame["ml_quality_score"].tolist() == ["HIGH", "HIGH", "MEDIUM", "MEDIUM", "LOW", "LOW", "POOR", "POOR", "HIGH", "HIGH"]
+
+
 def test_the_payoff_design_by_hand_and_every_design_predicts():
     X = pd.DataFrame({"target_atr": [2.0, 1.0], "atr_pct": [0.02, 0.01], "stop_atr": [1.0, 4.0]})
     # p 0.6: 0.6 × 4 % - 0.4 × 2 % - 0.2 % = 1.4 %; p 0.5: 0.5 × 1 % - 0.5 × 4 % - 0.2 % = -1.7 %

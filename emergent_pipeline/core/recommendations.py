@@ -4,6 +4,10 @@ The guide's tiers: ml_probability > 0.75 STRONG_BUY / HIGH, > 0.60 BUY / MEDIUM,
 LOW, else SKIP / POOR. The domain spec adds that a recommendation also needs a positive expected
 return: a signal whose expected net return is not above zero is SKIP whatever its probability (a
 near target behind a far stop can succeed often and still lose money on average).
+
+The guide names the tiers for a BUY; a SELL signal's probability is that the short makes money, so
+its tiers read STRONG_SELL / SELL / WEAK_SELL (a SELL that read STRONG_BUY would tell a user to buy
+what the consensus says to sell).
 """
 
 from __future__ import annotations
@@ -14,16 +18,21 @@ import pandas as pd
 TIERS = ((0.75, "STRONG_BUY", "HIGH"), (0.60, "BUY", "MEDIUM"), (0.45, "WEAK_BUY", "LOW"))
 THRESHOLDS = tuple(threshold for threshold, _, _ in TIERS)
 SKIP, POOR = "SKIP", "POOR"
+SELL_NAMES = {"STRONG_BUY": "STRONG_SELL", "BUY": "SELL", "WEAK_BUY": "WEAK_SELL"}
+"""A SELL signal's recommendation for each of the guide's BUY names."""
 
 
-def recommendations(probability, expected_return, consensus_confidence) -> pd.DataFrame:
-    """ml_probability, expected_return, ml_recommendation, ml_quality_score (the probability's tier)
-    and confidence_adjustment (ml_probability - consensus_confidence), one row per signal."""
+def recommendations(probability, expected_return, consensus_confidence, signal_type="BUY") -> pd.DataFrame:
+    """ml_probability, expected_return, ml_recommendation (named for the `signal_type`, BUY or SELL,
+    one or per signal), ml_quality_score (the probability's tier) and confidence_adjustment
+    (ml_probability - consensus_confidence), one row per signal."""
     p = np.asarray(probability, dtype=float)
     expected = np.asarray(expected_return, dtype=float)
     tiers = [p > threshold for threshold in THRESHOLDS]
     quality = np.select(tiers, [q for _, _, q in TIERS], POOR)
-    recommendation = np.select(tiers, [r for _, r, _ in TIERS], SKIP)
+    buy_names = np.select(tiers, [r for _, r, _ in TIERS], SKIP)
+    sell_names = np.select(tiers, [SELL_NAMES[r] for _, r, _ in TIERS], SKIP)
+    recommendation = np.where(np.asarray(signal_type) == "SELL", sell_names, buy_names)
     recommendation = np.where(expected > 0, recommendation, SKIP)  # NaN is not > 0: unknown never recommends
     return pd.DataFrame({
         "ml_probability": p,

@@ -75,12 +75,14 @@ def retraining_points(exit_dates: np.ndarray, calendar: pd.DatetimeIndex, params
 def walk_forward_replay(X: pd.DataFrame, labels: pd.DataFrame, consensus_confidence: np.ndarray, calendar: pd.DatetimeIndex,
                         params: ReplayParams = ReplayParams()) -> ReplayResult:
     """``X`` (features) and ``labels`` (``date``, ``exit_date``, ``label``, ``return_net``,
-    ``validity_days``; NaN label while open) describe every consensus signal, in the same order."""
+    ``validity_days``; NaN label while open; ``signal_type``, BUY when absent) describe every
+    consensus signal, in the same order."""
     dates = pd.to_datetime(labels["date"]).to_numpy(dtype="datetime64[ns]")
     exits = pd.to_datetime(labels["exit_date"]).to_numpy(dtype="datetime64[ns]")
     resolved = labels["label"].notna().to_numpy()
     y = labels["label"].to_numpy(dtype="float64")
     returns = labels["return_net"].to_numpy(dtype="float64")
+    signal_types = labels["signal_type"].to_numpy() if "signal_type" in labels else np.full(len(labels), "BUY")
     points = retraining_points(np.where(resolved, exits, np.datetime64("NaT")), calendar, params)
 
     scores = pd.DataFrame({"issued_on": dates, "model_id": None, "model_label_end": pd.NaT, "ml_probability": np.nan,
@@ -116,7 +118,7 @@ def walk_forward_replay(X: pd.DataFrame, labels: pd.DataFrame, consensus_confide
         retrains.append(record)
         if champion is None or len(scored) == 0:
             continue
-        issued = champion.score(X.iloc[scored], consensus_confidence[scored])
+        issued = champion.score(X.iloc[scored], consensus_confidence[scored], signal_types[scored])
         issued_columns = ["ml_probability", "expected_return", "ml_recommendation", "ml_quality_score", "confidence_adjustment"]
         scores.loc[scored, issued_columns] = issued[issued_columns].to_numpy()
         scores.loc[scored, f"expected_return_{params.model.expected_return}"] = issued["expected_return"].to_numpy()

@@ -151,12 +151,12 @@ class SignalScorer:
         """The probability that the trade makes money (what MLflow's generic ``predict`` serves)."""
         return self.predict_proba(X)[:, 1]
 
-    def score(self, X: pd.DataFrame, consensus_confidence) -> pd.DataFrame:
+    def score(self, X: pd.DataFrame, consensus_confidence, signal_type="BUY") -> pd.DataFrame:
         """ml_probability, expected_return and the recommendation fields (``core.recommendations``)."""
         X = check_features(X, self.features)
         probability = self.classifier.predict_proba(X)[:, 1] if len(X) else np.array([])
         expected = self.returns.predict(X, probability) if len(X) else np.array([])
-        return recommendations(probability, expected, consensus_confidence)
+        return recommendations(probability, expected, consensus_confidence, signal_type)
 
 
 def fit_scorer(X: pd.DataFrame, y: np.ndarray, returns: np.ndarray, fit: np.ndarray, calibrate: np.ndarray, params: ModelParams,

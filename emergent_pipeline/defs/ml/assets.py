@@ -161,12 +161,13 @@ def training_datasets(database: str, X: pd.DataFrame, known: pd.DataFrame, resul
 
 def training_description(known: pd.DataFrame, result: TrainingResult, open_signals: int) -> str:
     """What a training run learned, on which window, and how its hold-out went: the run's and the
-    version's description in the MLflow UI (Markdown)."""
+    version's description in the MLflow UI (Markdown; the first line plain, as the versions table
+    shows it unrendered)."""
     h = result.holdout_metrics
     return (
-        f"Trained on **{len(known):,} resolved consensus signals** dated {known['date'].min():%Y-%m-%d} → "
+        f"Trained on {len(known):,} resolved consensus signals dated {known['date'].min():%Y-%m-%d} → "
         f"{known['date'].max():%Y-%m-%d}, labels (triple-barrier exits, net of costs) resolved up to "
-        f"**{result.label_end:%Y-%m-%d}**; {int(known['label'].sum()):,} made money. {open_signals:,} signals still "
+        f"{result.label_end:%Y-%m-%d}; {int(known['label'].sum()):,} made money. {open_signals:,} signals still "
         "open were left out.\n\n"
         f"**Hold-out** {result.holdout_start:%Y-%m-%d} → {result.holdout_end:%Y-%m-%d} ({len(result.holdout_index):,} signals, "
         f"judged with a classifier trained before it): ROC AUC {h['roc_auc']:.3f}, Brier {h['brier']:.4f} "

@@ -21,9 +21,9 @@ signals in the wrong tier often."""
 def scores_well_formed(duckdb: DuckDBResource) -> dg.AssetCheckResult:
     with duckdb.get_connection() as conn:
         scored = conn.execute(
-            "SELECT symbol, date, ml_probability, expected_return, consensus_confidence, ml_recommendation, ml_quality_score "
+            "SELECT symbol, date, signal_type, ml_probability, expected_return, consensus_confidence, ml_recommendation, ml_quality_score "
             "FROM ml_enhanced_signals WHERE ml_status = 'scored'").df()
-    expected = recommendations(scored["ml_probability"], scored["expected_return"], scored["consensus_confidence"])
+    expected = recommendations(scored["ml_probability"], scored["expected_return"], scored["consensus_confidence"], scored["signal_type"])
     outside = ~scored["ml_probability"].between(0.0, 1.0)
     mismatch = (scored["ml_recommendation"].to_numpy() != expected["ml_recommendation"].to_numpy()) | (
         scored["ml_quality_score"].to_numpy() != expected["ml_quality_score"].to_numpy())
