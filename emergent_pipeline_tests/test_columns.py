@@ -40,7 +40,7 @@ def test_every_stored_column_is_described(bundled_db):
 
 def test_every_stored_table_has_its_schema_in_the_metadata_of_the_asset_that_writes_it(bundled_run):
     """The last materialization of each asset: its own table as `dagster/column_schema`, the other
-    tables it writes as `columns_of_<table>`; every table of the store (but the change log's) is shown
+    tables it writes as `columns of <table>`; every table of the store (but the change log's) is shown
     by one asset, with the columns and types DuckDB reports."""
     db_path, result = bundled_run
     with duckdb.connect(str(db_path), read_only=True) as conn:
@@ -58,8 +58,8 @@ def test_every_stored_table_has_its_schema_in_the_metadata_of_the_asset_that_wri
         else:
             assert "dagster/column_schema" not in metadata, f"{asset}'s column schema is of no stored table"
         for key, value in metadata.items():
-            if key.startswith("columns_of_"):
-                shown[key.removeprefix("columns_of_")] = [(c.name, c.type) for c in value.schema.columns]
+            if key.startswith("columns of "):
+                shown[key.removeprefix("columns of ")] = [(c.name, c.type) for c in value.schema.columns]
     assert set(stored) - set(shown) == {"asset_changes", "asset_inputs"}
     assert {table: stored[table] for table in shown} == shown
 

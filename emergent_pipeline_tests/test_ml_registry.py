@@ -34,7 +34,7 @@ def test_the_first_model_that_beats_the_base_rate_becomes_champion(bundled_run):
     assert str(champion.version) == str(challenger.version) == "1"
     assert materialization_metadata(result, "signal_model_evaluation")["decision"].value == "promote"
     assert materialization_metadata(result, "champion_model")["champion_version"].value == "1"
-    assert trained["holdout_brier"].value < trained["holdout_brier_base_rate"].value
+    assert trained["holdout_brier"].value < trained["base_rate_brier"].value
     assert champion.tags["evaluation"] == "promote" and "base-rate predictor" in champion.tags["evaluation_reason"]
     # The served model learned every resolved label: its learned window ends at the newest exit.
     newest_exit = read(db, "SELECT max(exit_date) d FROM signal_labels WHERE label IS NOT NULL")["d"].item()

@@ -171,15 +171,14 @@ def test_logged_tables_have_a_header_for_every_column(bundled_store, tmp_path):
 def test_the_dagster_assets_link_to_the_mlflow_run_and_version_and_name_versions_as_text(bundled_run, bundled_store, monkeypatch):
     _, result = bundled_run
     champion = bundled_store.version_by_alias(CHAMPION)
-    experiment = bundled_store.client().get_run(champion.run_id).info.experiment_id
     for asset in ("signal_model", "champion_model", "ml_enhanced_signals"):
         metadata = materialization_metadata(result, asset)
-        assert isinstance(metadata["mlflow_model_version"], dg.UrlMetadataValue)
-        assert metadata["mlflow_model_version"].url == f"http://127.0.0.1:5000/#/models/{MODEL_NAME}/versions/1?workflowType=machine_learning"
-        assert metadata["mlflow_run"].url == f"http://127.0.0.1:5000/#/experiments/{experiment}/runs/{champion.run_id}?workflowType=machine_learning"
+        assert isinstance(metadata["mlflow_version"], dg.UrlMetadataValue)
+        assert metadata["mlflow_version"].url == f"http://127.0.0.1:5000/#/models/{MODEL_NAME}/versions/1"
+        assert metadata["mlflow_run"].url == f"http://127.0.0.1:5000/#/runs/{champion.run_id}"
         version_key = "model_version" if asset == "signal_model" else "champion_version"
         assert isinstance(metadata[version_key], dg.TextMetadataValue) and metadata[version_key].value == "1"
-    move = materialization_metadata(result, "champion_model")["mlflow_champion_move"].url
-    assert move.endswith(f"/runs/{bundled_store.champion_moves()['run_id'].item()}?workflowType=machine_learning")
+    move = materialization_metadata(result, "champion_model")["mlflow_move"].url
+    assert move.endswith(f"/runs/{bundled_store.champion_moves()['run_id'].item()}")
     monkeypatch.setenv(MLFLOW_UI_ENV, "https://mlflow.example.org/")
     assert bundled_store.version_url(champion).startswith("https://mlflow.example.org/#/models/")

@@ -186,7 +186,7 @@ def test_a_split_reported_by_yahoo_refetches_the_whole_history(definitions, tmp_
     RecordedSource.prices = later
     result = materialize(definitions, db, source, selection=[*ASSETS, "benchmark_history"])
     assert result.success and later.calls == [pd.Timestamp("2024-10-26"), pd.Timestamp("2024-01-01")]  # new days, then all
-    assert materialization_metadata(result, "price_history")["histories_refetched_after_a_split"].value == "RELIANCE.NS"
+    assert materialization_metadata(result, "price_history")["refetched_for_splits"].value == "RELIANCE.NS"
     stored = read(db, "SELECT date, close, volume FROM price_history ORDER BY date").set_index("date")
     recorded = later.history
     assert len(stored) == len(recorded) and stored["close"].to_numpy() == pytest.approx(recorded["Close"].to_numpy())

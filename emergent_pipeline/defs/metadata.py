@@ -92,12 +92,12 @@ def column_schema(conn: duckdb.DuckDBPyConnection, table: str) -> dg.TableSchema
 
 
 def table_metadata(duckdb: DuckDBResource, table: str, *more_tables: str) -> dict[str, object]:
-    """`dagster/column_schema` of the asset's table (and `columns_of_<table>` for the other tables it
+    """`dagster/column_schema` of the asset's table (and `columns of <table>` for the other tables it
     writes), with its row count."""
     with duckdb.get_connection() as conn:
         rows = conn.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
         return {"dagster/column_schema": column_schema(conn, table), "dagster/row_count": int(rows),
-                **{f"columns_of_{t}": dg.MetadataValue.table_schema(column_schema(conn, t)) for t in more_tables if table_exists(conn, t)}}
+                **{f"columns of {t}": dg.MetadataValue.table_schema(column_schema(conn, t)) for t in more_tables if table_exists(conn, t)}}
 
 
 def png(image: bytes, alt: str) -> dg.MetadataValue:

@@ -106,7 +106,8 @@ class BundledSource(PriceSource):
         return index[["date", "open", "high", "low", "close", "volume"]]
 
     def describe(self) -> dict[str, str]:
-        return {"source": self.name, "benchmark": "S&P 500 index (bundled)", "path": str(PRICES_FILE)}
+        # named inside the package: the same wherever the project is installed, and short enough for the UI
+        return {"source": self.name, "benchmark": "S&P 500 index (bundled)", "path": str(PRICES_FILE.relative_to(DATA_DIR.parents[1]))}
 
 
 def load_bundled_inputs() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:

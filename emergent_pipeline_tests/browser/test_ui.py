@@ -234,3 +234,35 @@ def test_mlflow_model_page_shows_the_champion_alias(uis, page):
     row = page.get_by_role("row").filter(has=page.get_by_role("link", name=f"Version {champion}", exact=True))
     expect(row).to_be_visible()
     expect(row.locator("span").filter(has_text=re.compile(rf"^@\s*{CHAMPION}$")).first).to_be_visible()
+
+
+FITS = """table => {
+  const limit = table.parentElement.getBoundingClientRect().width;
+  return [Math.round(table.getBoundingClientRect().width), Math.round(limit)];
+}"""
+"""The metadata table's width and its column's: wider, and its right edge (values, tables, text) is cut."""
+
+
+def test_every_asset_page_fits_its_metadata_in_its_column(uis, page, definitions_asset_names):
+    """At 1600 px, the Metadata section of each asset's page is no wider than its column: a value
+    wider than the column (a preview with many columns, a long link) pushes the whole section out,
+    and the right of every value (tables, verdicts) is cut."""
+    from playwright.sync_api import expect
+
+    too_wide = {}
+    for asset in definitions_asset_names:
+        page.goto(f"{uis['dagster']}/assets/{asset}")
+        metadata = page.locator("table").filter(has=page.get_by_text("Timestamp", exact=True)).first
+        expect(metadata).to_be_visible()
+        metadata.scroll_into_view_if_needed()
+        width, column = metadata.evaluate(FITS)
+        if width > column + 1:
+            too_wide[asset] = f"{width} px in {column} px"
+    assert not too_wide, f"metadata wider than its column: {too_wide}"
+
+
+@pytest.fixture(scope="module")
+def definitions_asset_names() -> list[str]:
+    from emergent_pipeline.definitions import defs
+
+    return sorted(key.to_user_string() for key in defs().resolve_asset_graph().get_all_asset_keys())

@@ -35,6 +35,6 @@ def market_context(duckdb: DuckDBResource) -> dg.MaterializeResult:
             "current_volatility": float(latest["volatility"]),
             "current_trend_20d": float(latest["trend_20d"]),
             "regime_chart": png(regime_chart(context), "benchmark with regimes"),
-            "latest_rows": table_preview(context.tail(5)),
+            "latest_rows": table_preview(context.tail(5)[["date", "close", "regime", "volatility", "trend_20d"]]),
         })
     )

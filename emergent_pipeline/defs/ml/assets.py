@@ -136,7 +136,7 @@ class Candidate(dict):
 def mlflow_links(store: ModelStore, version) -> dict[str, dg.MetadataValue]:
     """Links from an asset to a version's page in the MLflow UI and to the run that trained it."""
     run_id = store.training_run_id(version)
-    return {"mlflow_model_version": dg.MetadataValue.url(store.version_url(version)),
+    return {"mlflow_version": dg.MetadataValue.url(store.version_url(version)),
             **({"mlflow_run": dg.MetadataValue.url(store.run_url(run_id))} if run_id else {})}
 
 
@@ -229,10 +229,10 @@ def signal_model(context: dg.AssetExecutionContext, config: TrainingConfig, duck
             "open_signals": open_signals,
             "holdout_roc_auc": holdout["roc_auc"],
             "holdout_brier": holdout["brier"],
-            "holdout_brier_base_rate": holdout["brier_base_rate"],
+            "base_rate_brier": holdout["brier_base_rate"],
             "holdout_ece": holdout["ece"],
             "holdout_metrics": dg.MetadataValue.json({k: round(v, 4) for k, v in holdout.items()}),
-            "fold_metrics": table_preview(folds[["count", "base_rate", "roc_auc", "brier", "brier_base_rate", "ece"]], rows=len(folds), index=True) if len(folds) else "none",
+            "fold_metrics": table_preview(folds[["count", "roc_auc", "brier", "ece"]], rows=len(folds), index=True) if len(folds) else "none",
             "calibration_chart": png(chart, "calibration on the hold-out"),
         }),
     )
@@ -276,7 +276,7 @@ def signal_model_evaluation(context: dg.AssetExecutionContext, duckdb: DuckDBRes
     context.log.info(f"version {signal_model['version']}: {verdict.reason}")
     return dg.Output({"promote": verdict.promote, "version": signal_model["version"], "reason": verdict.reason},
                      metadata={**table_metadata(duckdb, "model_evaluations"), "decision": row["decision"].iloc[0], "reason": verdict.reason,
-                               "champion_compared": dg.MetadataValue.text(row["champion_version"].iloc[0] or "none")})
+                               "compared_with": dg.MetadataValue.text(row["champion_version"].iloc[0] or "none")})
 
 
 @dg.asset(group_name=GROUP, owners=OWNERS[GROUP], kinds={"mlflow"})
@@ -298,7 +298,7 @@ def champion_model(context: dg.AssetExecutionContext, mlflow: MLflowResource, si
         "reason": signal_model_evaluation["reason"],
         "label_end": champion.tags.get("label_end", "unknown") if champion is not None else "none",
         **(mlflow_links(store, champion) if champion is not None else {}),
-        **({"mlflow_champion_move": dg.MetadataValue.url(store.run_url(event))} if event else {}),
+        **({"mlflow_move": dg.MetadataValue.url(store.run_url(event))} if event else {}),
     })
 
 
@@ -357,7 +357,7 @@ def signal_replay(context: dg.AssetExecutionContext, config: TrainingConfig, duc
         "first_scored": f"{fresh['date'].min():%Y-%m-%d}" if len(fresh) else "none",
         "ece_all": ece,
         "calibration_by_year": table_preview(by_year, rows=len(by_year), index=True) if len(by_year) else "none",
-        "designs": table_preview(designs, rows=len(designs)) if len(designs) else "none",
+        "designs": table_preview(designs[["design", "recommended", "mean_return", "spearman", "verdict"]], rows=len(designs)) if len(designs) else "none",
         "score_meaning": table_preview(meaning, rows=len(meaning), index=True) if len(meaning) else "none",
         "retrains": table_preview(retrains[["point", "labels_known", "decision", "serving"]] if len(retrains) else retrains, rows=80),
         **({"calibration_chart": png(chart, "calibration of the replay")} if chart else {}),
@@ -415,12 +415,11 @@ def ml_enhanced_signals(context: dg.AssetExecutionContext, duckdb: DuckDBResourc
             **(mlflow_links(mlflow.store(), champion) if champion is not None else {}),
             "scored": len(scored),
             "issued_rows": len(scores),
-            "average_ml_probability": float(scored["ml_probability"].mean()) if len(scored) else float("nan"),
+            "mean_probability": float(scored["ml_probability"].mean()) if len(scored) else float("nan"),
             "recommendations": dg.MetadataValue.json(scored["ml_recommendation"].value_counts().to_dict()),
             "newest_day": table_preview(
                 enhanced[enhanced["date"] == enhanced["date"].max()].sort_values("ml_probability", ascending=False)[
-                    ["symbol", "date", "signal_type", "consensus_confidence", "ml_probability", "expected_return", "ml_recommendation",
-                     "ml_quality_score", "model_version", "ml_status"]],
+                    ["symbol", "ml_probability", "expected_return", "ml_recommendation"]],
                 rows=15,
             ),
         })

@@ -101,6 +101,14 @@ def window_report(trades: pd.DataFrame, name: str, panel: pd.DataFrame, calendar
     return pd.DataFrame(rows), curves
 
 
+def with_record(frame: pd.DataFrame, column: str) -> pd.Series:
+    """`column` prefixed with its record ("forward: ML > 0.45") when the frame holds more than one
+    record, so a preview needs no record column of its own."""
+    if frame.empty or frame["record"].nunique() <= 1:
+        return frame[column]
+    return frame["record"] + ": " + frame[column].astype(str)
+
+
 @dg.asset(group_name=GROUP, owners=OWNERS[GROUP], kinds={"duckdb", "pandas"}, deps=[signal_outcomes])
 def performance_summary(context: dg.AssetExecutionContext, config: SummaryConfig, duckdb: DuckDBResource, mlflow: MLflowResource) -> dg.MaterializeResult:
     """Out-of-sample results from the as-issued record, in two windows: the walk-forward replay over
@@ -186,8 +194,10 @@ def performance_summary(context: dg.AssetExecutionContext, config: SummaryConfig
     headline = summary[(summary["year"] == "all") & (summary["portfolio"] == performance.RECOMMENDED.name)]
     verdict = "; ".join(f"{r.record}: {r.verdict}" for r in headline.itertuples())
     context.log.info(f"recommended signals: {verdict}")
-    shown = ["record", "portfolio", "year", "trades", "hit_rate", "mean_return", "mean_return_low", "mean_return_high",
-             "vs_unfiltered_low", "vs_unfiltered_high", "sharpe", "sharpe_low", "sharpe_high", "max_drawdown", "verdict"]
+    # Narrow enough for the metadata column of the Dagster UI; the intervals are in the verdict and in the tables.
+    portfolios = summary.assign(portfolio=with_record(summary, "portfolio"))
+    calibration_shown = calibration.assign(year=with_record(calibration, "year"))
+    trade_columns = ["trades", "hit_rate", "mean_return"]
     return dg.MaterializeResult(
         metadata=tidy({
             **table_metadata(duckdb, "performance_summary", "performance_equity", "performance_breakdown", "performance_reliability",
@@ -196,14 +206,15 @@ def performance_summary(context: dg.AssetExecutionContext, config: SummaryConfig
             "windows": dg.MetadataValue.json({name: date_range(trades) for name, trades in windows.items()}),
             "forward_record_from": f"{forward_from:%Y-%m-%d}" if forward_from is not None else "no serving model",
             "serving_model": f"version {champion.version}, learned labels up to {label_end:%Y-%m-%d}" if champion is not None and label_end is not None else "none",
-            "portfolios": table_preview(summary[summary["year"] == "all"][shown], rows=len(summary)),
-            "per_year": table_preview(summary[summary["year"] != "all"][shown], rows=len(summary)),
-            "calibration": table_preview(calibration, rows=len(calibration)),
-            "promotion_holdout": table_preview(holdout_table, rows=len(holdout_table)) if len(holdout_table) else "none",
+            "portfolios": table_preview(portfolios.loc[portfolios["year"] == "all", ["portfolio", *trade_columns, "verdict"]], rows=len(summary)),
+            "per_year": table_preview(portfolios.loc[portfolios["year"] != "all", ["year", "portfolio", *trade_columns]], rows=len(summary)),
+            "calibration": table_preview(calibration_shown[["year", "signals", "success_rate", "mean_probability", "ece"]], rows=len(calibration)),
+            "promotion_holdout": table_preview(holdout_table.T.set_axis(["value"], axis=1).rename_axis("metric"), rows=len(holdout_table.columns), index=True)
+            if len(holdout_table) else "none",
             "promotion_holdout_means": "The hold-out that decided the serving model's promotion: out of sample for the model judged there, "
                                        "inside the learned window of the refit that serves.",
-            "by_strategy": table_preview(by_strategy, rows=len(by_strategy), index=True),
-            "by_regime": table_preview(by_regime, rows=len(by_regime), index=True),
+            "by_strategy": table_preview(by_strategy[trade_columns], rows=len(by_strategy), index=True),
+            "by_regime": table_preview(by_regime[trade_columns], rows=len(by_regime), index=True),
             "caveat": SURVIVORSHIP,
             **plots,
         })

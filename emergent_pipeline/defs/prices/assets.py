@@ -35,6 +35,8 @@ universe = dg.AssetKey("universe")
 price_history = dg.AssetKey("price_history")
 fundamentals = dg.AssetKey("fundamentals")
 benchmark_history = dg.AssetKey("benchmark_history")
+FUNDAMENTALS_SHOWN = ["symbol", "kind", "period_end", "available_from", "eps"]
+"""The columns of the fundamentals preview: the point-in-time dates and one figure (the table has them all)."""
 SOURCE = "source_data"
 """The name the change log (`emergent_pipeline.changes`) gives to what the source step wrote."""
 
@@ -138,22 +140,22 @@ def source_data(context: dg.AssetExecutionContext, config: SourceConfig, duckdb:
         **source.describe(), **table_metadata(duckdb, "universe"),
         "sectors": table_preview(members["sector"].fillna("(none)").value_counts().rename_axis("sector").to_frame("symbols"), rows=100, index=True),
         "missing_sub_industry": int(members["sub_industry"].isna().sum()), "missing_sector": no_sector,
-        "sector_warning": sector_warning, "preview": table_preview(members),
+        "sector_warning": sector_warning, "preview": table_preview(members[["symbol", "name", "sector"]]),
     }))
     yield dg.MaterializeResult(asset_key=price_history, metadata=tidy({
         **source.describe(), **table_metadata(duckdb, "price_history", "price_rejections"), "symbols": int(table["symbol"].nunique()),
         "date_range": date_range(table), "newest_date": f"{table['date'].max():%Y-%m-%d}",
         "rows_added": len(update.added), "rows_rejected": len(update.rejected),
-        "rejections_by_reason": dg.MetadataValue.json(update.rejected["reason"].value_counts().to_dict() if len(update.rejected) else {}),
-        "rejected_rows": table_preview(update.rejected, rows=50),
+        "rejections_by_reason": table_preview(update.rejected["reason"].value_counts().rename_axis("reason").reset_index(name="rows")),
+        "rejected_rows": table_preview(update.rejected[["symbol", "date", "reason", "source_row"]] if len(update.rejected) else update.rejected, rows=50),
         "symbols_requested": update.requested, "symbols_failed": len(failures), "failed_symbols": table_preview(failures, rows=50),
-        "histories_refetched_after_a_split": ", ".join(sorted(fetch.replaced)) or "none",
-        "split_jumps": table_preview(jumps, rows=50),
+        "refetched_for_splits": ", ".join(sorted(fetch.replaced)) or "none",
+        "split_jumps": table_preview(jumps[["symbol", "date", "ratio", "index_move"]] if len(jumps) else jumps, rows=50),
         "changed_from": recompute_note,
         "split_adjustment": (f"{len(jumps)} split-like jumps adjusted (bars before each divided by its ratio, volumes multiplied)"
                              if adjusted else f"{len(jumps)} split-like jumps, not adjusted (the price_history_split_jumps check blocks on them)"
                              if len(jumps) else "no split-like jump"),
-        "preview": table_preview(table[table["date"] == table["date"].max()]),
+        "preview": table_preview(table.loc[table["date"] == table["date"].max(), ["symbol", "date", "close", "volume"]]),
     }))
     kinds = point_in_time_rows["kind"].value_counts().to_dict() if len(point_in_time_rows) else {}
     yield dg.MaterializeResult(asset_key=fundamentals, metadata=tidy({
@@ -166,10 +168,11 @@ def source_data(context: dg.AssetExecutionContext, config: SourceConfig, duckdb:
         "share_counts_carried": int((point_in_time_rows["shares_from_period_end"] < point_in_time_rows["period_end"]).sum()) if len(point_in_time_rows) else 0,
         "inferred_splits": len(splits), "splits": table_preview(splits, rows=60),
         "symbols_failed": len(statement_failures), "failed_symbols": table_preview(statement_failures, rows=50),
-        "preview": table_preview(point_in_time_rows[point_in_time_rows["symbol"] == point_in_time_rows["symbol"].iloc[0]] if len(point_in_time_rows) else point_in_time_rows),
+        "preview": table_preview(point_in_time_rows.loc[point_in_time_rows["symbol"] == point_in_time_rows["symbol"].iloc[0], FUNDAMENTALS_SHOWN]
+                              if len(point_in_time_rows) else point_in_time_rows),
     }))
     yield dg.MaterializeResult(asset_key=benchmark_history, metadata=tidy({
-        "origin": origin, **table_metadata(duckdb, "benchmark_history"), "date_range": date_range(index), "preview": table_preview(index.tail(5)),
+        "origin": origin, **table_metadata(duckdb, "benchmark_history"), "date_range": date_range(index), "preview": table_preview(index.tail(5)[["date", "close", "volume"]]),
     }))
 
 

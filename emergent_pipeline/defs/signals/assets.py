@@ -55,7 +55,7 @@ def strategy_signals(context: dg.AssetExecutionContext, config: StrategyConfig, 
     symbol_days = int(stored_query(duckdb, "SELECT count(*) n FROM price_history")["n"].item())
     by_type = stored.pivot_table(index="strategy", columns="signal_type", values="n", aggfunc="sum", fill_value=0).reindex(list(STRATEGIES), fill_value=0)
     counts = by_type.sum(axis=1)
-    fires = pd.DataFrame({"fires": counts, "share_of_symbol_days": (counts / max(symbol_days, 1)).round(5)}).join(by_type)
+    fires = pd.DataFrame({"fires": counts, "share_of_days": (counts / max(symbol_days, 1)).round(5)}).join(by_type)
     fundamentals_note = "nothing recomputed"
     if done.extras:
         coverage = pd.concat(done.extras).loc[lambda c: c.index >= done.chunks[0][0]].groupby(level=0).sum()
@@ -76,7 +76,8 @@ def strategy_signals(context: dg.AssetExecutionContext, config: StrategyConfig, 
             "fires_per_strategy": table_preview(fires.rename_axis("strategy").reset_index(), rows=len(fires)),
             "fundamentals": fundamentals_note,
             "settings": dg.MetadataValue.json({name: vars(p) for name, p in params.items()}),
-            "newest_day": table_preview(signals.sort_values("confidence", ascending=False), rows=TOP_SIGNALS) if len(signals) else "none",
+            "newest_day": table_preview(signals.sort_values("confidence", ascending=False)[["symbol", "strategy", "signal_type", "confidence"]],
+                                        rows=TOP_SIGNALS) if len(signals) else "none",
         })
     )
 
@@ -176,7 +177,7 @@ def consensus_signals(context: dg.AssetExecutionContext, config: ConsensusConfig
 
     newest = consensus[consensus["date"] == consensus["date"].max()] if len(consensus) else consensus
     per_year = consensus.groupby(consensus["date"].dt.year).size() if len(consensus) else pd.Series(dtype=int)
-    shown = ["symbol", "date", "signal_type", "quality_tier", "composite_score", "consensus_confidence", "agreement", "supporters", "entry_price", "target_price", "stop_loss", "strategies", "shariah_status"]
+    shown = ["symbol", "signal_type", "composite_score", "quality_tier"]
     return dg.MaterializeResult(
         metadata=tidy({
             **table_metadata(duckdb, "consensus_signals", "consensus_breakdown"),
