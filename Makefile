@@ -28,10 +28,12 @@ run: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/emergent-pipeline run full_backfill
 	$(BIN)/emergent-pipeline summary
 
-## Lint (pyflakes rules: unused or undefined names) and run the whole test suite.
+## Lint (pyflakes rules: unused or undefined names) and run the whole test suite, one worker per core
+## (at most 4; a test module stays in one worker, so its fixtures are built once), one OpenMP thread each
+## (scikit-learn's threads in two workers on two cores made every test several times slower).
 test: install
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n auto --maxprocesses 4 --dist loadfile
 
 ## A real browser over both UIs: Debian's chromium (installed with apt-get when /usr/bin/chromium is missing),
 ## driven by Playwright, checks the Dagster and MLflow pages on a private store built as `make run` builds it.

@@ -3,6 +3,7 @@
 from datetime import datetime
 
 import dagster as dg
+import mlflow as mlflow_module
 import pytest
 from dagster_duckdb import DuckDBResource
 
@@ -54,6 +55,8 @@ def test_champion_sensor_follows_the_alias(workspace):
     assert result.cursor == "1"
     # A person promotes a second version in the MLflow UI.
     client, v1 = mlflow.store().client(), mlflow.store().version_by_alias(CHAMPION)
+    # MLflow finds the logged model of a `models:/` source through the process's tracking URI, not the client's
+    mlflow_module.set_tracking_uri(mlflow.tracking_uri)
     v2 = client.create_model_version(MODEL_NAME, v1.source, v1.run_id, tags=v1.tags)
     client.set_registered_model_alias(MODEL_NAME, CHAMPION, v2.version)
     result = champion_sensor.evaluate_tick(dg.build_sensor_context(cursor="1", resources={"mlflow": mlflow, "duckdb": duckdb}))

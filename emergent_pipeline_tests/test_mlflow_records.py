@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import dagster as dg
+import mlflow as mlflow_module
 import numpy as np
 import pandas as pd
 import pytest
@@ -129,6 +130,7 @@ def test_every_move_of_the_champion_is_an_event_including_one_made_by_hand(works
     assert first["moved_by"].item().startswith("the pipeline (champion_model, Dagster run ") and first["moved_at"].item()
     # A person moves @champion to a new version in the MLflow UI; the sensor notices and logs it.
     client, v1 = store.client(), store.version_by_alias(CHAMPION)
+    mlflow_module.set_tracking_uri(store.tracking_uri)  # MLflow finds a `models:/` source's logged model through the process's URI
     v2 = client.create_model_version(MODEL_NAME, v1.source, v1.run_id, tags=v1.tags)
     client.set_registered_model_alias(MODEL_NAME, CHAMPION, v2.version)
     before = datetime.now(timezone.utc).replace(microsecond=0)
