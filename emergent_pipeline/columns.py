@@ -149,7 +149,7 @@ COLUMNS: dict[str, str] = {
     "scored_at": "When the score was computed (UTC).",
     "ml_probability": "Calibrated probability (0–1) that the trade's net return after costs is above zero; from features known at D.",
     "expected_return": "Model's estimate of the trade's net return after costs (fraction, 0.01 = 1 %).",
-    "ml_recommendation": "STRONG_BUY (p > 0.75), BUY (> 0.60), WEAK_BUY (> 0.45), else SKIP; SKIP when expected_return ≤ 0; a SELL's read _SELL.",
+    "ml_recommendation": "STRONG_BUY (p > 0.75), BUY (> 0.60), WEAK_BUY (> 0.45), else SKIP; SKIP when expected_return ≤ 0. A SELL reads STRONG_SELL, SELL, WEAK_SELL.",
     "ml_quality_score": "Tier of ml_probability alone: HIGH (> 0.75), MEDIUM (> 0.60), LOW (> 0.45), else POOR.",
     "confidence_adjustment": "ml_probability − consensus_confidence.",
     "ml_status": "scored, or unscored (no champion model, the model failed, or no score was issued while live: see ml_reason).",
