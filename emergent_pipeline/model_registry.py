@@ -30,6 +30,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.data.dataset_source_registry import get_dataset_source_from_json
 from mlflow.models import Model, infer_signature
+from mlflow.store.tracking import SEARCH_MAX_RESULTS_DEFAULT
 
 from emergent_pipeline.core.signal_model import ModelParams
 from emergent_pipeline.paths import CHALLENGER, CHAMPION, MODEL_NAME, PROJECT_ROOT, default_tracking_uri, mlflow_ui_url, process_alive  # noqa: F401 - re-exported
@@ -174,17 +175,16 @@ class ModelStore:
                 pip_requirements=[f"{name}=={metadata.version(name)}" for name in ("scikit-learn", "cloudpickle", "numpy", "pandas")]
                 + ["emergent-pipeline"],
             )
-        client = self.client()
-        client.set_registered_model_alias(self.model_name, CHALLENGER, str(info.registered_model_version))
+        client, number = self.client(), str(info.registered_model_version)
+        client.set_registered_model_alias(self.model_name, CHALLENGER, number)
         for key, value in {**tags, "run_id": run.info.run_id}.items():
-            client.set_model_version_tag(self.model_name, str(info.registered_model_version), key, value)
+            client.set_model_version_tag(self.model_name, number, key, value)
         if client.get_registered_model(self.model_name).description != MODEL_DESCRIPTION:
             client.update_registered_model(self.model_name, description=MODEL_DESCRIPTION)
         self._drop_stale_version_tags()
-        version = client.get_model_version(self.model_name, str(info.registered_model_version))
         if description:
-            self.describe(version, description)
-        return client.get_model_version(self.model_name, version.version)
+            self.describe(client.get_model_version(self.model_name, number), description)
+        return client.get_model_version(self.model_name, number)
 
     def describe(self, version: ModelVersion, text: str) -> None:
         """The same description on the version (its registry page) and on the run that trained it
@@ -336,22 +336,24 @@ class ModelStore:
             f"left it: moved {MOVED_OUTSIDE}. Noticed by {noticed_by} at {now:%Y-%m-%d %H:%M} UTC; MLflow does not "
             "record who moved it or exactly when.")
 
-    def last_champion_move(self):
-        """The newest ``champion_move`` run (an ``mlflow.entities.Run``), or None."""
+    def _champion_move_runs(self, order: str, max_results: int = SEARCH_MAX_RESULTS_DEFAULT) -> list:
+        """The ``champion_move`` runs of the experiment by start time (``ASC`` or ``DESC``); none before it exists."""
         experiment = self.client().get_experiment_by_name(self.experiment_name)
         if experiment is None:
-            return None
-        runs = self.client().search_runs([experiment.experiment_id], filter_string=f"tags.event = '{CHAMPION_MOVE}'",
-                                         order_by=["attributes.start_time DESC"], max_results=1)
+            return []
+        return self.client().search_runs([experiment.experiment_id], filter_string=f"tags.event = '{CHAMPION_MOVE}'",
+                                         order_by=[f"attributes.start_time {order}"], max_results=max_results)
+
+    def last_champion_move(self):
+        """The newest ``champion_move`` run (an ``mlflow.entities.Run``), or None."""
+        runs = self._champion_move_runs("DESC", max_results=1)
         return runs[0] if runs else None
 
     def champion_moves(self) -> pd.DataFrame:
         """Every logged move of ``@champion``, oldest first: from and to version, who or what moved it,
         when it moved (``moved_at``, a move the pipeline made) or was noticed (``noticed_at``), the
         reason and the event's run id."""
-        experiment = self.client().get_experiment_by_name(self.experiment_name)
-        runs = self.client().search_runs([experiment.experiment_id], filter_string=f"tags.event = '{CHAMPION_MOVE}'",
-                                         order_by=["attributes.start_time ASC"]) if experiment is not None else []
+        runs = self._champion_move_runs("ASC")
         columns = ["from_version", "to_version", "moved_by", "moved_at", "noticed_at", "noticed_by", "reason"]
         return pd.DataFrame([{**{c: run.data.tags.get(c) for c in columns}, "run_id": run.info.run_id} for run in runs],
                             columns=[*columns, "run_id"])

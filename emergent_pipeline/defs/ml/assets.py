@@ -255,7 +255,8 @@ def signal_model_evaluation(context: dg.AssetExecutionContext, duckdb: DuckDBRes
     champion_params = store.params_of(champion) if champion is not None else None
     verdict = judge(result, X, y, signal_model["params"], champion_params, champion is not None, signal_model["rule"])
     version = store.version(signal_model["version"])
-    store.tag(version, {"evaluation": "promote" if verdict.promote else "keep champion", "evaluation_reason": verdict.reason,
+    decision = "promote" if verdict.promote else "keep champion"
+    store.tag(version, {"evaluation": decision, "evaluation_reason": verdict.reason,
                         "champion_compared": str(champion.version) if champion is not None else "none"})
     store.add_to_description(version, (
         f"**Promotion rule** ({pd.Timestamp.now(tz='UTC'):%Y-%m-%d %H:%M} UTC, against "
@@ -265,7 +266,7 @@ def signal_model_evaluation(context: dg.AssetExecutionContext, duckdb: DuckDBRes
         f"`{CHAMPION_MOVE}` run in the experiment."))
     row = pd.DataFrame([{
         "model_version": signal_model["version"], "champion_version": str(champion.version) if champion is not None else None,
-        "evaluated_at": pd.Timestamp.now(tz="UTC").tz_localize(None), "decision": "promote" if verdict.promote else "keep champion",
+        "evaluated_at": pd.Timestamp.now(tz="UTC").tz_localize(None), "decision": decision,
         "reason": verdict.reason, "holdout_start": result.holdout_start, "holdout_signals": len(result.holdout_index),
         **{f"challenger_{k}": result.holdout_metrics[k] for k in ("roc_auc", "brier", "brier_base_rate", "ece")},
         **{f"champion_{k}": (verdict.champion_metrics or {}).get(k, np.nan) for k in ("roc_auc", "brier")},
@@ -275,7 +276,7 @@ def signal_model_evaluation(context: dg.AssetExecutionContext, duckdb: DuckDBRes
         replace_table(conn, "model_evaluations", pd.concat([earlier, row], ignore_index=True) if earlier is not None else row)
     context.log.info(f"version {signal_model['version']}: {verdict.reason}")
     return dg.Output({"promote": verdict.promote, "version": signal_model["version"], "reason": verdict.reason},
-                     metadata={**table_metadata(duckdb, "model_evaluations"), "decision": row["decision"].iloc[0], "reason": verdict.reason,
+                     metadata={**table_metadata(duckdb, "model_evaluations"), "decision": decision, "reason": verdict.reason,
                                "compared_with": dg.MetadataValue.text(row["champion_version"].iloc[0] or "none")})
 
 
