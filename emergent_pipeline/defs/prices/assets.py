@@ -147,10 +147,10 @@ def source_data(context: dg.AssetExecutionContext, config: SourceConfig, duckdb:
         "date_range": date_range(table), "newest_date": f"{table['date'].max():%Y-%m-%d}",
         "rows_added": len(update.added), "rows_rejected": len(update.rejected),
         "rejections_by_reason": table_preview(update.rejected["reason"].value_counts().rename_axis("reason").reset_index(name="rows")),
-        "rejected_rows": table_preview(update.rejected[["symbol", "date", "reason", "source_row"]] if len(update.rejected) else update.rejected, rows=50),
+        "rejected_rows": table_preview(update.rejected[["symbol", "date", "reason", "source_row"]], rows=50),
         "symbols_requested": update.requested, "symbols_failed": len(failures), "failed_symbols": table_preview(failures, rows=50),
         "refetched_for_splits": ", ".join(sorted(fetch.replaced)) or "none",
-        "split_jumps": table_preview(jumps[["symbol", "date", "ratio", "index_move"]] if len(jumps) else jumps, rows=50),
+        "split_jumps": table_preview(jumps[["symbol", "date", "ratio", "index_move"]], rows=50),
         "changed_from": recompute_note,
         "split_adjustment": (f"{len(jumps)} split-like jumps adjusted (bars before each divided by its ratio, volumes multiplied)"
                              if adjusted else f"{len(jumps)} split-like jumps, not adjusted (the price_history_split_jumps check blocks on them)"
