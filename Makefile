@@ -33,7 +33,7 @@ run: install $(DAGSTER_HOME)/dagster.yaml
 ## (scikit-learn's threads in two workers on two cores made every test several times slower).
 test: install
 	$(BIN)/ruff check .
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n auto --maxprocesses 4 --dist loadfile
+	$(BIN)/python -m pytest -n auto --maxprocesses 4 --dist loadfile
 
 ## A real browser over both UIs: Debian's chromium (installed with apt-get when /usr/bin/chromium is missing),
 ## driven by Playwright, checks the Dagster and MLflow pages on a private store built as `make run` builds it.

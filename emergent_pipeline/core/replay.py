@@ -23,6 +23,7 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from emergent_pipeline.core.model_selection import SplitParams
+from emergent_pipeline.core.native_threads import bounded
 from emergent_pipeline.core.performance import BootstrapParams, bootstrap_comparison, edge_verdict
 from emergent_pipeline.core.recommendations import SKIP, recommendations
 from emergent_pipeline.core.signal_model import EXPECTED_RETURN_DESIGNS, ModelParams, PromotionRule, ReturnModel, judge, train
@@ -72,6 +73,7 @@ def retraining_points(exit_dates: np.ndarray, calendar: pd.DatetimeIndex, params
     return points
 
 
+@bounded
 def walk_forward_replay(X: pd.DataFrame, labels: pd.DataFrame, consensus_confidence: np.ndarray, calendar: pd.DatetimeIndex,
                         params: ReplayParams = ReplayParams()) -> ReplayResult:
     """``X`` (features) and ``labels`` (``date``, ``exit_date``, ``label``, ``return_net``,

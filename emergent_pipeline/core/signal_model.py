@@ -35,6 +35,7 @@ from sklearn.pipeline import make_pipeline
 from emergent_pipeline.core.features import CATEGORICAL_FEATURES
 from emergent_pipeline.core.ml_metrics import classification_metrics
 from emergent_pipeline.core.model_selection import SplitParams, Split, fit_and_calibration, walk_forward_splits
+from emergent_pipeline.core.native_threads import bounded
 from emergent_pipeline.core.recommendations import recommendations
 
 EXPECTED_RETURN_DESIGNS = ("payoff", "regression", "conditional")
@@ -87,6 +88,7 @@ def _boosted(kind, X: pd.DataFrame, params: ModelParams, **extra):
     ))
 
 
+@bounded
 def fit_classifier(X: pd.DataFrame, y: np.ndarray, fit: np.ndarray, calibrate: np.ndarray, params: ModelParams) -> CalibratedClassifierCV:
     """The booster on ``fit``, its probabilities calibrated on the later ``calibrate`` slice."""
     classifier = _boosted(HistGradientBoostingClassifier, X, params)
@@ -113,6 +115,7 @@ class ReturnModel:
     models: dict = field(default_factory=dict)
 
     @classmethod
+    @bounded
     def fit(cls, X: pd.DataFrame, y: np.ndarray, returns: np.ndarray, rows: np.ndarray, params: ModelParams, design: str | None = None) -> "ReturnModel":
         design = design or params.expected_return
         model = cls(design, params.cost_bps_per_side)
@@ -127,6 +130,7 @@ class ReturnModel:
                 model.models[name] = _boosted(HistGradientBoostingRegressor, X, params).fit(X.iloc[rows[part]], clipped[part])
         return model
 
+    @bounded
     def predict(self, X: pd.DataFrame, probability: np.ndarray) -> np.ndarray:
         if self.design == "payoff":
             return payoff_return(X, probability, self.cost_bps_per_side)
@@ -144,6 +148,7 @@ class SignalScorer:
     returns: ReturnModel
     features: list[str]
 
+    @bounded
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         return self.classifier.predict_proba(check_features(X, self.features))
 
@@ -151,6 +156,7 @@ class SignalScorer:
         """The probability that the trade makes money (what MLflow's generic ``predict`` serves)."""
         return self.predict_proba(X)[:, 1]
 
+    @bounded
     def score(self, X: pd.DataFrame, consensus_confidence, signal_type="BUY") -> pd.DataFrame:
         """ml_probability, expected_return and the recommendation fields (``core.recommendations``)."""
         X = check_features(X, self.features)
@@ -187,6 +193,7 @@ class TrainingResult:
     samples: dict[str, int] = field(default_factory=dict)
 
 
+@bounded
 def train(X: pd.DataFrame, y: np.ndarray, returns: np.ndarray, dates: pd.Series, label_end: pd.Series, horizon: pd.Series,
           calendar: pd.DatetimeIndex, split_params: SplitParams = SplitParams(), params: ModelParams = ModelParams(),
           folds: bool = True) -> TrainingResult:
@@ -266,6 +273,7 @@ class Judgement:
     champion_metrics: dict[str, float] | None
 
 
+@bounded
 def judge(result: TrainingResult, X: pd.DataFrame, y: np.ndarray, params: ModelParams, champion_params: ModelParams | None,
           has_champion: bool, rule: PromotionRule = PromotionRule()) -> Judgement:
     """The promotion decision for a freshly trained challenger (``X`` and ``y``: the resolved signals
