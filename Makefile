@@ -29,8 +29,8 @@ run: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/emergent-pipeline summary
 
 ## Lint (pyflakes rules: unused or undefined names) and run the whole test suite, one worker per core
-## (at most 4; a test module stays in one worker, so its fixtures are built once), one OpenMP thread each
-## (scikit-learn's threads in two workers on two cores made every test several times slower).
+## (at most 4; a test module stays in one worker, so its fixtures are built once). The package bounds
+## its own native threads (emergent_pipeline/core/native_threads.py), so workers do not slow each other.
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n auto --maxprocesses 4 --dist loadfile
