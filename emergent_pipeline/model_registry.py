@@ -33,7 +33,9 @@ from mlflow.models import Model, infer_signature
 from mlflow.store.tracking import SEARCH_MAX_RESULTS_DEFAULT
 
 from emergent_pipeline.core.signal_model import ModelParams
-from emergent_pipeline.paths import CHALLENGER, CHAMPION, MODEL_NAME, PROJECT_ROOT, default_tracking_uri, mlflow_ui_url, process_alive  # noqa: F401 - re-exported
+from emergent_pipeline.paths import (  # noqa: F401 - re-exported
+    CHALLENGER, CHAMPION, MODEL_NAME, PROJECT_ROOT, default_artifact_root, default_tracking_uri, mlflow_ui_url, process_alive,
+)
 
 EXPERIMENT_NAME = MODEL_NAME
 EXPERIMENT_KIND_TAG, MODEL_TRAINING = "mlflow.experimentKind", "custom_model_development"
@@ -67,14 +69,6 @@ MODEL_DESCRIPTION = (
     f"the alias here. Every move is a `{CHAMPION_MOVE}` run in the experiment "
     f"`{EXPERIMENT_NAME}`; each version's description says what it learned and what the rule decided."
 )
-
-
-def default_artifact_root() -> str:
-    """``artifacts`` beside the tracking database when it is a sqlite file, else ``mlruns/artifacts``."""
-    uri = default_tracking_uri()
-    if uri.startswith("sqlite:///"):
-        return str(Path(uri.removeprefix("sqlite:///")).parent / "artifacts")
-    return str(PROJECT_ROOT / "mlruns" / "artifacts")
 
 
 @dataclass
@@ -247,21 +241,23 @@ class ModelStore:
                 table.to_csv(path, index=meaningful, index_label=(table.index.name or "row") if meaningful else None)
                 mlflow.log_artifact(str(path), "tables")
 
-    def load(self, version: ModelVersion):
-        """The model of a version (a ``core.signal_model.SignalScorer``)."""
-        self._activate()
-        return mlflow.sklearn.load_model(f"models:/{self.model_name}/{version.version}")
+    def model_location(self, version: ModelVersion) -> str:
+        """Where a version's model files are: a folder on this machine for a local artifact store, else
+        the artifact store's URI of them."""
+        uri = self.client().get_model_version_download_uri(self.model_name, str(version.version))
+        return unquote(urlparse(uri).path) if uri.startswith("file://") else uri
 
-    def artifact_signature(self, version: ModelVersion) -> tuple | None:
-        """(name, size, mtime) of every file of a version's model, when its artifacts are on this
-        machine: a server compares it with what it loaded to notice a model changed or removed under
-        it. None for a remote artifact store (nothing to compare); an empty tuple when the files are gone."""
-        uri = self.client().get_model_version_download_uri(self.model_name, version.version)
-        if not uri.startswith("file://"):
-            return None
-        folder = Path(unquote(urlparse(uri).path))
-        return tuple(sorted((str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns)
-                            for p in folder.rglob("*") if p.is_file())) if folder.is_dir() else ()
+    def load(self, version: ModelVersion, location: str | None = None):
+        """The model of a version (a ``core.signal_model.SignalScorer``), read where its files are
+        (``location``, default :meth:`model_location`), writing nothing: loading by a ``models:/`` URI
+        writes a ``registered_model_meta`` file into a local store's model folder, which fails on a
+        read-only store and changes the files a server watches. A remote store's files are downloaded
+        to a temporary folder."""
+        location = location or self.model_location(version)
+        if "://" not in location:
+            return mlflow.sklearn.load_model(location)
+        with tempfile.TemporaryDirectory() as folder:
+            return mlflow.sklearn.load_model(location, dst_path=folder)
 
     def version(self, number: str) -> ModelVersion:
         return self.client().get_model_version(self.model_name, str(number))
@@ -277,20 +273,18 @@ class ModelStore:
         except (TypeError, ValueError):
             return None
 
-    def features_of(self, version: ModelVersion) -> list[str]:
+    def features_of(self, version: ModelVersion, location: str | None = None) -> list[str]:
         """The feature columns a version was trained on, in order: the inputs of its model's signature,
         which travel with the model's files (a version registered from a copied folder has them too);
-        else the training run's ``features.json``. Scoring and the API select these columns."""
-        uri = self.client().get_model_version_download_uri(self.model_name, str(version.version))
-        location = unquote(urlparse(uri).path) if uri.startswith("file://") else uri
-        signature = Model.load(location).signature
+        else the training run's ``features.json``. Scoring and the API select these columns. Reads only."""
+        signature = Model.load(location or self.model_location(version)).signature
         if signature is not None and signature.inputs is not None:
             return list(signature.inputs.input_names())
         run_id = self.training_run_id(version)
         if not run_id:
             raise ValueError(f"version {version.version} has no signature and no training run: its features are unknown")
-        self._activate()
-        return mlflow.artifacts.load_dict(f"runs:/{run_id}/features.json")["features"]
+        with tempfile.TemporaryDirectory() as folder:
+            return json.loads(Path(self.client().download_artifacts(run_id, "features.json", folder)).read_text())["features"]
 
     def move_champion(self, version: ModelVersion, moved_by: str, reason: str) -> str:
         """Point ``@champion`` at ``version`` and log the move as a ``champion_move`` run (an event: who

@@ -33,6 +33,14 @@ def default_tracking_uri() -> str:
     return os.environ.get(TRACKING_URI_ENV) or f"sqlite:///{PROJECT_ROOT / 'mlruns' / 'mlflow.db'}"
 
 
+def default_artifact_root() -> str:
+    """``artifacts`` beside the tracking database when it is a sqlite file, else ``mlruns/artifacts``."""
+    uri = default_tracking_uri()
+    if uri.startswith("sqlite:///"):
+        return str(Path(uri.removeprefix("sqlite:///")).parent / "artifacts")
+    return str(PROJECT_ROOT / "mlruns" / "artifacts")
+
+
 def mlflow_ui_url() -> str:
     """``$EMERGENT_PIPELINE_MLFLOW_UI`` if set (an MLflow server elsewhere), else the one `make mlflow`
     starts; no trailing slash."""
@@ -52,10 +60,11 @@ def dagster_home() -> Path | None:
 def private_stores(folder: Path) -> dict[str, str]:
     """The environment variables that point a child process (a run, the CLI, a server) at its own
     stores under ``folder``: ``emergent.duckdb``, ``serving.duckdb``, ``mlruns/mlflow.db`` and a
-    Dagster instance in ``dagster_home`` (created, with telemetry off). For benchmarks and tests."""
+    Dagster instance in ``dagster_home`` (created, with telemetry off, and without the UI's "Join the
+    Dagster community" dialog, which would cover a browser test's clicks). For benchmarks and tests."""
     home = folder / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\nnux:\n  enabled: false\n")
     (folder / "mlruns").mkdir(exist_ok=True)
     return {DB_PATH_ENV: str(folder / "emergent.duckdb"), SERVING_DB_ENV: str(folder / "serving.duckdb"),
             TRACKING_URI_ENV: f"sqlite:///{folder / 'mlruns' / 'mlflow.db'}", "DAGSTER_HOME": str(home)}
