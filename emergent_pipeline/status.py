@@ -1,18 +1,19 @@
 """What ``GET /system/status`` and ``emergent-pipeline status`` report: the snapshot being served, the
 model registry's aliases and the Dagster instance's recent runs, failures included.
 
-It reads the three stores directly and imports neither pandas, MLflow nor Dagster when the stores
-are the project's own SQLite and DuckDB files, so the command answers in well under two seconds.
-A store configured elsewhere (an MLflow server, a Postgres Dagster instance) is read through its
-library instead, slower but the same answer; ``emergent_pipeline_tests/test_status.py`` checks that
-both ways agree.
+The registry is read through ``MlflowClient`` and the runs through ``DagsterInstance``, their public
+APIs, whatever store each is configured with (SQLite files, an MLflow server, PostgreSQL): an upgrade
+of either library changes nothing here. Neither is imported until a report is asked for.
+
+Two audiences: the command, run on the pipeline's own machine, shows each failure's cause as the run
+recorded it (paths and messages included); the REST API, which anyone who reaches the port may call,
+shows what failed and the kind of failure in words, and leaves the detail to the run's log in the
+Dagster UI. A failure message names the user's files, folders and data; it is not for every caller.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -21,22 +22,28 @@ import duckdb
 from emergent_pipeline.paths import CHALLENGER, CHAMPION, MODEL_NAME, process_alive
 
 FAILED = ("FAILURE", "CANCELED")
+RUN_WINDOW = 50
+"""Runs read to find each job's newest one (the report lists the newest ten)."""
+DETAIL_ELSEWHERE = "the run's log in the Dagster UI has the detail"
 
 
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _iso(seconds: float | None) -> str | None:
-    return None if seconds is None else datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="seconds")
+def _iso(value: float | datetime | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(value, timezone.utc).isoformat(timespec="seconds")
 
 
 def snapshot_facts(path: str) -> dict:
-    """The served snapshot: newest price day, symbols, publication time, and the manifest the
-    pipeline wrote with it (the model whose scores it serves)."""
-    try:
-        published = os.stat(path).st_mtime
-    except FileNotFoundError:
+    """The served snapshot: newest price day, symbols, publication time (the manifest's, written when the
+    pipeline published it; a copied file keeps it), and the model whose scores it serves."""
+    if not os.path.exists(path):
         return {"status": "no data", "reason": "no serving snapshot yet: run `make run` or the daily_refresh job"}
     try:
         with duckdb.connect(path, read_only=True) as conn:
@@ -52,112 +59,106 @@ def snapshot_facts(path: str) -> dict:
         return {"status": "unreadable", "reason": f"the serving snapshot cannot be read ({type(error).__name__}): run the daily_refresh job"}
     return {
         "status": "ok", "newest_price_date": None if newest is None else str(newest), "symbols": int(symbols),
-        "snapshot_published_at": _iso(published),
+        "snapshot_published_at": _iso(manifest.get("published_at")),
         "serving_model_version": manifest.get("model_version"),
         "newest_signal_date": None if manifest.get("signal_date") is None else str(manifest["signal_date"]),
     }
 
 
 def registry_aliases(tracking_uri: str, model_name: str = MODEL_NAME) -> dict[str, str | None]:
-    """Which version ``champion`` and ``challenger`` point at (None: no such alias)."""
-    aliases: dict[str, str | None] = {CHAMPION: None, CHALLENGER: None}
-    if tracking_uri.startswith("sqlite:///"):
-        path = Path(tracking_uri.removeprefix("sqlite:///"))
-        if not path.exists():
-            return aliases
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
-            try:
-                rows = conn.execute("SELECT alias, version FROM registered_model_aliases WHERE name = ?", (model_name,)).fetchall()
-            except sqlite3.OperationalError:  # an empty tracking database: no registry tables yet
-                return aliases
-        return {**aliases, **{alias: str(version) for alias, version in rows if alias in aliases}}
-    from emergent_pipeline.model_registry import ModelStore, default_artifact_root
+    """Which version ``champion`` and ``challenger`` point at (None: no such alias, or no registry yet)."""
+    if tracking_uri.startswith("sqlite:///") and not Path(tracking_uri.removeprefix("sqlite:///")).exists():
+        return {CHAMPION: None, CHALLENGER: None}  # nothing registered; opening the URI would create the database
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
 
-    store = ModelStore(tracking_uri, default_artifact_root(), model_name=model_name)
-    return {alias: (str(v.version) if (v := store.version_by_alias(alias)) else None) for alias in aliases}
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    aliases: dict[str, str | None] = {}
+    for alias in (CHAMPION, CHALLENGER):
+        try:
+            aliases[alias] = str(client.get_model_version_by_alias(model_name, alias).version)
+        except MlflowException:
+            aliases[alias] = None
+    return aliases
 
 
-def _failure_reason(events: list[dict]) -> str | None:
-    """Why a run failed, from its events: the first failed step's own message, else the run's."""
-    for event in events:
-        dagster_event = event.get("dagster_event") or {}
-        if dagster_event.get("event_type_value") == "STEP_FAILURE":
-            data = dagster_event.get("event_specific_data") or {}
-            described = (data.get("user_failure_data") or {}).get("description")
-            error = (data.get("error") or {}).get("message")
-            return f"{dagster_event.get('step_key')}: {(described or error or 'failed').strip()}"
-    for event in reversed(events):
-        dagster_event = event.get("dagster_event") or {}
-        if dagster_event.get("event_type_value") in ("PIPELINE_FAILURE", "PIPELINE_CANCELED"):
-            return dagster_event.get("message") or event.get("user_message")
-    return None
-
-
-def _sqlite_runs(home: Path, limit: int) -> list[dict]:
-    """Runs from the instance's default SQLite storage (``history/runs.db``, one events file a run)."""
-    with sqlite3.connect(f"file:{home / 'history' / 'runs.db'}?mode=ro", uri=True) as conn:
-        rows = conn.execute(
-            "SELECT run_id, pipeline_name, status, start_time, end_time FROM runs ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
-    runs = []
-    for run_id, job, status, started, ended in rows:
-        run = {"run_id": run_id, "job": job, "status": status, "started_at": _iso(started), "ended_at": _iso(ended)}
-        events_file = home / "history" / "runs" / f"{run_id}.db"
-        if status in FAILED + ("STARTED",) and events_file.exists():
-            with sqlite3.connect(f"file:{events_file}?mode=ro", uri=True) as conn:
-                events = [json.loads(e) for (e,) in conn.execute(
-                    "SELECT event FROM event_logs WHERE dagster_event_type IN "
-                    "('STEP_FAILURE', 'PIPELINE_FAILURE', 'PIPELINE_CANCELED', 'ENGINE_EVENT', 'PIPELINE_START') ORDER BY id").fetchall()]
-            _describe(run, events)
-        runs.append(run)
-    return runs
-
-
-def _describe(run: dict, events: list[dict]) -> None:
-    """Add the failure reason of a failed run, and flag a run shown as started whose process is gone."""
-    if run["status"] in FAILED:
-        run["failure"] = _failure_reason(events)
-    elif run["status"] == "STARTED":
-        pids = [(e.get("dagster_event") or {}).get("pid") for e in events]
-        pid = next((p for p in reversed(pids) if p), None)
-        if pid is not None and not process_alive(int(pid)):
-            run["status"] = "STARTED (process gone)"
-            run["failure"] = f"its process (pid {pid}) is gone: the next run marks it failed"
-
-
-def _instance_runs(home: Path, limit: int) -> list[dict]:
-    """Runs through Dagster's own API (any storage the instance is configured with)."""
+def _failure(instance, run_id: str) -> dict:
+    """Why a run failed, from its events: the first failed step (its name, the kind of failure, and its
+    own message), else the run's failure message."""
     import dagster as dg
-    from dagster._serdes import serialize_value
 
-    instance = dg.DagsterInstance.from_config(str(home))
-    runs = []
-    for record in instance.get_run_records(limit=limit):
-        run = record.dagster_run
-        started, ended = record.start_time, record.end_time
-        entry = {"run_id": run.run_id, "job": run.job_name, "status": run.status.value, "started_at": _iso(started), "ended_at": _iso(ended)}
-        if run.status.value in FAILED + ("STARTED",):
-            events = [json.loads(serialize_value(e)) for e in instance.all_logs(run.run_id) if e.dagster_event is not None]
-            _describe(entry, events)
-        runs.append(entry)
-    return runs
+    for entry in instance.all_logs(run_id, of_type={dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RUN_FAILURE,
+                                                    dg.DagsterEventType.RUN_CANCELED}):
+        event = entry.dagster_event
+        if event.is_step_failure:
+            data = event.step_failure_data
+            described = data.user_failure_data.description if data.user_failure_data else None
+            kind = ("input refused" if described else
+                    "a blocking check failed" if data.error and data.error.cls_name == "DagsterAssetCheckFailedError" else
+                    f"error {data.error.cls_name}" if data.error and data.error.cls_name else "failed")
+            message = (described or (data.error.message if data.error else "") or "failed").strip()
+            return {"step": event.step_key, "kind": kind, "message": f"{event.step_key}: {message}"}
+    for entry in reversed(instance.all_logs(run_id, of_type={dg.DagsterEventType.RUN_FAILURE, dg.DagsterEventType.RUN_CANCELED})):
+        return {"step": None, "kind": "run failed before any step" if entry.dagster_event.is_run_failure else "canceled",
+                "message": entry.dagster_event.message or entry.user_message}
+    return {"step": None, "kind": "failed", "message": None}
+
+
+def _gone(instance, run_id: str) -> int | None:
+    """The process id of a run shown as started whose process is no longer there, else None."""
+    import dagster as dg
+
+    pids = [e.dagster_event.pid for e in instance.all_logs(run_id, of_type={dg.DagsterEventType.RUN_START, dg.DagsterEventType.ENGINE_EVENT})]
+    pid = next((p for p in reversed(pids) if p), None)
+    return pid if pid is not None and not process_alive(int(pid)) else None
+
+
+def _run_entry(instance, record, explain: bool) -> dict:
+    """A run as the report shows it; with ``explain``, a failed one with why, a started one whose
+    process is gone flagged."""
+    run = record.dagster_run
+    entry = {"run_id": run.run_id, "job": run.job_name, "status": run.status.value,
+             "started_at": _iso(record.start_time), "ended_at": _iso(record.end_time)}
+    if not explain:
+        return entry
+    if entry["status"] in FAILED:
+        entry["cause"] = _failure(instance, run.run_id)
+    elif entry["status"] == "STARTED" and (pid := _gone(instance, run.run_id)) is not None:
+        entry["status"] = "STARTED (process gone)"
+        entry["cause"] = {"step": None, "kind": "process gone", "message": f"its process (pid {pid}) is gone: the next run marks it failed"}
+    return entry
+
+
+def _has_run_storage(home: Path) -> bool:
+    """Whether the instance has stored runs to read: its default SQLite storage exists, or its
+    dagster.yaml configures a storage elsewhere. (Opening an instance with neither creates files.)"""
+    config = home / "dagster.yaml"
+    return (home / "history").exists() or (config.exists() and "storage" in config.read_text())
 
 
 def dagster_runs(home: Path | None, limit: int = 10) -> tuple[list[dict], str]:
-    """The instance's newest runs, newest first, each failed one with its reason; and where they were
-    read from (or why there are none)."""
+    """The instance's newest runs (``RUN_WINDOW`` of them, newest first; the report shows ``limit``),
+    each failed one with its cause; and where they were read from (or why there are none)."""
     if home is None:
         return [], "no Dagster instance: set DAGSTER_HOME (make run and make dev use .dagster_home)"
-    if (home / "history" / "runs.db").exists():
-        try:
-            return _sqlite_runs(home, limit), "the Dagster instance's run storage"
-        except (sqlite3.Error, json.JSONDecodeError, KeyError):
-            pass  # another storage layout than this module knows: ask Dagster itself
-    if not (home / "dagster.yaml").exists() and not (home / "history").exists():
+    if not _has_run_storage(home):
         return [], "the Dagster instance has no run yet"
     try:
-        return _instance_runs(home, limit), "the Dagster instance (through its API)"
+        import dagster as dg
+
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            records = instance.get_run_records(limit=max(limit, RUN_WINDOW))
+            return [_run_entry(instance, r, explain=i < limit) for i, r in enumerate(records)], "the Dagster instance"
     except Exception as error:  # noqa: BLE001 - the status must answer even when the instance cannot be read
         return [], f"the Dagster instance cannot be read ({type(error).__name__})"
+
+
+def failing_jobs(runs: list[dict]) -> list[dict]:
+    """Jobs whose newest run failed: what they last served is older than it should be."""
+    newest: dict[str, dict] = {}
+    for run in runs:  # newest first
+        newest.setdefault(run["job"], run)
+    return [{"job": job, "run_id": run["run_id"], "ended_at": run["ended_at"]} for job, run in newest.items() if run["status"] in FAILED]
 
 
 def ml_status(aliases: dict[str, str | None], snapshot: dict, served: dict | None = None) -> dict:
@@ -181,26 +182,50 @@ def ml_status(aliases: dict[str, str | None], snapshot: dict, served: dict | Non
     }
 
 
+def shown_failure(cause: dict | None, detail: bool) -> str | None:
+    """A failure as a caller reads it: the run's own message (``detail``), else the failed step and the
+    kind of failure in words, with where the detail is."""
+    if cause is None:
+        return None
+    if detail:
+        return cause["message"]
+    where = f"step {cause['step']}" if cause.get("step") else "the run"
+    return f"{where}: {cause['kind']}; {DETAIL_ELSEWHERE}"
+
+
 def status_report(snapshot_path: str, tracking_uri: str, home: Path | None, served: dict | None = None,
-                  run_failures: list[dict] | None = None) -> dict:
+                  run_failures: list[dict] | None = None, detail: bool = True) -> dict:
     """The whole report, in the guide's shape (``system_status.ml_status``, ...) with the fields the
-    project's clients already read (``data``, ``models``, ``recent_runs``, ``recent_failures``)."""
+    project's clients already read (``data``, ``models``, ``recent_runs``, ``recent_failures``).
+    ``detail``: each failure's own message (paths included), for the pipeline's own machine; without
+    it, the kind of failure in words. ``run_failures``: failures recorded elsewhere (the
+    ``run_failures`` table), each with ``message``."""
     snapshot = snapshot_facts(snapshot_path)
     aliases = registry_aliases(tracking_uri)
-    runs, runs_from = dagster_runs(home)
-    failures = [{"run_id": r["run_id"], "job": r["job"], "status": r["status"], "ended_at": r["ended_at"], "failure": r.get("failure")}
+    window, runs_from = dagster_runs(home)
+    runs = window[:10]
+    failures = [{"run_id": r["run_id"], "job": r["job"], "status": r["status"], "ended_at": r["ended_at"], "cause": r.get("cause")}
                 for r in runs if r["status"] in FAILED or r["status"].endswith("(process gone)")]
     known = {f["run_id"] for f in failures}
-    failures += [f for f in run_failures or [] if f.get("run_id") not in known]
+    failures += [{**{k: f.get(k) for k in ("run_id", "job", "status", "ended_at")},
+                  "cause": {"step": None, "kind": "recorded by run_failure_recorder", "message": f.get("message")}}
+                 for f in run_failures or [] if f.get("run_id") not in known]
+    for entry in [*runs, *failures]:
+        if "cause" in entry:
+            entry["failure"] = shown_failure(entry.pop("cause"), detail)
     ml = ml_status(aliases, snapshot, served)
+    failing = failing_jobs(window)
     data = {k: snapshot.get(k) for k in ("status", "newest_price_date", "symbols", "snapshot_published_at", "reason")}
-    overall = "ok" if data["status"] == "ok" and ml["status"] == "ok" else "down" if data["status"] != "ok" else "degraded"
+    reasons = [data["reason"]] if data["status"] != "ok" else []
+    reasons += [ml["reason"]] if ml["status"] != "ok" else []
+    reasons += [f"the newest run of {f['job']} failed ({f['ended_at']}): what it produces is not up to date" for f in failing]
+    overall = "down" if data["status"] != "ok" else "degraded" if reasons else "ok"
     return {
         "success": True,
         "system_status": {
-            "status": overall, "data_status": data, "ml_status": ml,
-            "pipeline_status": {"runs_from": runs_from, "recent_runs": len(runs), "recent_failures": len(failures),
-                                "last_success": next(({"job": r["job"], "ended_at": r["ended_at"]} for r in runs if r["status"] == "SUCCESS"), None)},
+            "status": overall, "reasons": reasons, "data_status": data, "ml_status": ml,
+            "pipeline_status": {"runs_from": runs_from, "recent_runs": len(runs), "recent_failures": len(failures), "failing_jobs": failing,
+                                "last_success": next(({"job": r["job"], "ended_at": r["ended_at"]} for r in window if r["status"] == "SUCCESS"), None)},
         },
         "data": {k: snapshot.get(k) for k in ("newest_price_date", "symbols", "snapshot_published_at")},
         "models": aliases,

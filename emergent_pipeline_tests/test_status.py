@@ -13,10 +13,10 @@ import pytest
 
 from emergent_pipeline.defs.prices.resources import PriceSourceResource
 from emergent_pipeline.sources.bundled import PRICES_FILE
-from emergent_pipeline.status import _instance_runs, _sqlite_runs, registry_aliases, status_report
+from emergent_pipeline.status import dagster_runs, failing_jobs, registry_aliases, status_report
 
 from emergent_pipeline_tests.conftest import PipelineStore, RetrainingPolicy, mlflow_resource
-from emergent_pipeline_tests.test_api import Server, app_for
+from emergent_pipeline_tests.conftest import Server, app_for
 
 INGEST = ["universe", "price_history", "fundamentals", "benchmark_history"]
 
@@ -41,25 +41,37 @@ def instance_with_runs(definitions, tmp_path_factory) -> Path:
     return home
 
 
-def test_the_instance_files_and_dagsters_api_give_the_same_runs(instance_with_runs):
-    fast, through_dagster = _sqlite_runs(instance_with_runs, 10), _instance_runs(instance_with_runs, 10)
-    assert fast == through_dagster and [r["status"] for r in fast] == ["FAILURE", "SUCCESS"]
-    failure = fast[0]["failure"]
-    assert failure.startswith("source_data: nothing stored, every table kept as it was: ") and "missing.csv" in failure
+def test_runs_and_their_causes_come_from_dagsters_api(instance_with_runs):
+    runs, source = dagster_runs(instance_with_runs)
+    assert source == "the Dagster instance" and [r["status"] for r in runs] == ["FAILURE", "SUCCESS"]
+    cause = runs[0]["cause"]
+    assert cause["step"] == "source_data" and cause["kind"] == "input refused"
+    assert cause["message"].startswith("source_data: nothing stored, every table kept as it was: ") and "missing.csv" in cause["message"]
+    assert failing_jobs(runs) == [{"job": runs[0]["job"], "run_id": runs[0]["run_id"], "ended_at": runs[0]["ended_at"]}]
 
 
-def test_failed_runs_show_in_the_api_and_the_cli_without_a_daemon(instance_with_runs, bundled_db, monkeypatch):
+def test_a_failed_run_shows_in_the_api_without_its_paths_and_in_the_cli_with_them(instance_with_runs, bundled_db, monkeypatch):
+    """Any caller of the API reads what failed and its kind; the message, which names the user's files,
+    stays in the run log and in `emergent-pipeline status` on the pipeline's machine. The newest run of
+    the job failed, so the status is degraded, not ok."""
     monkeypatch.setenv("DAGSTER_HOME", str(instance_with_runs))
     with Server(app_for(bundled_db)) as client:
-        status = client.get("/system/status").json()
+        response = client.get("/system/status")
+    status, folder = response.json(), instance_with_runs.parent
+    assert str(folder) not in response.text and "missing.csv" not in response.text and "/tmp" not in response.text
     failures = status["recent_failures"]
-    assert len(failures) == 1 and failures[0]["failure"].startswith("source_data: nothing stored")
-    assert status["system_status"]["pipeline_status"]["recent_failures"] == 1 and [r["status"] for r in status["recent_runs"]] == ["FAILURE", "SUCCESS"]
+    assert len(failures) == 1 and failures[0]["failure"] == "step source_data: input refused; the run's log in the Dagster UI has the detail"
+    system = status["system_status"]
+    assert system["status"] == "degraded" and system["reasons"] == [
+        f"the newest run of {failures[0]['job']} failed ({failures[0]['ended_at']}): what it produces is not up to date"]
+    assert system["pipeline_status"]["recent_failures"] == 1 and [r["status"] for r in status["recent_runs"]] == ["FAILURE", "SUCCESS"]
     env = {**os.environ, "DAGSTER_HOME": str(instance_with_runs), "EMERGENT_PIPELINE_SERVING_DB": str(Path(bundled_db).parent / "serving.duckdb"),
            "EMERGENT_PIPELINE_MLFLOW_URI": f"sqlite:///{Path(bundled_db).parent / 'mlruns' / 'mlflow.db'}"}
     printed = subprocess.run([str(Path(sys.executable).parent / "emergent-pipeline"), "status"], env=env, capture_output=True, text=True, timeout=60)
     cli = json.loads(printed.stdout)
-    assert cli["recent_failures"] == failures and cli["models"] == status["models"] == {"champion": "1", "challenger": "1"}
+    assert [f["run_id"] for f in cli["recent_failures"]] == [f["run_id"] for f in failures]
+    assert cli["recent_failures"][0]["failure"].startswith("source_data: nothing stored") and str(folder / "missing.csv") in printed.stdout
+    assert cli["models"] == status["models"] == {"champion": "1", "challenger": "1"} and cli["system_status"]["status"] == "degraded"
     assert cli["system_status"]["ml_status"]["serving_model_version"] == "1"
 
 

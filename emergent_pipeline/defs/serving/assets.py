@@ -17,7 +17,7 @@ from emergent_pipeline.storage import publish_snapshot, serving_db_path
 
 MANIFEST = """
 CREATE OR REPLACE TABLE snapshot_manifest AS
-SELECT now()::TIMESTAMP AS published_at, (SELECT max(date) FROM price_history) AS price_date,
+SELECT (now() AT TIME ZONE 'UTC') AS published_at, (SELECT max(date) FROM price_history) AS price_date,
        (SELECT max(date) FROM signal_outcomes) AS signal_date,
        (SELECT string_agg(DISTINCT model_version, ',' ORDER BY model_version) FROM ml_enhanced_signals e
         JOIN signal_labels l USING (symbol, date) WHERE l.outcome = 'open' AND e.ml_status = 'scored') AS model_version,
