@@ -151,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     serve.add_argument("--cors-origin", action="append", default=None, dest="cors_origins", metavar="ORIGIN",
                        help="an origin a browser front end may call from, e.g. http://localhost:3000; repeatable (default: none)")
+    serve.add_argument("--allowed-host", action="append", default=None, dest="allowed_hosts", metavar="HOST",
+                       help="a Host header to serve besides localhost, 127.0.0.1 and ::1 (the name clients reach this server by, "
+                            "e.g. signals.example.com); repeatable. Other hosts get 400")
     serve.add_argument("--max-body-bytes", type=int, default=None, help="largest request body accepted (default 65536)")
     signals = commands.add_parser("signals", help="the top ML-enhanced signals of the newest day, as a table")
     signals.add_argument("--max", type=int, default=20, dest="max_symbols")
@@ -190,11 +193,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         import uvicorn
 
-        from emergent_pipeline.api.app import CORS_ENV, MAX_BODY_ENV, create_app
+        from emergent_pipeline.api.app import CORS_ENV, HOSTS_ENV, MAX_BODY_ENV, create_app
 
         # Through the environment, so that every worker process of a factory app gets the same settings.
         if args.cors_origins:
             os.environ[CORS_ENV] = ",".join(args.cors_origins)
+        hosts = [*(args.allowed_hosts or []), *([args.host] if args.host not in ("0.0.0.0", "::", "") else [])]
+        if hosts:
+            os.environ[HOSTS_ENV] = ",".join([*hosts, *filter(None, os.environ.get(HOSTS_ENV, "").split(","))])
         if args.max_body_bytes:
             os.environ[MAX_BODY_ENV] = str(args.max_body_bytes)
         if args.workers > 1:

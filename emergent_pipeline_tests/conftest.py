@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import shutil
+import socket
+import threading
+import time
 from pathlib import Path
 
 import dagster as dg
 import duckdb
+import httpx
 import pandas as pd
 import pytest
+import uvicorn
 
 from emergent_pipeline.defs.automation.resources import RetrainingPolicy
 from emergent_pipeline.defs.ml.resources import MLflowResource
 from emergent_pipeline.defs.store import PipelineStore
 from emergent_pipeline.defs.prices.resources import PriceSourceResource
 from emergent_pipeline.definitions import defs as load_defs
+from emergent_pipeline.api.app import create_app
 
 
 @pytest.fixture(scope="session")
@@ -139,3 +145,53 @@ def table_text(value: dg.TableMetadataValue) -> str:
 
 def table_rows(value: dg.TableMetadataValue) -> list[dict]:
     return [dict(record.data) for record in value.records]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """uvicorn serving the app in a background thread, stopped at the end; entered once the app has
+    loaded its champion (it does so in the background, while it already answers)."""
+
+    def __init__(self, app):
+        self.app = app
+        self.port = free_port()
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        warm = getattr(getattr(self.app, "state", None), "warm", None)
+        if warm is not None:
+            warm.wait(timeout=60)
+        return httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30)
+
+    def __exit__(self, *exc):
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+def app_on(folder: Path, **options):
+    """The API over ``folder``'s snapshot (``serving.duckdb``) and MLflow store (``mlruns``)."""
+    return create_app(snapshot_path=str(folder / "serving.duckdb"), tracking_uri=f"sqlite:///{folder / 'mlruns' / 'mlflow.db'}", **options)
+
+
+def app_for(db: Path, **options):
+    """The API over the stores beside the pipeline's database ``db``."""
+    return app_on(Path(db).parent, **options)
+
+
+@pytest.fixture
+def private(bundled_db, tmp_path) -> Path:
+    """The bundled run's snapshot and model store, copied: the test may break them (the copied
+    experiment's artifacts stay in the shared folder: read them, never write)."""
+    shutil.copy(Path(bundled_db).parent / "serving.duckdb", tmp_path / "serving.duckdb")
+    shutil.copytree(Path(bundled_db).parent / "mlruns", tmp_path / "mlruns")
+    return tmp_path

@@ -4,44 +4,16 @@ import shutil
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
-import httpx
 import pytest
-import uvicorn
 
 from emergent_pipeline.api.app import create_app
 from emergent_pipeline.api.engine import MLEnhancedSignalEngine
 from emergent_pipeline.core.strategies.registry import STRATEGY_NAMES
 from emergent_pipeline.defs.prices.resources import PriceSourceResource
 
-from emergent_pipeline_tests.conftest import materialize, private_copy, read
-from emergent_pipeline_tests.test_end_to_end import free_port
-
-
-class Server:
-    """uvicorn serving the app in a background thread, stopped at the end."""
-
-    def __init__(self, app):
-        self.port = free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30)
-
-    def __exit__(self, *exc):
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
-
-
-def app_for(db: Path):
-    return create_app(snapshot_path=str(Path(db).parent / "serving.duckdb"), tracking_uri=f"sqlite:///{Path(db).parent / 'mlruns' / 'mlflow.db'}")
+from emergent_pipeline_tests.conftest import Server, app_for, materialize, private_copy, read
 
 
 @pytest.fixture(scope="module")
@@ -228,7 +200,8 @@ def test_market_context_performance_status_health_strategies(api, bundled_db):
     assert ml["status"] == "ok" and ml["champion_version"] == ml["serving_model_version"] == ml["loaded_version"] == "1" and ml["in_step"]
     assert api.get("/health").json() == {"status": "ok", "snapshot": True}
     ready = api.get("/health/ready")
-    assert ready.status_code == 200 and ready.json() == {"status": "ready", "champion_version": "1", "newest_price_date": "2018-02-07", "reasons": []}
+    assert ready.status_code == 200 and ready.json() == {"status": "ready", "champion_version": "1", "newest_price_date": "2018-02-07", "reasons": [],
+                                                  "warnings": []}
     strategies = api.get("/strategies").json()
     assert [s["name"] for s in strategies["strategies"]] == list(STRATEGY_NAMES)
 

@@ -6,26 +6,11 @@ import threading
 from pathlib import Path
 
 import duckdb
-import pytest
 
-from emergent_pipeline.api.app import create_app
 from emergent_pipeline.api.queries import SnapshotReader
 from emergent_pipeline.model_registry import CHAMPION, MODEL_NAME
 
-from emergent_pipeline_tests.conftest import mlflow_resource
-from emergent_pipeline_tests.test_api import Server
-
-
-@pytest.fixture
-def private(bundled_db, tmp_path) -> Path:
-    """The bundled run's snapshot and model store, copied: this test may break them."""
-    shutil.copy(Path(bundled_db).parent / "serving.duckdb", tmp_path / "serving.duckdb")
-    shutil.copytree(Path(bundled_db).parent / "mlruns", tmp_path / "mlruns")
-    return tmp_path
-
-
-def app_on(folder: Path, **options):
-    return create_app(snapshot_path=str(folder / "serving.duckdb"), tracking_uri=f"sqlite:///{folder / 'mlruns' / 'mlflow.db'}", **options)
+from emergent_pipeline_tests.conftest import Server, app_on, mlflow_resource
 
 
 def new_version(folder: Path, name: str, model_bytes: bytes | None = None) -> tuple[str, Path]:

@@ -3,7 +3,6 @@
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,16 +14,10 @@ from dagster_graphql import DagsterGraphQLClient
 
 from emergent_pipeline.storage import PROJECT_ROOT
 
-from emergent_pipeline_tests.conftest import read
+from emergent_pipeline_tests.conftest import free_port, read
 
 START_TIMEOUT = 180
 RUN_TIMEOUT = 420
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_until_up(port: int, process: subprocess.Popen) -> None:

@@ -1,5 +1,8 @@
-"""Serving: the REST API (FastAPI) and the Python API, over the snapshot the pipeline publishes."""
+"""Serving: the REST API (FastAPI) and the Python API, over the snapshot the pipeline publishes.
 
-from emergent_pipeline.api.engine import MLEnhancedSignalEngine
+``python -m emergent_pipeline.api`` starts the REST API (the options of `emergent-pipeline serve`)."""
 
-__all__ = ["MLEnhancedSignalEngine"]
+from emergent_pipeline.api.champion import MLInferenceEngine
+from emergent_pipeline.api.engine import MLEnhancedSignalEngine, SignalList
+
+__all__ = ["MLEnhancedSignalEngine", "MLInferenceEngine", "SignalList"]

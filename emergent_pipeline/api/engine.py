@@ -11,9 +11,12 @@ It reads what the pipeline stored (the serving snapshot); it never recomputes th
 
 from __future__ import annotations
 
+import copy
 import json
+import logging
 import math
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,10 +26,16 @@ import pandas as pd
 
 from emergent_pipeline.api import queries
 from emergent_pipeline.core.market_context import REGIME_MEANING, MarketContextParams, trend_strength, volatility_level
+from emergent_pipeline.core.recommendations import SKIP
 from emergent_pipeline.core.shariah import STATUSES, admitted_statuses, screening_policy
 from emergent_pipeline.paths import default_tracking_uri
 from emergent_pipeline.status import registry_aliases
 
+LOG = logging.getLogger(__name__)
+DAYS_SHAPED = 16
+"""Days whose live signals are kept shaped (per snapshot): a front end paging through recent days
+reuses them instead of shaping each day again on every request."""
+ML_FIELDS = ("ml_probability", "expected_return", "ml_recommendation", "ml_quality_score", "confidence_adjustment")
 SIGNAL_FIELDS = [
     "symbol", "date", "signal_type", "consensus_confidence", "agreement", "supporters", "strategies", "entry_price",
     "target_price", "stop_loss", "validity_days", "composite_score", "quality_tier", "shariah_status",
@@ -88,9 +97,9 @@ def take_symbols(rows: list[dict], max_symbols: int) -> list[dict]:
 def filter_signals(rows: list[dict], day: pd.Timestamp, *, shariah_only: bool, admit_unknown: bool, standard: str | None,
                    max_symbols: int, symbols: list[str] | None = None, min_ml_probability: float = 0.0,
                    min_confidence: float = 0.0, confidence_field: str = "consensus_confidence", use_ml: bool = True,
-                   what: str = "consensus signals", known_symbols: frozenset[str] | None = None) -> Selection:
+                   what: str = "consensus signals", known_symbols: frozenset[str] | None = None, recommended_only: bool = False) -> Selection:
     """Apply a request's filters in order (symbols, Shariah policy on each signal's own day, ML
-    probability, confidence, at most ``max_symbols`` symbols) and count what each one removed."""
+    probability, recommended only, confidence, at most ``max_symbols`` symbols) and count what each one removed."""
     live = len(rows)
     stages: list[str] = []
     wanted = {s.upper() for s in symbols or []}
@@ -114,6 +123,10 @@ def filter_signals(rows: list[dict], day: pd.Timestamp, *, shariah_only: bool, a
         before = len(rows)
         rows = [r for r in rows if r.get("ml_probability") is not None and r["ml_probability"] >= min_ml_probability]
         stages.append(f"min_ml_probability {min_ml_probability:g} excluded {before - len(rows)} (unscored ones included)")
+    if recommended_only:
+        before = len(rows)
+        rows = [r for r in rows if r.get("ml_recommendation") not in (None, SKIP)]
+        stages.append(f"recommended_only excluded {before - len(rows)} ({SKIP} or unscored)")
     if min_confidence > 0:
         before = len(rows)
         rows = [r for r in rows if (r.get(confidence_field) or 0.0) >= min_confidence]
@@ -124,6 +137,18 @@ def filter_signals(rows: list[dict], day: pd.Timestamp, *, shariah_only: bool, a
         note = (f"no {what} live on {day:%Y-%m-%d}" if live == 0
                 else f"{live} {what} live on {day:%Y-%m-%d}; " + "; ".join(stages) + ": none left")
     return Selection(rows, day, live, shariah, note, unknown)
+
+
+class SignalList(list):
+    """The signals of an answer (a list of dicts), with what the filters did: ``note`` (why the list is
+    empty, None when it is not), ``as_of``, ``live_signals`` (live on the day before the filters),
+    ``shariah_filter`` and ``unknown_symbols``."""
+
+    note: str | None = None
+    as_of: str | None = None
+    live_signals: int = 0
+    shariah_filter: dict | None = None
+    unknown_symbols: list[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -143,10 +168,13 @@ class MLEnhancedSignalEngine:
         self.admit_unknown = admit_unknown
         self.reader = queries.SnapshotReader(snapshot_path)
         self.tracking_uri = tracking_uri or default_tracking_uri()
-        self._records: dict = {}
+        self._shaped: OrderedDict = OrderedDict()
+        self._shaping: dict = {}
         self._facts: dict = {}
+        self._contexts: dict = {}
+        self._lock = threading.Lock()
         self.encoded: dict[int, bytes] = {}
-        """Each cached live signal serialised once (JSON bytes by ``id`` of its dict): the REST API
+        """Each shaped live signal serialised once (JSON bytes by ``id`` of its dict): the REST API
         answers by joining them, without serialising hundreds of rows per request."""
 
     def facts(self) -> SnapshotFacts:
@@ -178,33 +206,63 @@ class MLEnhancedSignalEngine:
 
     def live_records(self, day: pd.Timestamp) -> list[dict]:
         """Every signal live on ``day`` as response-ready dicts, best first, built once per snapshot
-        and day: a request then only filters and slices a list (no DataFrame work per request)."""
-        key = (self.reader.snapshot().version, day, self.enable_ml)
-        cached = self._records.get(key)
-        if cached is None:
-            context = self.get_market_context(day)
-            cached = records(queries.live_signals(self.reader, day), SIGNAL_FIELDS)
-            for signal in cached:
-                signal["market_context"] = context
-                if not self.enable_ml:
-                    for field in ("ml_probability", "expected_return", "ml_recommendation", "ml_quality_score", "confidence_adjustment"):
-                        signal[field] = None
-            encoded = {id(signal): orjson.dumps(signal, option=orjson.OPT_SERIALIZE_NUMPY) for signal in cached}
-            self._records, self.encoded = {key: cached}, encoded  # one snapshot and day at a time is all a server needs
+        and day (the last :data:`DAYS_SHAPED` days asked for are kept): a request then only filters
+        and slices a list (no DataFrame work per request). Requests that arrive together for a day not
+        yet shaped wait for one of them to shape it, rather than each shaping it again."""
+        version = self.reader.snapshot().version
+        key = (version, day, self.enable_ml)
+        with self._lock:
+            cached = self._shaped.get(key)
+            if cached is not None:
+                self._shaped.move_to_end(key)
+                return cached
+            shaping = self._shaping.setdefault(key, threading.Lock())
+        with shaping:
+            with self._lock:
+                cached = self._shaped.get(key)
+            if cached is None:
+                cached = self._shape(day)
+                with self._lock:
+                    self._keep(key, cached)
+        with self._lock:
+            self._shaping.pop(key, None)
         return cached
 
+    def _shape(self, day: pd.Timestamp) -> list[dict]:
+        context = self._context_on(day)
+        shaped = records(queries.live_signals(self.reader, day), SIGNAL_FIELDS)
+        for signal in shaped:
+            signal["market_context"] = context
+            if not self.enable_ml:
+                signal.update(dict.fromkeys(ML_FIELDS))
+        return shaped
+
+    def _keep(self, key, shaped: list[dict]) -> None:
+        """Keep a shaped day, each row serialised once; an earlier publication's days and the least
+        recently asked beyond :data:`DAYS_SHAPED` are dropped. Called under ``_lock``."""
+        for old in [k for k in self._shaped if k[0] != key[0]]:
+            self._forget(old)
+        self._shaped[key] = shaped
+        self.encoded.update({id(signal): orjson.dumps(signal, option=orjson.OPT_SERIALIZE_NUMPY) for signal in shaped})
+        while len(self._shaped) > DAYS_SHAPED:
+            self._forget(next(iter(self._shaped)))
+
+    def _forget(self, key) -> None:
+        for signal in self._shaped.pop(key):
+            self.encoded.pop(id(signal), None)
+
     def has_shaped(self, as_of) -> bool:
-        """Whether the live signals a request for ``as_of`` needs are already shaped (cached) for the
-        current snapshot: only then is answering it pure in-memory work."""
-        shaped = next(iter(self._records), None)
+        """Whether the live signals a request for ``as_of`` needs are already shaped for the current
+        snapshot: only then is answering it pure in-memory work."""
         try:
             version = self.reader.snapshot().version
         except queries.NoDataError:
             return False
-        if shaped is None or shaped[0] != version:
-            return False
         facts = self._facts.get(version)
-        return facts is not None and shaped[1] == (facts.newest if as_of is None else pd.Timestamp(as_of))
+        if facts is None:
+            return False
+        day = facts.newest if as_of is None else min(pd.Timestamp(as_of), facts.newest)
+        return day >= facts.first and (version, day, self.enable_ml) in self._shaped
 
     def known_symbols(self) -> frozenset[str]:
         """Every symbol the snapshot has prices for."""
@@ -217,6 +275,7 @@ class MLEnhancedSignalEngine:
     def select(
         self, shariah_only: bool = False, max_symbols: int = 50, symbols: list[str] | None = None, as_of=None,
         min_ml_probability: float = 0.0, min_consensus_confidence: float = 0.0, admit_unknown: bool | None = None,
+        recommended_only: bool = False,
     ) -> Selection:
         """The consensus signals live on the day that pass the request's filters, best first, of at
         most ``max_symbols`` distinct symbols, with what each filter removed. A day before the stored
@@ -231,6 +290,7 @@ class MLEnhancedSignalEngine:
                 admit_unknown=self.admit_unknown if admit_unknown is None else admit_unknown, standard=self.shariah_standard(),
                 max_symbols=max_symbols, symbols=symbols, min_ml_probability=min_ml_probability,
                 min_confidence=min_consensus_confidence, use_ml=self.enable_ml, known_symbols=self.known_symbols() if symbols else None,
+                recommended_only=recommended_only,
             )
         if before:
             selection.note = f"{before}: no signal"
@@ -238,11 +298,21 @@ class MLEnhancedSignalEngine:
 
     def generate_ml_enhanced_signals(
         self, shariah_only: bool = False, max_symbols: int = 50, min_ml_probability: float = 0.0,
-        symbols: list[str] | None = None, as_of: str | None = None, admit_unknown: bool | None = None,
-    ) -> list[dict]:
+        symbols: list[str] | None = None, as_of: str | None = None, admit_unknown: bool | None = None, recommended_only: bool = False,
+    ) -> "SignalList":
         """The consensus signals live on ``as_of`` (default: the newest stored day), best first, of at
-        most ``max_symbols`` distinct symbols (``select`` also says what the filters removed)."""
-        return self.select(shariah_only, max_symbols, symbols, as_of, min_ml_probability=min_ml_probability, admit_unknown=admit_unknown).signals
+        most ``max_symbols`` distinct symbols: a list of dicts, as the guide's loop reads them, that also
+        says what the filters did (``note``, ``as_of``, ``live_signals``, ``shariah_filter``). An empty
+        answer logs its reason as a warning, so the guide's snippet, which prints nothing for no
+        signal, does not leave its reader guessing."""
+        selection = self.select(shariah_only, max_symbols, symbols, as_of, min_ml_probability=min_ml_probability,
+                                admit_unknown=admit_unknown, recommended_only=recommended_only)
+        answer = SignalList(copy.deepcopy(selection.signals))  # the shaped rows are shared by every request: the caller gets its own
+        answer.note, answer.as_of, answer.live_signals = selection.note, f"{selection.day:%Y-%m-%d}", selection.live
+        answer.shariah_filter, answer.unknown_symbols = selection.shariah, selection.unknown_symbols
+        if not answer:
+            LOG.warning("no signal: %s", selection.note)
+        return answer
 
     def ml_statistics(self, signals: list[dict]) -> dict:
         """The guide's statistics over a set of returned signals (the filter policy is reported
@@ -256,25 +326,47 @@ class MLEnhancedSignalEngine:
             "quality_distribution": dict(Counter(s["ml_quality_score"] for s in scored)),
         }
 
+    def _context_table(self) -> tuple[np.ndarray, list[dict]]:
+        """Every stored day's market context with its interpretation, in date order, built once per
+        snapshot (vectorised): a request for any day is then a binary search."""
+        version = self.reader.snapshot().version
+        cached = self._contexts.get(version)
+        if cached is None:
+            frame = self.reader.query("SELECT date, regime, volatility, trend_20d, above_sma_50, above_sma_200 FROM market_context ORDER BY date",
+                                      table="market_context")
+            if frame.empty:
+                raise queries.NoDataError("market_context is empty; run the daily_refresh job")
+            params = MarketContextParams()
+            meaning = pd.DataFrame({"regime": frame["regime"].map(REGIME_MEANING).fillna(""),
+                                    "volatility": volatility_level(frame["volatility"], params),
+                                    "trend": trend_strength(frame["trend_20d"], params)})
+            contexts = records(frame, list(frame.columns))
+            for context, interpretation in zip(contexts, records(meaning, list(meaning.columns))):
+                context["interpretation"] = interpretation
+            cached = (frame["date"].to_numpy(dtype="datetime64[ns]"), contexts)
+            self._contexts = {version: cached}
+        return cached
+
+    def has_contexts(self) -> bool:
+        """Whether the current snapshot's market contexts are built (answering is then in-memory work)."""
+        try:
+            return self.reader.snapshot().version in self._contexts
+        except queries.NoDataError:
+            return False
+
+    def _context_on(self, as_of: str | pd.Timestamp | None = None) -> dict:
+        """The market context of ``as_of`` (its newest day on or before it; default the newest), shared."""
+        dates, contexts = self._context_table()
+        if as_of is None:
+            return contexts[-1]
+        position = int(np.searchsorted(dates, np.datetime64(pd.Timestamp(as_of), "ns"), side="right")) - 1
+        if position < 0:
+            raise queries.NoDataError(f"market_context has no day on or before {pd.Timestamp(as_of):%Y-%m-%d}")
+        return contexts[position]
+
     def get_market_context(self, as_of: str | pd.Timestamp | None = None) -> dict:
         """The market context of ``as_of`` (default: the newest day), with its interpretation."""
-        row = queries.market_context_on(self.reader, None if as_of is None else pd.Timestamp(as_of))
-        params = MarketContextParams()
-        vol = pd.Series([row["volatility"]])
-        trend = pd.Series([row["trend_20d"]])
-        return {
-            "date": clean(row["date"]),
-            "regime": row["regime"],
-            "volatility": clean(row["volatility"]),
-            "trend_20d": clean(row["trend_20d"]),
-            "above_sma_50": clean(row["above_sma_50"]),
-            "above_sma_200": clean(row["above_sma_200"]),
-            "interpretation": {
-                "regime": REGIME_MEANING.get(row["regime"], ""),
-                "volatility": clean(volatility_level(vol, params)[0]),
-                "trend": clean(trend_strength(trend, params)[0]),
-            },
-        }
+        return copy.deepcopy(self._context_on(as_of))
 
     def table_or_empty(self, table: str, sql: str | None = None) -> pd.DataFrame:
         return self.reader.query(sql or f"SELECT * FROM {table}", table=table) if self.reader.has_table(table) else pd.DataFrame()

@@ -10,7 +10,10 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, 
 
 from emergent_pipeline.core.strategies.registry import STRATEGY_NAMES
 
-SYMBOL_PATTERN = r"^[A-Za-z0-9.\-^=]{1,15}$"
+SYMBOL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9.\-^=]{0,14}$"
+"""A ticker starts with a letter or a digit (``..``, ``-``, ``====`` are no ticker), then letters, digits
+and the marks exchanges put in tickers: a class or market suffix (``BRK.B``, ``RELIANCE.NS``), a dash,
+``^`` and ``=``."""
 VALID_STRATEGIES = (*STRATEGY_NAMES, "consensus", "ml_consensus")
 ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -60,7 +63,10 @@ class MLEnhancedRequest(_Request):
     admit_unknown: StrictBool = Field(False, description="With shariah_only: also keep signals whose status is UNKNOWN (ratios not computable).")
     max_symbols: WholeNumber = Field(50, ge=1, le=500, description="Signals of at most this many distinct symbols, best first.")
     min_ml_probability: StrictFloat = Field(0.0, ge=0.0, le=1.0, description="Drop signals whose ml_probability is below this.")
-    symbols: list[Ticker] | None = Field(None, max_length=500, description="Only these tickers (letters, digits, '.', '-', '^', '='; case ignored).")
+    symbols: list[Ticker] | None = Field(None, max_length=500, description="Only these tickers (a letter or digit, then letters, digits, "
+                                                                         "'.', '-', '^', '='; case ignored).")
+    recommended_only: StrictBool = Field(False, description="Keep only signals the model recommends (ml_recommendation other than SKIP; "
+                                                            "unscored ones are left out too).")
     as_of: Day | None = Field(None, description="The day to report, YYYY-MM-DD (default: the newest stored day; a later day means the newest, "
                                                  "an earlier one than the data an empty answer that says so).")
 
@@ -136,6 +142,8 @@ class ReadinessResponse(BaseModel):
     champion_version: str | None
     newest_price_date: str | None
     reasons: list[str] = Field(description="Why the server cannot serve (empty when ready).")
+    warnings: list[str] = Field(default_factory=list, description="What to know although it serves (e.g. a newer snapshot that "
+                                                                   "cannot be opened, the previous one serving instead).")
 
 
 class StrategyInfo(BaseModel):

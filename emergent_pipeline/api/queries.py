@@ -38,9 +38,16 @@ class Snapshot:
     newer one is renamed into place (the open file outlives its name)."""
 
     version: tuple[int, int]  # (inode, mtime_ns): a new publication is a new file
-    published_at: pd.Timestamp
     connection: duckdb.DuckDBPyConnection = field(compare=False, repr=False)
     tables: frozenset[str] = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A publication that could not be opened while an earlier one serves on."""
+
+    version: tuple[int, int]
+    reason: str
 
 
 class SnapshotReader:
@@ -48,7 +55,9 @@ class SnapshotReader:
     connection, a cursor per query), with a small result cache per version.
 
     ``pinned()`` holds one snapshot for a whole request: every query inside reads the same file, so
-    an answer never mixes two publications."""
+    an answer never mixes two publications. A new publication that cannot be opened (cut short, not
+    a DuckDB file) does not take the data endpoints down: the last good snapshot serves on, and
+    :meth:`warnings` says so, until a readable one is published."""
 
     def __init__(self, path: str | None = None, cache_size: int = 256):
         self.path = path or serving_db_path()
@@ -57,6 +66,9 @@ class SnapshotReader:
         self.lock = threading.Lock()
         self.open_lock = threading.Lock()
         self.current: Snapshot | None = None
+        self.refused: Refused | None = None
+        self.checked: tuple | None = None
+        """(version, reasons, newest price day) of the last readiness worked out."""
         self.pin: ContextVar[Snapshot | None] = ContextVar(f"snapshot_pin_{id(self)}", default=None)
 
     def _version(self) -> tuple[int, int]:
@@ -72,14 +84,31 @@ class SnapshotReader:
 
     def _newest(self) -> Snapshot:
         version = self._version()
-        current = self.current
-        if current is not None and current.version == version:
+        current, refused = self.current, self.refused
+        if current is not None and (current.version == version or (refused is not None and refused.version == version)):
             return current
         with self.open_lock:
-            if self.current is not None and self.current.version == self._version():
+            version = self._version()
+            if self.current is not None and (self.current.version == version or (self.refused is not None and self.refused.version == version)):
                 return self.current
-            self.current = self._open()
+            try:
+                self.current = self._open()
+            except NoDataError as error:
+                if self.current is None:
+                    raise
+                self.refused = Refused(version, str(error))  # the last good one serves on
+                return self.current
+            self.refused = None
             return self.current
+
+    def warnings(self) -> list[str]:
+        """What a reader of the answers should know although the server can serve: a newer
+        publication that could not be opened, with the earlier one serving in its place."""
+        refused = self.refused
+        if refused is None:
+            return []
+        return [f"a newer snapshot was published but cannot be opened ({refused.reason}); answers come from the previous one until "
+                "a readable snapshot is published"]
 
     def _open(self) -> Snapshot:
         """Open the file at the path, making sure the file opened is the one whose version is recorded
@@ -93,13 +122,13 @@ class SnapshotReader:
             connection = duckdb.connect()
             try:
                 connection.execute("ATTACH ? AS snapshot (READ_ONLY)", [self.path])
+                tables = frozenset(r[0] for r in connection.execute(
+                    "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'snapshot' AND table_schema = 'main'").fetchall())
             except duckdb.Error as error:
                 connection.close()
                 raise NoDataError(f"the serving snapshot cannot be read ({type(error).__name__}); run the daily_refresh job to publish a new one") from None
             if self._version() == version:
-                tables = frozenset(r[0] for r in connection.execute(
-                    "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'snapshot' AND table_schema = 'main'").fetchall())
-                return Snapshot(version, pd.Timestamp(version[1], unit="ns", tz="UTC"), connection, tables)
+                return Snapshot(version, connection, tables)
             connection.close()
         raise NoDataError("the serving snapshot keeps changing while it is opened; try again")
 
@@ -145,16 +174,16 @@ class SnapshotReader:
         except NoDataError:
             return False
 
-    def published_at(self) -> pd.Timestamp:
-        return self.snapshot().published_at
-
-    def readiness(self) -> list[str]:
-        """Why the snapshot cannot serve (empty when it can): missing, unreadable, or a table the data
-        endpoints read is missing or empty."""
+    def readiness(self) -> tuple[list[str], str | None]:
+        """Why the snapshot cannot serve (empty when it can: missing, unreadable, or a table the data
+        endpoints read is missing or empty) and its newest price day; worked out once per publication."""
         try:
             snapshot = self.snapshot()
         except NoDataError as error:
-            return [str(error)]
+            return [str(error)], None
+        known = self.checked
+        if known is not None and known[0] == snapshot.version:
+            return list(known[1]), known[2]
         reasons = [f"no {t} in the snapshot" for t in REQUIRED_TABLES if t not in snapshot.tables]
         for table in (t for t in REQUIRED_TABLES if t in snapshot.tables):
             try:
@@ -162,7 +191,20 @@ class SnapshotReader:
                     reasons.append(f"{table} is empty")
             except NoDataError as error:
                 reasons.append(str(error))
-        return reasons
+        newest = None
+        if not reasons:
+            day = self.query("SELECT max(date) AS d FROM price_history", table="price_history")["d"].iloc[0]
+            newest = f"{pd.Timestamp(day):%Y-%m-%d}"
+        self.checked = (snapshot.version, tuple(reasons), newest)
+        return reasons, newest
+
+    def readiness_known(self) -> bool:
+        """Whether :meth:`readiness` of the newest publication is already worked out (answering is a stat)."""
+        known = self.checked
+        try:
+            return known is not None and self._newest().version == known[0]
+        except NoDataError:
+            return False
 
 
 ISSUED_COLUMNS = "ml_probability, expected_return, ml_recommendation, ml_quality_score, confidence_adjustment, model_version, issued_on"
@@ -200,16 +242,6 @@ def live_signals(reader: SnapshotReader, as_of: pd.Timestamp) -> pd.DataFrame:
     on these rows)."""
     day = as_of.date()
     return reader.query(LIVE_SIGNALS, (day, day, day), table="signal_outcomes")
-
-
-def market_context_on(reader: SnapshotReader, as_of: pd.Timestamp | None = None) -> pd.Series:
-    if as_of is None:
-        frame = reader.query("SELECT * FROM market_context ORDER BY date DESC LIMIT 1", table="market_context")
-    else:
-        frame = reader.query("SELECT * FROM market_context WHERE date <= ? ORDER BY date DESC LIMIT 1", (as_of.date(),), table="market_context")
-    if frame.empty:
-        raise NoDataError("market_context is empty; run the daily_refresh job")
-    return frame.iloc[0]
 
 
 def strategy_signals_on(reader: SnapshotReader, strategy: str, as_of: pd.Timestamp) -> pd.DataFrame:
