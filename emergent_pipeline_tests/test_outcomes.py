@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from emergent_pipeline.core.costs import TradingCosts
 from emergent_pipeline.core.outcomes import OutcomeParams, follow_signals
 
 DAYS = pd.bdate_range("2021-03-01", periods=8)
@@ -92,7 +93,7 @@ def test_sell_mirrors_buy():
 
 def test_costs_are_a_parameter():
     prices = path([FLAT, (100, 111, 98, 109), FLAT, FLAT])
-    row = follow_signals(prices, buy(), OutcomeParams(cost_bps_per_side=0)).iloc[0]
+    row = follow_signals(prices, buy(), OutcomeParams(costs=TradingCosts(0))).iloc[0]
     assert row["return_net"] == pytest.approx(0.10)
 
 

@@ -5,9 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from emergent_pipeline.core.costs import TradingCosts
 from emergent_pipeline.core.recommendations import recommendations
 from emergent_pipeline.core.signal_model import (
-    EXPECTED_RETURN_DESIGNS, FeatureMismatchError, ModelParams, ReturnModel, check_features, judge, payoff_return,
+    FeatureMismatchError, ModelParams, ReturnModel, check_features, judge, payoff_return,
     promotion_decision, train,
 )
 
@@ -110,14 +111,13 @@ def test_a_sell_signals_recommendation_names_a_sell():
 def test_the_payoff_design_by_hand_and_every_design_predicts():
     X = pd.DataFrame({"target_atr": [2.0, 1.0], "atr_pct": [0.02, 0.01], "stop_atr": [1.0, 4.0]})
     # p 0.6: 0.6 × 4 % - 0.4 × 2 % - 0.2 % = 1.4 %; p 0.5: 0.5 × 1 % - 0.5 × 4 % - 0.2 % = -1.7 %
-    assert payoff_return(X, np.array([0.6, 0.5]), 10.0) == pytest.approx([0.014, -0.017])
+    assert payoff_return(X, np.array([0.6, 0.5]), TradingCosts(10.0)) == pytest.approx([0.014, -0.017])
     result, X, y, returns, _ = synthetic(planted=True)
     rows = np.arange(len(y))
     p = result.scorer.predict_proba(X)[:, 1]
     for design in ("regression", "conditional"):
         expected = ReturnModel.fit(X, y, returns, rows, ModelParams(), design).predict(X, p)
         assert np.corrcoef(expected, returns)[0, 1] > 0.3, design  # returns follow the planted label
-    assert set(EXPECTED_RETURN_DESIGNS) == {"payoff", "regression", "conditional"}
 
 
 def test_scoring_features_must_match_the_training_list():

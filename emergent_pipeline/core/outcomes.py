@@ -26,22 +26,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from emergent_pipeline.core.costs import DEFAULT_COSTS, TradingCosts
 from emergent_pipeline.core.indicators import locate_rows, sorted_panel
-
-OUTCOMES = ("target", "stop", "timeout", "open", "stale")
 
 
 @dataclass(frozen=True)
 class OutcomeParams:
-    cost_bps_per_side: float = 10.0
+    costs: TradingCosts = DEFAULT_COSTS
     stale_after_days: int = 5
     """A symbol whose newest bar is more than this many of the panel's trading days behind the panel's
     newest day has stopped trading (delisted, renamed, a feed that died): its unresolved signals are
     ``stale``, neither live nor labelled."""
-
-    @property
-    def round_trip_cost(self) -> float:
-        return 2.0 * self.cost_bps_per_side / 10_000.0
 
 
 def follow_signals(prices: pd.DataFrame, signals: pd.DataFrame, params: OutcomeParams = OutcomeParams()) -> pd.DataFrame:
@@ -105,7 +100,7 @@ def follow_signals(prices: pd.DataFrame, signals: pd.DataFrame, params: OutcomeP
     exit_price = np.where(np.isin(outcome, ["open", "stale"]), np.nan, exit_price)
     direction = np.where(buy_1d, 1.0, -1.0)
     gross = direction * (exit_price / entry_fill - 1.0)
-    return_net = gross - params.round_trip_cost
+    return_net = gross - params.costs.round_trip
 
     held = offsets[None, :] <= (exit_offset + 1)[:, None]
     up = np.nanmax(np.where(held & inside, high, np.nan), axis=1, initial=-np.inf) / entry_fill - 1.0

@@ -32,6 +32,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import make_pipeline
 
+from emergent_pipeline.core.costs import DEFAULT_COSTS, TradingCosts
 from emergent_pipeline.core.features import CATEGORICAL_FEATURES
 from emergent_pipeline.core.ml_metrics import classification_metrics
 from emergent_pipeline.core.model_selection import SplitParams, Split, fit_and_calibration, walk_forward_splits
@@ -55,8 +56,9 @@ class ModelParams:
     random_state: int = 7
     calibration: str = "sigmoid"
     expected_return: str = "regression"
-    cost_bps_per_side: float = 10.0
-    """Only for the payoff design's costs; labels carry their own, from ``signal_labels``."""
+    cost_bps_per_side: float = DEFAULT_COSTS.bps_per_side
+    """Only for the payoff design's costs: training sets it to the costs its labels record
+    (``core.costs.recorded_costs``). A number, so that the parameters travel as a version's JSON tag."""
 
     def __post_init__(self) -> None:
         if self.calibration not in CALIBRATIONS:
@@ -98,12 +100,12 @@ def fit_classifier(X: pd.DataFrame, y: np.ndarray, fit: np.ndarray, calibrate: n
     return calibrated
 
 
-def payoff_return(X: pd.DataFrame, probability: np.ndarray, cost_bps_per_side: float) -> np.ndarray:
+def payoff_return(X: pd.DataFrame, probability: np.ndarray, costs: TradingCosts) -> np.ndarray:
     """p × (target distance) - (1 - p) × (stop distance) - round-trip costs, the distances as returns
     from the entry (``target_atr`` × ``atr_pct``, ``stop_atr`` × ``atr_pct``)."""
     gain = (X["target_atr"] * X["atr_pct"]).to_numpy(dtype="float64")
     loss = (X["stop_atr"] * X["atr_pct"]).to_numpy(dtype="float64")
-    return probability * gain - (1.0 - probability) * loss - 2.0 * cost_bps_per_side / 10_000.0
+    return probability * gain - (1.0 - probability) * loss - costs.round_trip
 
 
 @dataclass
@@ -133,7 +135,7 @@ class ReturnModel:
     @bounded
     def predict(self, X: pd.DataFrame, probability: np.ndarray) -> np.ndarray:
         if self.design == "payoff":
-            return payoff_return(X, probability, self.cost_bps_per_side)
+            return payoff_return(X, probability, TradingCosts(self.cost_bps_per_side))
         if self.design == "regression":
             return self.models["all"].predict(X)
         return probability * self.models["winners"].predict(X) + (1.0 - probability) * self.models["losers"].predict(X)
@@ -177,8 +179,6 @@ def fit_scorer(X: pd.DataFrame, y: np.ndarray, returns: np.ndarray, fit: np.ndar
 class TrainingResult:
     scorer: SignalScorer
     """The served model: refit on every resolved label (the most recent slice calibrates it)."""
-    evaluation_scorer: SignalScorer
-    """The hold-out split's model: trained before the hold-out, judged on it."""
     features: list[str]
     fold_metrics: dict[str, dict[str, float]]
     holdout_metrics: dict[str, float]
@@ -222,7 +222,7 @@ def train(X: pd.DataFrame, y: np.ndarray, returns: np.ndarray, dates: pd.Series,
                                          split_params.calibration_days)
     served = fit_scorer(X, y, returns, fit, calibrate, params)
     return TrainingResult(
-        scorer=served, evaluation_scorer=evaluation, features=list(X.columns), fold_metrics=fold_metrics,
+        scorer=served, features=list(X.columns), fold_metrics=fold_metrics,
         holdout_metrics=classification_metrics(y[holdout.test], probability, base_rate), holdout_index=holdout.test,
         holdout_probability=probability, holdout_base_rate=base_rate, label_end=pd.Timestamp(label_end.max()),
         holdout_start=pd.Timestamp(dates.iloc[holdout.test].min()), holdout_end=pd.Timestamp(dates.iloc[holdout.test].max()),
@@ -245,7 +245,6 @@ class PromotionRule:
     an edge on its hold-out: a lower Brier score than the base-rate predictor and an ROC AUC above
     ``min_auc_without_champion`` (a model that does not rank is not served)."""
 
-    metric: str = "brier"
     auc_tolerance: float = 0.0
     min_auc_without_champion: float = 0.5
 
