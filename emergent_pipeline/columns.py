@@ -14,10 +14,15 @@ from __future__ import annotations
 
 import re
 
-from emergent_pipeline.core.consensus import DEFAULT_WEIGHTS
+from emergent_pipeline.core.consensus import ConsensusParams
+from emergent_pipeline.core.performance import PORTFOLIOS
+from emergent_pipeline.core.recommendations import POOR, SELL_NAMES, SKIP, TIERS
+from emergent_pipeline.core.strategies.registry import DEFAULT_WEIGHTS, STRATEGY_NAMES
 
-STRATEGIES: tuple[str, ...] = tuple(DEFAULT_WEIGHTS)
-"""The ten strategy names, in the consensus's order."""
+_CONSENSUS = ConsensusParams()
+_TIERS = ", ".join(f"{name} (p > {threshold:.2f})" for threshold, name, _ in TIERS)
+_QUALITY = ", ".join(f"{quality} (> {threshold:.2f})" for threshold, _, quality in TIERS)
+_HEAVIEST, _LIGHTEST = next(iter(DEFAULT_WEIGHTS.items())), list(DEFAULT_WEIGHTS.items())[-1]
 
 _PRICE = "(split-adjusted, not dividend-adjusted; price currency)"
 _FUTURE = "Uses the future (label)."
@@ -51,11 +56,11 @@ COLUMNS: dict[str, str] = {
     "agreement": "Share of the active strategies agreeing with the majority: supporters / strategies_active (0.5–1).",
     "supporters": "Number of active strategies agreeing with the signal's direction (at least 3 by default).",
     "strategies_active": "Number of strategies with a signal active on D (fired within its validity), each counted once.",
-    "composite_score": "0.4·consensus_confidence + 0.3·agreement + 0.3·supporters/10 (0–1); signals below 0.45 are dropped.",
-    "quality_tier": "HIGH (composite_score ≥ 0.75), MEDIUM (≥ 0.60) or LOW.",
+    "composite_score": f"{_CONSENSUS.composite_formula()} (the consensus config's; these are the defaults).",
+    "quality_tier": f"{_CONSENSUS.tier_rule()} (the consensus config's tiers; these are the defaults).",
     "strategies": "Comma-separated names of the strategies agreeing with the signal's direction.",
     "shariah_status": "Shariah status of the symbol on the signal's own day: COMPLIANT, NON_COMPLIANT or UNKNOWN.",
-    "weight": "The strategy's weight in the consensus (default: momentum 0.15 down to pivot_cpr 0.07).",
+    "weight": f"The strategy's weight in the consensus (default: {_HEAVIEST[0]} {_HEAVIEST[1]:.2f} down to {_LIGHTEST[0]} {_LIGHTEST[1]:.2f}).",
     "agrees": "Whether the strategy's signal has the consensus's direction (only these set its confidence, target, stop).",
     "fired_on": "Day the strategy's active signal fired: on or before the consensus date, within its validity.",
     # Statements and point-in-time fundamentals
@@ -149,8 +154,8 @@ COLUMNS: dict[str, str] = {
     "scored_at": "When the score was computed (UTC).",
     "ml_probability": "Calibrated probability (0–1) that the trade's net return after costs is above zero; from features known at D.",
     "expected_return": "Model's estimate of the trade's net return after costs (fraction, 0.01 = 1 %).",
-    "ml_recommendation": "STRONG_BUY (p > 0.75), BUY (> 0.60), WEAK_BUY (> 0.45), else SKIP; SKIP when expected_return ≤ 0. A SELL reads STRONG_SELL, SELL, WEAK_SELL.",
-    "ml_quality_score": "Tier of ml_probability alone: HIGH (> 0.75), MEDIUM (> 0.60), LOW (> 0.45), else POOR.",
+    "ml_recommendation": f"{_TIERS}, else {SKIP}; {SKIP} when expected_return ≤ 0. A SELL reads {', '.join(SELL_NAMES.values())}.",
+    "ml_quality_score": f"Tier of ml_probability alone: {_QUALITY}, else {POOR}.",
     "confidence_adjustment": "ml_probability − consensus_confidence.",
     "ml_status": "scored, or unscored (no champion model, the model failed, or no score was issued while live: see ml_reason).",
     "ml_reason": "Why the signal has no score (null when scored).",
@@ -178,7 +183,7 @@ COLUMNS: dict[str, str] = {
     "mean_probability": "Mean ml_probability of these signals.",
     # Performance
     "record": "Out-of-sample record: replay (walk-forward replay of history) or forward (serving model, after its label end).",
-    "portfolio": "Portfolio: consensus (unfiltered), recommended (not SKIP), ML > 0.45 / 0.60 / 0.75, or benchmark (buy and hold).",
+    "portfolio": f"Portfolio: {', '.join(p.name for p in PORTFOLIOS)}, or benchmark (buy and hold).",
     "year": "Calendar year of the signals, or 'all' for the whole window.",
     "trades": "Number of resolved trades.",
     "hit_rate": "Share of trades with a net return above zero after costs (fraction).",
@@ -348,7 +353,7 @@ _AT_THRESHOLD = re.compile(r"^(?P<what>count|precision|lift)_at_(?P<threshold>\d
 def _family(column: str) -> str:
     """The description of a column of a numbered or per-strategy family, else ''."""
     match = _STRATEGY_PART.match(column)
-    if match and match["strategy"] in STRATEGIES:
+    if match and match["strategy"] in STRATEGY_NAMES:
         name = match["strategy"]
         if match["part"] == "vote":
             return f"{name}'s newest signal active on D: +1 BUY, −1 SELL, 0 none (known at D's close)."

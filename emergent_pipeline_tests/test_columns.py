@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import duckdb
-import pytest
 
-from emergent_pipeline.columns import COLUMNS, STRATEGIES, TABLE_COLUMNS, describe
-from emergent_pipeline.core.consensus import DEFAULT_WEIGHTS
+from emergent_pipeline.columns import COLUMNS, TABLE_COLUMNS, describe
+from emergent_pipeline.core.consensus import ConsensusParams
 
 MAX_LENGTH = 160
+SPEC_STRATEGIES = ["momentum", "mean_reversion", "breakout", "value", "swing", "multibagger", "fundamental_growth", "low_volatility",
+                   "sector_rotation", "pivot_cpr"]
+"""The ten strategies of the domain spec."""
 BOOKKEEPING = {"asset_changes", "asset_inputs", "snapshot_manifest"}
 """Tables of the change log and the serving manifest: described as well, and checked with the rest."""
 TABLE_OF_ASSET = {"signal_model_evaluation": "model_evaluations", "signal_replay": "signal_scores",
@@ -75,16 +77,17 @@ def test_table_entry_comes_before_the_shared_one():
     assert describe("price_history", "no_such_column") == ""
 
 
-@pytest.mark.parametrize("strategy", list(DEFAULT_WEIGHTS))
-def test_strategy_columns_are_described_by_rule(strategy):
-    assert STRATEGIES == tuple(DEFAULT_WEIGHTS)
-    for part in ("vote", "confidence"):
-        text = describe("consensus_signals", f"{strategy}_{part}")
-        assert strategy in text and len(text) <= MAX_LENGTH
+def test_strategy_columns_are_described_by_rule():
+    for strategy in SPEC_STRATEGIES:
+        for part in ("vote", "confidence"):
+            text = describe("consensus_signals", f"{strategy}_{part}")
+            assert strategy in text and len(text) <= MAX_LENGTH
     assert describe("consensus_signals", "unknown_strategy_vote") == ""
 
 
-def test_threshold_columns_are_described_by_rule():
-    for what in ("count", "precision", "lift"):
-        for threshold in ("45", "60", "75"):
-            assert f"0.{threshold}" in describe("performance_holdout", f"{what}_at_{threshold}")
+def test_the_dictionary_follows_a_changed_consensus_config():
+    """A rule a user can configure is described from the configuration, never from copied numbers."""
+    custom = ConsensusParams(confidence_weight=0.5, agreement_weight=0.25, supporters_weight=0.25, min_composite=0.4, high_tier=0.8)
+    assert custom.composite_formula().startswith("0.5·consensus_confidence + 0.25·agreement + 0.25·supporters/10 (0–1)")
+    assert "below 0.40 are dropped" in custom.composite_formula() and custom.tier_rule().startswith("HIGH (composite_score ≥ 0.80)")
+    assert COLUMNS["composite_score"].startswith(ConsensusParams().composite_formula())

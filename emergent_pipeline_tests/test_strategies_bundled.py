@@ -7,7 +7,7 @@ import pytest
 from emergent_pipeline.core.consensus import compute_consensus
 from emergent_pipeline.core.features import build_features
 from emergent_pipeline.core.market_context import compute_market_context
-from emergent_pipeline.core.strategies.registry import STRATEGIES, run_strategies
+from emergent_pipeline.core.strategies.registry import DEFAULT_WEIGHTS, STRATEGIES, run_strategies
 from emergent_pipeline.core.strategy_panel import build_strategy_panel
 
 from emergent_pipeline_tests.bundled_inputs import bundled
@@ -39,11 +39,15 @@ def run():
     return panel, run_strategies(panel)
 
 
-def test_registry_names_the_ten():
-    assert list(STRATEGIES) == [
-        "momentum", "mean_reversion", "breakout", "value", "swing", "multibagger", "fundamental_growth",
-        "low_volatility", "sector_rotation", "pivot_cpr",
-    ]
+SPEC_WEIGHTS = {"momentum": 0.15, "breakout": 0.13, "mean_reversion": 0.12, "value": 0.11, "swing": 0.10, "fundamental_growth": 0.09,
+                "multibagger": 0.08, "low_volatility": 0.08, "sector_rotation": 0.07, "pivot_cpr": 0.07}
+"""The domain spec's consensus weights (its "Consensus" section)."""
+
+
+def test_the_registry_holds_the_specs_ten_strategies_with_its_weights():
+    assert {name: s.weight for name, s in STRATEGIES.items()} == SPEC_WEIGHTS
+    assert sum(SPEC_WEIGHTS.values()) == pytest.approx(1.0)
+    assert list(DEFAULT_WEIGHTS) == list(SPEC_WEIGHTS)  # heaviest first, as the spec lists them (the model's feature order)
 
 
 @pytest.mark.parametrize("name", list(PLAUSIBLE_SHARE))

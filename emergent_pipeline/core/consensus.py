@@ -18,13 +18,8 @@ import numpy as np
 import pandas as pd
 
 from emergent_pipeline.core.indicators import locate_rows, sorted_panel
-
-DEFAULT_WEIGHTS = {
-    "momentum": 0.15, "breakout": 0.13, "mean_reversion": 0.12, "value": 0.11, "swing": 0.10,
-    "fundamental_growth": 0.09, "multibagger": 0.08, "low_volatility": 0.08, "sector_rotation": 0.07,
-    "pivot_cpr": 0.07,
-}
-TIERS = ("HIGH", "MEDIUM", "LOW")
+from emergent_pipeline.core.recommendations import QUALITY_SCALE
+from emergent_pipeline.core.strategies.registry import DEFAULT_WEIGHTS
 
 
 @dataclass(frozen=True)
@@ -35,11 +30,23 @@ class ConsensusParams:
     confidence_weight: float = 0.4
     agreement_weight: float = 0.3
     supporters_weight: float = 0.3
-    strategy_count: int = 10
-    high_tier: float = 0.75
-    medium_tier: float = 0.60
-    min_composite: float = 0.45
+    high_tier: float = QUALITY_SCALE["HIGH"]
+    medium_tier: float = QUALITY_SCALE["MEDIUM"]
+    min_composite: float = QUALITY_SCALE["LOW"]
     same_day_only: bool = False
+
+    @property
+    def strategy_count(self) -> int:
+        """The strategies that can vote (one weight each): supporters are counted out of these."""
+        return len(self.weights)
+
+    def composite_formula(self) -> str:
+        """The composite score and its cut-off, in words, with these parameters' numbers."""
+        return (f"{self.confidence_weight:g}·consensus_confidence + {self.agreement_weight:g}·agreement + "
+                f"{self.supporters_weight:g}·supporters/{self.strategy_count} (0–1); signals below {self.min_composite:.2f} are dropped")
+
+    def tier_rule(self) -> str:
+        return f"HIGH (composite_score ≥ {self.high_tier:.2f}), MEDIUM (≥ {self.medium_tier:.2f}) or LOW"
 
 
 @dataclass

@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from emergent_pipeline.core.consensus import DEFAULT_WEIGHTS
+from emergent_pipeline.core.strategies.registry import DEFAULT_WEIGHTS
 from emergent_pipeline.core.indicators import locate_rows
-from emergent_pipeline.core.market_context import REGIMES
+from emergent_pipeline.core.market_context import REGIMES, SIGNAL_CONTEXT, signal_context
 
 STRATEGY_FEATURES = [f"{name}_{part}" for name in DEFAULT_WEIGHTS for part in ("vote", "confidence")]
 CONSENSUS_FEATURES = ["consensus_confidence", "agreement", "supporters", "strategies_active", "composite_score", "is_buy"]
@@ -24,7 +24,7 @@ DERIVED_FEATURES = [
 ]
 FUNDAMENTAL_FEATURES = ["log_market_cap", "earnings_yield", "book_to_market", "roe", "eps_growth"]
 """From the statement usable on D, priced at D's close (missing where no statement is usable)."""
-CONTEXT_FEATURES = ["market_volatility", "market_trend_20d", "market_above_sma_50", "market_above_sma_200", "market_regime"]
+CONTEXT_FEATURES = list(SIGNAL_CONTEXT.values())
 SECTOR_FEATURE = "sector"
 # A fixed vocabulary, so that a sector has the same code at training and at scoring whatever the
 # universe holds (GICS sectors, with the pre-2018 name of Communication Services).
@@ -84,14 +84,6 @@ def _market_context(consensus: pd.DataFrame, context: pd.DataFrame | None) -> pd
     if context is None or context.empty:
         empty = pd.DataFrame(np.nan, index=consensus.index, columns=CONTEXT_FEATURES)
         return empty
-    by_date = context.set_index("date").reindex(pd.DatetimeIndex(consensus["date"]))
-    return pd.DataFrame(
-        {
-            "market_volatility": by_date["volatility"].to_numpy(dtype="float64"),
-            "market_trend_20d": by_date["trend_20d"].to_numpy(dtype="float64"),
-            "market_above_sma_50": by_date["above_sma_50"].astype("float64").to_numpy(),
-            "market_above_sma_200": by_date["above_sma_200"].astype("float64").to_numpy(),
-            "market_regime": pd.Categorical(by_date["regime"], categories=list(REGIMES)).codes.astype("float64"),
-        },
-        index=consensus.index,
-    )
+    by_date = signal_context(context).set_index("date").reindex(pd.DatetimeIndex(consensus["date"]))
+    numbers = by_date.assign(market_regime=pd.Categorical(by_date["market_regime"], categories=list(REGIMES)).codes)
+    return pd.DataFrame(numbers[CONTEXT_FEATURES].astype("float64").to_numpy(), columns=CONTEXT_FEATURES, index=consensus.index)

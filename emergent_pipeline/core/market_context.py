@@ -23,6 +23,11 @@ import pandas as pd
 import talib
 
 REGIMES = ("BULL", "BEAR", "SIDEWAYS", "UNKNOWN")
+SIGNAL_CONTEXT = {"volatility": "market_volatility", "trend_20d": "market_trend_20d", "above_sma_50": "market_above_sma_50",
+                  "above_sma_200": "market_above_sma_200", "regime": "market_regime"}
+"""A signal's market context: the `market_context` columns it carries, and their names beside the
+signal's own columns (the model's context features, in this order)."""
+
 REGIME_MEANING = {
     "BULL": "an uptrend: index above its SMA50, itself above its SMA200, and not in a drawdown of 10 % or more",
     "BEAR": "a drawdown: index 10 % or more below its 252-day high, until it is back within 5 % of it or its trend is repaired",
@@ -105,6 +110,11 @@ def hysteresis(on: np.ndarray, off: np.ndarray) -> np.ndarray:
     the last event carried forward, off before the first event."""
     events = np.where(on, 1.0, np.where(off, 0.0, np.nan))
     return pd.Series(events).ffill().fillna(0.0).to_numpy().astype(bool)
+
+
+def signal_context(context: pd.DataFrame) -> pd.DataFrame:
+    """``date`` and the market context of that day under the names a signal's row gives them."""
+    return context[["date", *SIGNAL_CONTEXT]].rename(columns=SIGNAL_CONTEXT)
 
 
 def volatility_level(volatility: pd.Series, params: MarketContextParams = MarketContextParams()) -> np.ndarray:

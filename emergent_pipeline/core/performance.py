@@ -208,7 +208,7 @@ def edge_verdict(trades: int, low: float, high: float, what: str = "per trade ag
     return f"no proven edge: {span}"
 
 
-def score_meaning(trades: pd.DataFrame, edges=(0.0, 0.3, 0.45, 0.6, 0.75, 1.0)) -> pd.DataFrame:
+def score_meaning(trades: pd.DataFrame, edges=(0.0, 0.3, *sorted(THRESHOLDS), 1.0)) -> pd.DataFrame:
     """What a probability means, from the as-issued record: per probability band, of 100 resolved
     signals like these, how many made money (net return > 0), and their mean net return."""
     names = [f"{low:.2f}-{high:.2f}" for low, high in zip(edges[:-1], edges[1:])]

@@ -15,7 +15,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-TIERS = ((0.75, "STRONG_BUY", "HIGH"), (0.60, "BUY", "MEDIUM"), (0.45, "WEAK_BUY", "LOW"))
+QUALITY_SCALE = {"HIGH": 0.75, "MEDIUM": 0.60, "LOW": 0.45}
+"""The guide's quality scale (High above 75 %, Medium 60–75 %, Low 45–60 %, filtered out below 45 %):
+the tiers of ``ml_probability`` here, and the default tiers of the consensus's composite score
+(``core.consensus.ConsensusParams``), which the performance summary's portfolios follow too."""
+TIERS = tuple((QUALITY_SCALE[quality], name, quality) for name, quality in (("STRONG_BUY", "HIGH"), ("BUY", "MEDIUM"), ("WEAK_BUY", "LOW")))
 THRESHOLDS = tuple(threshold for threshold, _, _ in TIERS)
 SKIP, POOR = "SKIP", "POOR"
 SELL_NAMES = {"STRONG_BUY": "STRONG_SELL", "BUY": "SELL", "WEAK_BUY": "WEAK_SELL"}
@@ -41,6 +45,10 @@ def recommendations(probability, expected_return, consensus_confidence, signal_t
         "ml_quality_score": quality,
         "confidence_adjustment": p - np.asarray(consensus_confidence, dtype=float),
     })
+
+
+NOT_RECOMMENDED = (None, SKIP)
+"""What a signal the model does not recommend carries: SKIP, or no score at all."""
 
 
 def is_recommended(recommendation: pd.Series) -> pd.Series:

@@ -84,10 +84,6 @@ def text(*parts: Text) -> pa.Array:
     return pc.binary_join_element_wise(*[pa.scalar(p) if isinstance(p, str) else p for p in parts], "")
 
 
-INDICATORS = pa.map_(pa.string(), pa.float64())
-"""The type of a signal's ``indicators``: indicator name → value (null where missing)."""
-
-
 def indicator_map(columns: dict[str, np.ndarray], rows: int) -> pd.arrays.ArrowExtensionArray:
     """One map of name → value per row from numeric columns, built from the whole columns at once
     (null for a missing or infinite value)."""

@@ -19,12 +19,18 @@ NAME = "breakout"
 @dataclass(frozen=True)
 class Params:
     min_range: float = 0.03
+    """Smallest height of the 20-bar range before D, as a share of its low (0.03 = 3 %)."""
     max_range: float = 0.15
+    """Largest height of the 20-bar range before D, as a share of its low."""
     max_close_dispersion: float = 0.03
+    """Largest std / mean of the 20 closes before D (a tight consolidation)."""
     min_break: float = 0.01
+    """D's close must be at least this far above the range high (0.01 = 1 %)."""
     min_volume_ratio: float = 1.5
     target_range_multiple: float = 2.0
+    """Target = entry + this × the range height (or min_reward_risk × risk, whichever is higher)."""
     min_reward_risk: float = 2.0
+    """The target is at least entry + this × the risk (entry - range low; the stop is the range low)."""
     validity_days: int = 10
     confidence_scale: float = 1.5
 

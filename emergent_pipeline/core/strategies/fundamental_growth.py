@@ -19,10 +19,14 @@ NAME = "fundamental_growth"
 @dataclass(frozen=True)
 class Params:
     min_roe: float = 0.15
+    """Smallest return on equity (net income / equity) of the statement usable on D."""
     min_ebitda_margin: float = 0.15
+    """Smallest EBITDA / revenue of the statement usable on D."""
     min_eps_growth: float = 0.0
+    """EPS growth against the statement a year earlier must exceed this (unknown growth never passes)."""
     stop_atr: float = 3.0
     reward_risk: float = 2.0
+    """Target = entry + this × (entry - stop)."""
     validity_days: int = 60
     confidence_scale: float = 2.0
 

@@ -15,13 +15,21 @@ NAME = "low_volatility"
 @dataclass(frozen=True)
 class Params:
     max_volatility_60d: float = 0.25
+    """Largest 60-day annualised volatility (0.25 = 25 %)."""
     max_drawdown_60d: float = 0.15
+    """Largest peak-to-trough fall of the closes over drawdown_window bars."""
     drawdown_window: int = 60
+    """Bars over which the drawdown is measured."""
     min_positive_blocks: float = 0.60
+    """The share of the six 20-bar blocks of the last 120 bars with a positive return must exceed this."""
     max_beta: float = 0.90
+    """Largest 60-day beta to the benchmark."""
     stop_sigma: float = 1.5
+    """Stop distance in σ20 (daily volatility × √20), capped by max_stop."""
     max_stop: float = 0.12
+    """Largest stop distance, as a share of the entry."""
     target_gain: float = 0.08
+    """Target = entry × (1 + this)."""
     validity_days: int = 60
     confidence_scale: float = 1.0
 

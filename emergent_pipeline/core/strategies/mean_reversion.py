@@ -15,9 +15,12 @@ NAME = "mean_reversion"
 @dataclass(frozen=True)
 class Params:
     rsi_oversold: float = 30.0
+    """BUY: RSI(14) at or below this, with the close at or below the lower Bollinger band."""
     rsi_overbought: float = 70.0
+    """SELL: RSI(14) at or above this, with the close at or above the upper Bollinger band."""
     stop_atr: float = 1.5
     min_reward_risk: float = 1.5
+    """Fires only when the distance to the middle band is at least this × the stop distance."""
     validity_days: int = 5
     confidence_scale: float = 15.0
 

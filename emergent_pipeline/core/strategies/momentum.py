@@ -14,11 +14,15 @@ NAME = "momentum"
 @dataclass(frozen=True)
 class Params:
     min_return_20d: float = 0.08
+    """Smallest 20-day return that fires (0.08 = 8 %)."""
     min_volume_ratio: float = 1.2
     rsi_low: float = 40.0
+    """Lowest RSI(14) that fires."""
     rsi_high: float = 70.0
+    """Highest RSI(14) that fires (above it the move is overbought)."""
     stop_atr: float = 2.0
     target_atr: float = 4.0
+    """Target = entry + this × ATR(14)."""
     validity_days: int = 10
     confidence_scale: float = 1.5
 

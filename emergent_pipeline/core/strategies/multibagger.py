@@ -16,12 +16,19 @@ NAME = "multibagger"
 @dataclass(frozen=True)
 class Params:
     max_size_percentile: float = 0.67
+    """Largest size rank in the universe on D (0 = smallest; by market cap where known, else dollar
+    volume)."""
     min_return_6m: float = 0.15
+    """Smallest 6-month (126-bar) return."""
     min_return_3m: float = 0.0
+    """The 3-month (63-bar) return must exceed this."""
     breakout_multiple: float = 1.05
+    """The close must exceed this × the 60-bar high that ends 5 bars before D."""
     min_volume_ratio: float = 1.5
     stop_fraction: float = 0.80
+    """Stop = max(this × entry, the 60-day low)."""
     target_multiple: float = 2.0
+    """Target = this × entry."""
     validity_days: int = 120
     confidence_scale: float = 1.5
 

@@ -20,7 +20,9 @@ NAME = "pivot_cpr"
 class Params:
     min_volume_ratio: float = 1.5
     min_reward_risk: float = 1.2
+    """Fires only when (target - close) / (close - BC) is at least this."""
     width_window: int = 20
+    """Days over which the median CPR width is taken; D's width must be below it."""
     min_risk: float = 0.0005
     """The stop (BC) must sit at least 0.05 % under the close: a bar closing on its midpoint has
     TC = BC = close up to rounding, and a stop at the entry is no stop."""

@@ -1,4 +1,7 @@
-"""The ten strategies by name, with their parameter classes, and running them all on a panel."""
+"""The ten strategies by name, with their parameter classes and consensus weights, and running them all on a panel.
+
+The one list of strategies: every other list (the consensus weights, the model's per-strategy
+features, the data dictionary, the API's strategy names) is built from :data:`STRATEGIES`."""
 
 from __future__ import annotations
 
@@ -20,25 +23,30 @@ class Strategy:
     name: str
     generate: Callable[..., pd.DataFrame]
     params: type
+    weight: float
+    """Its default weight in the consensus confidence (the domain spec's)."""
     needs_fundamentals: bool = False
 
 
 STRATEGIES: dict[str, Strategy] = {
     s.name: s
     for s in [
-        Strategy(momentum.NAME, momentum.generate, momentum.Params),
-        Strategy(mean_reversion.NAME, mean_reversion.generate, mean_reversion.Params),
-        Strategy(breakout.NAME, breakout.generate, breakout.Params),
-        Strategy(value.NAME, value.generate, value.Params, needs_fundamentals=True),
-        Strategy(swing.NAME, swing.generate, swing.Params),
-        Strategy(multibagger.NAME, multibagger.generate, multibagger.Params),
-        Strategy(fundamental_growth.NAME, fundamental_growth.generate, fundamental_growth.Params, needs_fundamentals=True),
-        Strategy(low_volatility.NAME, low_volatility.generate, low_volatility.Params),
-        Strategy(sector_rotation.NAME, sector_rotation.generate, sector_rotation.Params),
-        Strategy(pivot_cpr.NAME, pivot_cpr.generate, pivot_cpr.Params),
+        Strategy(momentum.NAME, momentum.generate, momentum.Params, 0.15),
+        Strategy(mean_reversion.NAME, mean_reversion.generate, mean_reversion.Params, 0.12),
+        Strategy(breakout.NAME, breakout.generate, breakout.Params, 0.13),
+        Strategy(value.NAME, value.generate, value.Params, 0.11, needs_fundamentals=True),
+        Strategy(swing.NAME, swing.generate, swing.Params, 0.10),
+        Strategy(multibagger.NAME, multibagger.generate, multibagger.Params, 0.08),
+        Strategy(fundamental_growth.NAME, fundamental_growth.generate, fundamental_growth.Params, 0.09, needs_fundamentals=True),
+        Strategy(low_volatility.NAME, low_volatility.generate, low_volatility.Params, 0.08),
+        Strategy(sector_rotation.NAME, sector_rotation.generate, sector_rotation.Params, 0.07),
+        Strategy(pivot_cpr.NAME, pivot_cpr.generate, pivot_cpr.Params, 0.07),
     ]
 }
 STRATEGY_NAMES = tuple(STRATEGIES)
+DEFAULT_WEIGHTS: dict[str, float] = {s.name: s.weight for s in sorted(STRATEGIES.values(), key=lambda s: -s.weight)}
+"""The consensus weights, heaviest first (ties in registry order), as the domain spec lists them: the
+order of the model's per-strategy features and of the launchpad's weights."""
 
 
 def resolve_params(overrides: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:

@@ -20,12 +20,16 @@ NAME = "sector_rotation"
 @dataclass(frozen=True)
 class Params:
     top_sectors: int = 3
+    """Members of the sectors ranked this high or better (60-day return, acceleration, breadth) may fire."""
     acceleration_bars: int = 20
+    """Acceleration = change of the sector's 60-day return over this many bars."""
     min_sector_members: int = 5
+    """Sectors with fewer members that day are not ranked."""
     min_acceleration: float = 1e-9
     """Acceleration must exceed this: a flat sector return differs from itself only by rounding."""
     stop_atr: float = 2.5
     min_target_gain: float = 0.08
+    """Target = entry × (1 + max(half the sector's 60-day return, this))."""
     validity_days: int = 20
     confidence_scale: float = 0.10
 

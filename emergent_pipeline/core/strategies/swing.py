@@ -20,10 +20,15 @@ NAME = "swing"
 @dataclass(frozen=True)
 class Params:
     max_range_position: float = 0.40
+    """The swing-low bar closed in the lowest this share of its 20-day range."""
     max_rsi: float = 40.0
+    """Highest RSI(14) of the swing-low bar."""
     fractal_half_width: int = 2
+    """A swing low is the lowest of 2 × this + 1 bars centred on it, confirmed this many bars later (on D)."""
     stop_buffer: float = 0.005
+    """Stop = swing low × (1 - this)."""
     target_swing_multiple: float = 1.2
+    """Target = entry + this × (20-day high - swing low)."""
     min_reward_risk: float = 1.5
     validity_days: int = 7
     confidence_scale: float = 2.0

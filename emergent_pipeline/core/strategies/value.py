@@ -19,10 +19,15 @@ NAME = "value"
 @dataclass(frozen=True)
 class Params:
     max_pe: float = 15.0
+    """Largest point-in-time P/E on D (it must also be below its sector's median P/E)."""
     max_pb: float = 2.0
+    """Largest point-in-time price / book on D."""
     low_band: float = 0.10
+    """The close must be more than this above its 200-day low (0.10 = 10 %)."""
     stop_fraction: float = 0.85
+    """Stop = this × entry."""
     max_target_multiple: float = 1.5
+    """Target = min(this × entry, EPS × the sector's median P/E)."""
     validity_days: int = 60
     confidence_scale: float = 1.0
 

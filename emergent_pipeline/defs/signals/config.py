@@ -23,9 +23,9 @@ from typing import Any, Literal
 import dagster as dg
 from pydantic import Field, create_model, model_validator
 
-from emergent_pipeline.core.consensus import DEFAULT_WEIGHTS, ConsensusParams
+from emergent_pipeline.core.consensus import ConsensusParams
 from emergent_pipeline.core.shariah import DEFAULT_STANDARD, ShariahSettings
-from emergent_pipeline.core.strategies.registry import STRATEGIES
+from emergent_pipeline.core.strategies.registry import DEFAULT_WEIGHTS, STRATEGIES
 
 _CONSENSUS = ConsensusParams()
 
@@ -50,9 +50,10 @@ class LaunchpadConfig(dg.Config):
         return {k: v for k, v in values.items() if v is not None or k not in known or _allows_none(known[k].annotation)}
 
 
-# What each strategy parameter does, for the launchpad. A parameter with an attribute docstring in
-# its dataclass takes that instead; one without either falls back to a generic text, and a test
-# (test_launchpad.py) names it. Shared names first, then by strategy.
+# What the parameters every strategy shares do, for the launchpad. A strategy's own parameters are
+# described where they are defined, by an attribute docstring in its `Params` dataclass (which also
+# wins over the shared text); one without either falls back to a generic text, and a test
+# (test_launchpad.py) names it.
 COMMON_PARAMETERS = {
     "validity_days": "Bars the signal stays active after it fires (the consensus counts it while active).",
     "confidence_scale": "Confidence = 1 - exp(-score / scale): a larger scale gives the same setup a lower confidence.",
@@ -60,77 +61,6 @@ COMMON_PARAMETERS = {
     "stop_atr": "Stop distance from the entry, in ATR(14).",
     "min_reward_risk": "Fires only when (target - entry) / (entry - stop) is at least this.",
 }
-STRATEGY_PARAMETERS: dict[str, dict[str, str]] = {
-    "momentum": {
-        "min_return_20d": "Smallest 20-day return that fires (0.08 = 8 %).",
-        "rsi_low": "Lowest RSI(14) that fires.",
-        "rsi_high": "Highest RSI(14) that fires (above it the move is overbought).",
-        "target_atr": "Target = entry + this × ATR(14).",
-    },
-    "mean_reversion": {
-        "rsi_oversold": "BUY: RSI(14) at or below this, with the close at or below the lower Bollinger band.",
-        "rsi_overbought": "SELL: RSI(14) at or above this, with the close at or above the upper Bollinger band.",
-        "min_reward_risk": "Fires only when the distance to the middle band is at least this × the stop distance.",
-    },
-    "breakout": {
-        "min_range": "Smallest height of the 20-bar range before D, as a share of its low (0.03 = 3 %).",
-        "max_range": "Largest height of the 20-bar range before D, as a share of its low.",
-        "max_close_dispersion": "Largest std / mean of the 20 closes before D (a tight consolidation).",
-        "min_break": "D's close must be at least this far above the range high (0.01 = 1 %).",
-        "target_range_multiple": "Target = entry + this × the range height (or min_reward_risk × risk, whichever is higher).",
-        "min_reward_risk": "The target is at least entry + this × the risk (entry - range low; the stop is the range low).",
-    },
-    "value": {
-        "max_pe": "Largest point-in-time P/E on D (it must also be below its sector's median P/E).",
-        "max_pb": "Largest point-in-time price / book on D.",
-        "low_band": "The close must be more than this above its 200-day low (0.10 = 10 %).",
-        "stop_fraction": "Stop = this × entry.",
-        "max_target_multiple": "Target = min(this × entry, EPS × the sector's median P/E).",
-    },
-    "swing": {
-        "max_range_position": "The swing-low bar closed in the lowest this share of its 20-day range.",
-        "max_rsi": "Highest RSI(14) of the swing-low bar.",
-        "fractal_half_width": "A swing low is the lowest of 2 × this + 1 bars centred on it, confirmed this many bars later (on D).",
-        "stop_buffer": "Stop = swing low × (1 - this).",
-        "target_swing_multiple": "Target = entry + this × (20-day high - swing low).",
-    },
-    "multibagger": {
-        "max_size_percentile": "Largest size rank in the universe on D (0 = smallest; by market cap where known, else dollar volume).",
-        "min_return_6m": "Smallest 6-month (126-bar) return.",
-        "min_return_3m": "The 3-month (63-bar) return must exceed this.",
-        "breakout_multiple": "The close must exceed this × the 60-bar high that ends 5 bars before D.",
-        "stop_fraction": "Stop = max(this × entry, the 60-day low).",
-        "target_multiple": "Target = this × entry.",
-    },
-    "fundamental_growth": {
-        "min_roe": "Smallest return on equity (net income / equity) of the statement usable on D.",
-        "min_ebitda_margin": "Smallest EBITDA / revenue of the statement usable on D.",
-        "min_eps_growth": "EPS growth against the statement a year earlier must exceed this (unknown growth never passes).",
-        "reward_risk": "Target = entry + this × (entry - stop).",
-    },
-    "low_volatility": {
-        "max_volatility_60d": "Largest 60-day annualised volatility (0.25 = 25 %).",
-        "max_drawdown_60d": "Largest peak-to-trough fall of the closes over drawdown_window bars.",
-        "drawdown_window": "Bars over which the drawdown is measured.",
-        "min_positive_blocks": "The share of the six 20-bar blocks of the last 120 bars with a positive return must exceed this.",
-        "max_beta": "Largest 60-day beta to the benchmark.",
-        "stop_sigma": "Stop distance in σ20 (daily volatility × √20), capped by max_stop.",
-        "max_stop": "Largest stop distance, as a share of the entry.",
-        "target_gain": "Target = entry × (1 + this).",
-    },
-    "sector_rotation": {
-        "top_sectors": "Members of the sectors ranked this high or better (60-day return, acceleration, breadth) may fire.",
-        "acceleration_bars": "Acceleration = change of the sector's 60-day return over this many bars.",
-        "min_sector_members": "Sectors with fewer members that day are not ranked.",
-        "min_target_gain": "Target = entry × (1 + max(half the sector's 60-day return, this)).",
-    },
-    "pivot_cpr": {
-        "width_window": "Days over which the median CPR width is taken; D's width must be below it.",
-        "min_reward_risk": "Fires only when (target - close) / (close - BC) is at least this.",
-    },
-}
-
-
 def attribute_docstrings(cls: type) -> dict[str, str]:
     """The string literal under a field of a class body (`x: float = 1.0` then `\"\"\"...\"\"\"`),
     by field name: where a strategy documents a parameter itself, that text is the one definition."""
@@ -148,9 +78,8 @@ def attribute_docstrings(cls: type) -> dict[str, str]:
 
 
 def parameter_description(strategy: str, name: str, documented: dict[str, str]) -> str:
-    """The launchpad's text for one parameter: the dataclass's own docstring, else the tables above."""
-    return (documented.get(name) or STRATEGY_PARAMETERS.get(strategy, {}).get(name) or COMMON_PARAMETERS.get(name)
-            or f"{name} of {strategy} (undocumented)")
+    """The launchpad's text for one parameter: the dataclass's own docstring, else the shared table above."""
+    return documented.get(name) or COMMON_PARAMETERS.get(name) or f"{name} of {strategy} (undocumented)"
 
 
 def strategy_params_config(strategy: str, params_class: type) -> type[LaunchpadConfig]:
