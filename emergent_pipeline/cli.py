@@ -22,7 +22,8 @@ SUMMARY_TABLES = [
 
 def summary(db_path: str) -> str:
     """Row counts, date ranges and the current market context of the stored tables."""
-    from emergent_pipeline.storage import table_exists  # here, not at the top: `status` must not wait for pandas
+    from emergent_pipeline.core.performance import RECOMMENDED  # here, not at the top: `status` must not wait for pandas
+    from emergent_pipeline.storage import table_exists
 
     lines = [f"DuckDB: {db_path}"]
     with duckdb.connect(db_path, read_only=True) as conn:
@@ -56,7 +57,7 @@ def summary(db_path: str) -> str:
                 lines.append(f"Scores issued ({origin}): {count:,} by {models} model(s), {first} → {last}")
         if table_exists(conn, "performance_summary"):
             for record, verdict in conn.execute(
-                "SELECT record, verdict FROM performance_summary WHERE year = 'all' AND portfolio = 'recommended (not SKIP)'"
+                "SELECT record, verdict FROM performance_summary WHERE year = 'all' AND portfolio = ?", [RECOMMENDED.name]
             ).fetchall():
                 lines.append(f"Recommended signals, {record} record: {verdict}")
     return "\n".join(lines)
@@ -76,45 +77,33 @@ def instance_home() -> Path:
 CODE_LOCATION = "emergent_pipeline"
 """The code location's name, as workspace.yaml and pyproject.toml ([tool.dg.project]) give it to the
 UI (a test checks they agree)."""
-DEFINITIONS_MODULE = "emergent_pipeline.definitions"
 READABLE_LOGS = {"console": {"config": {"log_level": "INFO"}}}
 """The console log of a run started here, unless the config sets ``loggers``: a line per step event
 and the assets' own log lines, without Dagster's DEBUG detail."""
 
 
-def code_location_run(instance, job, job_name: str, config: dict):
-    """A new run of ``job`` (reconstructable), recorded as a run of that job in the code location
-    ``emergent_pipeline``, as a launch from the UI would be.
+def project_job(job_name: str):
+    """The project's job of that name: the function a run of it is rebuilt by (``build_reconstructable_job``)."""
+    from emergent_pipeline.definitions import defs
 
-    ``execute_in_process`` (and ``dg launch``, which executes in process) records runs without a code
-    location: the UI then leaves them out of its timeline, warns that the job "may be a different
-    version from the original pipeline run", and ``run_failure_recorder``, which follows the runs of
-    its own code location, never sees them fail."""
-    from dagster._core.remote_origin import InProcessCodeLocationOrigin, RemoteJobOrigin, RemoteRepositoryOrigin
-    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
-
-    location = InProcessCodeLocationOrigin(
-        LoadableTargetOrigin(executable_path=sys.executable, module_name=DEFINITIONS_MODULE, working_directory=str(PROJECT_ROOT)),
-        location_name=CODE_LOCATION,
-    )
-    repository_name = job.get_repository_definition().name
-    return instance.create_run_for_job(
-        job.get_definition(), run_config=config, job_code_origin=job.get_python_origin(),
-        remote_job_origin=RemoteJobOrigin(RemoteRepositoryOrigin(location, repository_name), job_name),
-    )
+    return defs().resolve_job_def(job_name)
 
 
 def run_job(job_name: str, config_files: list[str]) -> int:
-    """Run a job of the project in this process, recorded in the Dagster instance (the UI and
-    ``status`` show it); the run config is checked before anything runs."""
-    import dagster as dg
-    from dagster._core.definitions.reconstruct import ReconstructableRepository
-    from dagster._core.execution.api import execute_run
+    """Run a job of the project in this process, recorded in the Dagster instance (the UI's Runs page,
+    the asset catalog and ``status`` show it); the run config is checked before anything runs, and
+    what killed runs left behind is put right first (``defs/automation/leftovers.py``).
 
-    # Reconstructable, as execute_run needs; the definitions are loaded once and kept by `job`.
-    repository = ReconstructableRepository.for_module(DEFINITIONS_MODULE, "defs", working_directory=str(PROJECT_ROOT))
-    job = repository.get_reconstructable_job(job_name)
-    jobs = sorted(name for name in job.get_repository_definition().job_names if not name.startswith("__"))
+    Through Dagster's public ``execute_job``: the run is recorded without its code location (Dagster
+    has no public Python API that launches a run into a code location, dagster-io/dagster#3612), so
+    the UI lists it under Runs and its materializations in the catalog, but not in the job's timeline."""
+    import dagster as dg
+
+    from emergent_pipeline.definitions import defs
+    from emergent_pipeline.defs.automation.leftovers import clear_leftovers
+    from emergent_pipeline.defs.ml.resources import MLflowResource
+
+    jobs = sorted(job.name for job in defs().resolve_all_job_defs() if not job.name.startswith("__"))
     if job_name not in jobs:
         print(f"no job {job_name!r}; the jobs are: {', '.join(jobs)}", file=sys.stderr)
         return 2
@@ -124,9 +113,18 @@ def run_job(job_name: str, config_files: list[str]) -> int:
         print(f"cannot read the config: {error}", file=sys.stderr)
         return 2
     config.setdefault("loggers", READABLE_LOGS)
-    dg.validate_run_config(job.get_definition(), config)  # raises with every error listed, before anything runs
+    dg.validate_run_config(project_job(job_name), config)  # raises with every error listed, before anything runs
     instance = dg.DagsterInstance.from_config(str(instance_home()))
-    result = execute_run(job, code_location_run(instance, job, job_name, config), instance)
+    for line in clear_leftovers(instance, MLflowResource(), default_db_path(), noticed_by="emergent-pipeline run"):
+        print(f"before the run: {line}")
+    job = dg.build_reconstructable_job("emergent_pipeline.cli", "project_job", reconstructable_args=(job_name,),
+                                       reconstructor_working_directory=str(PROJECT_ROOT))
+    with dg.execute_job(job, instance, run_config=config) as result:
+        return report(result, job_name)
+
+
+def report(result, job_name: str) -> int:
+    """What a run did, in a line; a failed run's failed steps with their reasons."""
     materialized = sorted({e.asset_key.to_user_string() for e in result.get_asset_materialization_events()})
     if result.success:
         print(f"run {result.run_id} of {job_name} succeeded: {len(materialized)} assets materialized ({', '.join(materialized)})")

@@ -126,10 +126,11 @@ job.execute_in_process(instance=dg.DagsterInstance.get())
 """
 
 
-def test_a_killed_run_leaves_nothing_behind_after_the_next_start(definitions, bundled_db, tmp_path):
-    """A run killed with SIGKILL while it works: the next run (any run) marks it failed (its process
-    is gone), removes a staging file of a killed publication and ends an MLflow run left RUNNING by a
-    process that is gone."""
+def test_what_a_killed_run_leaves_is_put_right_by_the_leftovers_sensor(definitions, bundled_db, tmp_path):
+    """A run killed with SIGKILL while it works: the leftovers sensor (and `emergent-pipeline run`,
+    before it starts a run, through the same function) marks it failed (its process is gone), removes
+    a staging file of a killed publication and ends an MLflow run left RUNNING by a process that is
+    gone, and its tick says so. A run that merely opens the store no longer does any of it."""
     db = private_copy(bundled_db, tmp_path)
     stores = private_stores(tmp_path)
     home = stores["DAGSTER_HOME"]
@@ -145,6 +146,8 @@ def test_a_killed_run_leaves_nothing_behind_after_the_next_start(definitions, bu
         time.sleep(0.5)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
+    if not steps:
+        pytest.fail("the run to be killed did not start a step within 120 s")
     killed = runs[0].run_id
     assert instance.get_run_by_id(killed).status == dg.DagsterRunStatus.STARTED  # what the UI would show forever
     staging = Path(serving_db_path(str(db))).with_name(f".serving.duckdb.{process.pid}.tmp")
@@ -154,14 +157,19 @@ def test_a_killed_run_leaves_nothing_behind_after_the_next_start(definitions, bu
     stuck = store.client().create_run(experiment, run_name="killed training", tags={"pid": str(process.pid)}).info.run_id
     elsewhere = store.client().create_run(experiment, run_name="a notebook's run, still going", tags={"pid": str(os.getpid())}).info.run_id
 
+    from emergent_pipeline.defs.automation.leftovers import leftovers_sensor
     from emergent_pipeline_tests.conftest import PipelineStore, RetrainingPolicy
 
     mlflow = mlflow_resource(tmp_path / "mlruns")
+    resources = {"duckdb": PipelineStore(database=str(db), mlflow=mlflow), "price_source": PriceSourceResource(), "mlflow": mlflow,
+                 "retraining": RetrainingPolicy()}
     assets = list(definitions.assets) + list(definitions.asset_checks)
-    result = dg.materialize(assets, selection=["market_context"], instance=instance, resources={
-        "duckdb": PipelineStore(database=str(db), mlflow=mlflow), "price_source": PriceSourceResource(), "mlflow": mlflow,
-        "retraining": RetrainingPolicy()})
-    assert result.success
+    assert dg.materialize(assets, selection=["market_context"], instance=instance, resources=resources).success
+    assert instance.get_run_by_id(killed).status == dg.DagsterRunStatus.STARTED and staging.exists()  # opening the store cleans nothing
+    with dg.build_sensor_context(instance=instance, resources=resources) as context:
+        tick = leftovers_sensor(context)
+    assert isinstance(tick, dg.SkipReason) and f"run {killed} was left STARTED by a process that is gone: marked failed" in tick.skip_message
+    assert f"MLflow run {stuck} was left RUNNING" in tick.skip_message and staging.name in tick.skip_message
     assert instance.get_run_by_id(killed).status == dg.DagsterRunStatus.FAILURE
     assert not staging.exists()
     assert store.client().get_run(stuck).info.status == "KILLED"

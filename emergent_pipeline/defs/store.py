@@ -1,20 +1,14 @@
 """The DuckDB store as a Dagster resource that checks a run before any step of it writes.
 
 Dagster initialises a run's resources once, before its first step (the runs here use the in-process
-executor). So the store resource is where a run can be refused, and where leftovers of killed runs
-can be put right, before anything is written:
-
-- a run whose configuration the pipeline would refuse half-way (a `performance_summary` start
-  inside the serving model's learned window) fails here, with the reason, and changes nothing;
-- runs left STARTED by a process that was killed are marked failed (their process is gone), so the
-  UI and `/system/status` stop showing them as running;
-- MLflow runs left RUNNING by a killed training or replay are marked KILLED;
-- serving-snapshot staging files of killed runs are removed.
+executor), so the store resource is where a run can be refused before anything is written: a run
+whose `performance_summary` start lies inside the serving model's learned window fails here, with
+the reason, and changes nothing. (What killed runs leave behind is put right elsewhere, in the open:
+``defs/automation/leftovers.py``.)
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,56 +19,54 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from emergent_pipeline.core.performance import InSampleError, forward_start
+from emergent_pipeline.defs.ml.jobs import TRAINING_ASSETS
 from emergent_pipeline.defs.ml.resources import MLflowResource
 from emergent_pipeline.model_registry import CHAMPION
-from emergent_pipeline.storage import process_alive, remove_abandoned_staging, serving_db_path, table_exists
-
-PID = re.compile(r"\(pid: (\d+)\)")
-TRAINING_ASSETS = {"signal_model", "signal_model_evaluation", "champion_model"}
+from emergent_pipeline.storage import table_exists
 
 
-def run_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
-    """The process that executes a run, from the engine event that announced it."""
-    for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
-        match = PID.search(record.message or "")
-        if match:
-            return int(match.group(1))
-    return None
+def summary_forward_start(label_end: pd.Timestamp | None, start: str | None) -> pd.Timestamp | None:
+    """The first day of the serving model's forward record (None without a serving model), for a
+    summary asked to start at ``start``; a start inside the learned window, or a start without a
+    model, is refused with ``dg.Failure`` (the rule itself: ``core.performance.forward_start``)."""
+    if label_end is None:
+        if start:
+            raise dg.Failure(description="no serving model, hence no forward record: run the train_signal_model job first")
+        return None
+    try:
+        return forward_start(label_end, pd.Timestamp(start) if start else None)
+    except InSampleError as error:
+        raise dg.Failure(description=str(error)) from error
 
 
-def fail_dead_runs(instance: dg.DagsterInstance, current_run_id: str) -> list[str]:
-    """Mark failed every run still STARTED whose process no longer exists; returns their ids."""
-    failed = []
-    for run in instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
-        if run.run_id == current_run_id:
-            continue
-        pid = run_pid(instance, run.run_id)
-        if pid is not None and not process_alive(pid):
-            instance.report_run_failed(run, f"the run's process (pid {pid}) is gone: it was killed or crashed; marked failed by run {current_run_id[:8]}")
-            failed.append(run.run_id)
-    return failed
+def newest_label_end(database: str) -> pd.Timestamp | None:
+    """The newest exit date of a resolved label in the store: what a model trained now may learn."""
+    if not Path(database).exists():
+        return None
+    with duckdb.connect(database, read_only=True) as conn:
+        if not table_exists(conn, "signal_labels"):
+            return None
+        newest = conn.execute("SELECT max(exit_date) FROM signal_labels WHERE label IS NOT NULL").fetchone()[0]
+    return None if newest is None else pd.Timestamp(newest)
 
 
 def refuse_summary_start(run: dg.DagsterRun, database: str, mlflow: MLflowResource) -> None:
-    """Raise when the run would refuse its `performance_summary` start only after writing the rest."""
+    """The summary's start checked before the run writes anything: against the serving model's
+    learned window, and, when the run trains a model, against every label it may learn."""
     start = ((run.run_config or {}).get("ops", {}).get("performance_summary", {}).get("config", {}) or {}).get("start")
     selection = {key.to_user_string() for key in (run.asset_selection or set())}
     if not start or (selection and "performance_summary" not in selection):
         return
     champion = mlflow.store().version_by_alias(CHAMPION)
     ends = [pd.Timestamp(champion.tags["label_end"])] if champion is not None and "label_end" in champion.tags else []
-    if not selection or selection & TRAINING_ASSETS:  # a model trained in this run may learn every resolved label
-        if Path(database).exists():
-            with duckdb.connect(database, read_only=True) as conn:
-                if table_exists(conn, "signal_labels"):
-                    newest = conn.execute("SELECT max(exit_date) FROM signal_labels WHERE label IS NOT NULL").fetchone()[0]
-                    if newest is not None:
-                        ends.append(pd.Timestamp(newest))
+    trains = not selection or bool(selection & set(TRAINING_ASSETS))
+    if trains and (newest := newest_label_end(database)) is not None:  # a model trained in this run may learn every resolved label
+        ends.append(newest)
     if ends:
         try:
-            forward_start(max(ends), pd.Timestamp(start))
-        except InSampleError as error:
-            raise dg.Failure(description=f"run refused before anything was written: {error}") from error
+            summary_forward_start(max(ends), start)
+        except dg.Failure as failure:
+            raise dg.Failure(description=f"run refused before anything was written: {failure.description}") from failure
 
 
 class PipelineStore(DuckDBResource):
@@ -94,14 +86,5 @@ class PipelineStore(DuckDBResource):
                 conn.close()
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        run = context.dagster_run
-        if run is None or context.instance is None:
-            return
-        for run_id in fail_dead_runs(context.instance, run.run_id):
-            context.log.warning(f"run {run_id} was left STARTED by a process that is gone: marked failed")
-        for mlflow_run in self.mlflow.store().end_abandoned_runs():
-            context.log.warning(f"MLflow run {mlflow_run} was left RUNNING by a process that is gone: marked KILLED")
-        removed = remove_abandoned_staging(serving_db_path(self.database))
-        if removed:
-            context.log.warning(f"removed {len(removed)} staging file(s) of killed runs: {', '.join(p.name for p in removed)}")
-        refuse_summary_start(run, self.database, self.mlflow)
+        if context.dagster_run is not None:
+            refuse_summary_start(context.dagster_run, self.database, self.mlflow)

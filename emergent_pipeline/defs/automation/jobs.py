@@ -2,12 +2,13 @@
 
 import dagster as dg
 
-TRAINING = dg.AssetSelection.assets("signal_model", "signal_model_evaluation", "champion_model")
+from emergent_pipeline.defs.ml.jobs import TRAINED
+
 REPLAY = dg.AssetSelection.assets("signal_replay")
 
 daily_refresh = dg.define_asset_job(
     "daily_refresh",
-    selection=dg.AssetSelection.all() - TRAINING - REPLAY,
+    selection=dg.AssetSelection.all() - TRAINED - REPLAY,
     description="New prices → signals → market context → labels → scores issued by @champion for new signals → outcomes → "
     "summary. Does not retrain: the retraining sensor or a person starts train_signal_model.",
 )

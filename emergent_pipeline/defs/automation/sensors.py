@@ -48,7 +48,7 @@ def champion_sensor(context: dg.SensorEvaluationContext, mlflow: MLflowResource,
     if context.cursor == version:
         return dg.SkipReason(f"@champion is still version {version}, already acted on")
     try:
-        if store.notice_champion_move(noticed_by="champion_sensor"):
+        if store.moves.notice(noticed_by="champion_sensor"):
             context.log.info(f"@champion is on version {version}, a move the pipeline did not make: logged")
     except Exception as error:  # noqa: BLE001 - the log must not stop the re-scoring
         context.log.warning(f"could not log the move of @champion to version {version}: {error}")
@@ -102,11 +102,12 @@ def retraining_sensor(context: dg.SensorEvaluationContext, mlflow: MLflowResourc
     return dg.RunRequest(run_key=f"retrain-after-{newest_label}", tags={"retraining_reason": reason[:200]})
 
 
-@dg.run_failure_sensor(default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=MINUTE,
+@dg.run_failure_sensor(default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=MINUTE, monitor_all_code_locations=True,
                        description="Logs every failed run of this code location and appends it to the DuckDB table run_failures.")
 def run_failure_recorder(context: dg.RunFailureSensorContext, duckdb: DuckDBResource):
     """Every failed run goes to the log and to the `run_failures` table, where the API and a
-    person querying DuckDB see it.
+    person querying DuckDB see it. All code locations are followed: a run of `emergent-pipeline run`
+    is recorded without one (Dagster has no public API that launches a run into a code location).
 
     Returns nothing, unlike the two sensors above: Dagster calls it once per failed run, and a
     returned value (a SkipReason too) ends the tick at that run, without the "acted on" event Dagster

@@ -2,7 +2,9 @@
 
 import dagster as dg
 
-TRAINED = dg.AssetSelection.assets("signal_model", "signal_model_evaluation", "champion_model")
+TRAINING_ASSETS = ("signal_model", "signal_model_evaluation", "champion_model")
+"""Train → evaluate → promote: the one definition of what training is (jobs, the store's refusal)."""
+TRAINED = dg.AssetSelection.assets(*TRAINING_ASSETS)
 
 train_signal_model = dg.define_asset_job(
     "train_signal_model",
