@@ -58,8 +58,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as folder:
         store = ModelStore(f"sqlite:///{Path(folder) / 'mlflow.db'}", str(Path(folder) / "artifacts"))
-        version = store.log_challenger(result.scorer, features, {}, {}, {}, {}, {})
-        store.move_champion(version, moved_by="bench/scoring_bench.py", reason="benchmark")
+        version = store.training.log_challenger(result.scorer, features, {}, {}, {}, {}, {})
+        store.moves.move(version, moved_by="bench/scoring_bench.py", reason="benchmark")
         start = time.perf_counter()
         scoring = score_with_champion(store, consensus, features)
         end_to_end = time.perf_counter() - start

@@ -14,28 +14,30 @@ a version, which would go stale the moment someone moved the alias by hand.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
-from importlib import metadata
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from pathlib import Path
 from urllib.parse import quote, unquote, urlparse
 
 import mlflow
-import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
-from mlflow.data.dataset_source_registry import get_dataset_source_from_json
-from mlflow.models import Model, infer_signature
-from mlflow.store.tracking import SEARCH_MAX_RESULTS_DEFAULT
+from mlflow.models import Model
 
 from emergent_pipeline.core.signal_model import ModelParams
 from emergent_pipeline.paths import (  # noqa: F401 - re-exported
     CHALLENGER, CHAMPION, MODEL_NAME, PROJECT_ROOT, default_artifact_root, default_tracking_uri, mlflow_ui_url, process_alive,
 )
+
+
+if TYPE_CHECKING:
+    from emergent_pipeline.champion_log import ChampionLog
+    from emergent_pipeline.training_log import TrainingLog
 
 EXPERIMENT_NAME = MODEL_NAME
 EXPERIMENT_KIND_TAG, MODEL_TRAINING = "mlflow.experimentKind", "custom_model_development"
@@ -69,20 +71,6 @@ MODEL_DESCRIPTION = (
     f"the alias here. Every move is a `{CHAMPION_MOVE}` run in the experiment "
     f"`{EXPERIMENT_NAME}`; each version's description says what it learned and what the rule decided."
 )
-
-
-@dataclass
-class DatasetInput:
-    """A table a training run learned from or was judged on, for ``mlflow.log_input``: its rows
-    (features and label), the file they were read from, the run's use of them (``training`` or
-    ``evaluation``), and its window and counts as the input's tags, shown next to it on the run page."""
-
-    name: str
-    rows: pd.DataFrame
-    context: str
-    source: str
-    tags: dict[str, str] = field(default_factory=dict)
-    targets: str | None = "label"
 
 
 @dataclass
@@ -130,56 +118,6 @@ class ModelStore:
             client.set_terminated(run.info.run_id, status="KILLED")
         return [run.info.run_id for run in abandoned]
 
-    def log_challenger(
-        self,
-        model,
-        features: pd.DataFrame,
-        params: dict,
-        metrics: dict[str, float],
-        tags: dict[str, str],
-        images: dict[str, bytes],
-        tables: dict[str, pd.DataFrame],
-        description: str = "",
-        datasets: list[DatasetInput] = (),
-    ) -> ModelVersion:
-        """Log a training run (params, metrics, its datasets, the feature list as ``features.json``,
-        plots, the model with its signature and an input example), register it as a new version, point
-        ``challenger`` at it, and give the run and the version ``description`` (what was trained on
-        which window, hold-out figures). The feature list is not a version tag: the signature (which
-        travels with the model's files) and ``features.json`` hold it."""
-        experiment_id = self._activate()
-        self.end_abandoned_runs()
-        example = features.head(5)
-        with mlflow.start_run(experiment_id=experiment_id, run_name="train_signal_model", tags={"pid": str(os.getpid())}) as run:
-            mlflow.log_params(params)
-            mlflow.log_metrics({k: v for k, v in metrics.items() if pd.notna(v)})
-            mlflow.set_tags(tags)
-            mlflow.log_dict({"features": list(features.columns)}, "features.json")
-            for dataset in datasets:
-                source = get_dataset_source_from_json(json.dumps({"uri": dataset.source}), source_type="local")
-                mlflow.log_input(mlflow.data.from_pandas(dataset.rows, source=source, targets=dataset.targets, name=dataset.name),
-                                 context=dataset.context, tags=dataset.tags)
-            self._log_files(images, tables)
-            signature = infer_signature(example, model.predict_proba(example)[:, 1])
-            info = mlflow.sklearn.log_model(
-                sk_model=model, name="model", signature=signature, input_example=example,
-                registered_model_name=self.model_name, serialization_format="cloudpickle",
-                # Stated rather than inferred (inference re-imports the model in a subprocess, seconds
-                # per run). The pickle needs this package too (its column filler), named last.
-                pip_requirements=[f"{name}=={metadata.version(name)}" for name in ("scikit-learn", "cloudpickle", "numpy", "pandas")]
-                + ["emergent-pipeline"],
-            )
-        client, number = self.client(), str(info.registered_model_version)
-        client.set_registered_model_alias(self.model_name, CHALLENGER, number)
-        for key, value in {**tags, "run_id": run.info.run_id}.items():
-            client.set_model_version_tag(self.model_name, number, key, value)
-        if client.get_registered_model(self.model_name).description != MODEL_DESCRIPTION:
-            client.update_registered_model(self.model_name, description=MODEL_DESCRIPTION)
-        self._drop_stale_version_tags()
-        if description:
-            self.describe(client.get_model_version(self.model_name, number), description)
-        return client.get_model_version(self.model_name, number)
-
     def describe(self, version: ModelVersion, text: str) -> None:
         """The same description on the version (its registry page) and on the run that trained it
         (the run page), so a person lands on it from either side."""
@@ -199,47 +137,12 @@ class ModelStore:
         current = self.client().get_model_version(self.model_name, str(version.version))
         self.describe(current, f"{current.description}\n\n{paragraph}" if current.description else paragraph)
 
-    def _drop_stale_version_tags(self) -> None:
-        client = self.client()
-        for version in client.search_model_versions(f"name = '{self.model_name}'"):
-            for key in STALE_VERSION_TAGS:
-                if key in version.tags:
-                    client.delete_model_version_tag(self.model_name, version.version, key)
-
     def version_by_alias(self, alias: str) -> ModelVersion | None:
         """The version an alias points at, or None (no such alias, or no model registered yet)."""
         try:
             return self.client().get_model_version_by_alias(self.model_name, alias)
         except MlflowException:
             return None
-
-    def log_run(self, run_name: str, params: dict, metrics: dict[str, float], tags: dict[str, str],
-                images: dict[str, bytes], tables: dict[str, pd.DataFrame]) -> str:
-        """A run without a registered model (the walk-forward replay): params, metrics, tags, plots and
-        tables. Returns the run id."""
-        experiment_id = self._activate()
-        self.end_abandoned_runs()
-        with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags={"pid": str(os.getpid())}) as run:
-            mlflow.log_params(params)
-            mlflow.log_metrics({k: v for k, v in metrics.items() if pd.notna(v)})
-            mlflow.set_tags(tags)
-            self._log_files(images, tables)
-            return run.info.run_id
-
-    def _log_files(self, images: dict[str, bytes], tables: dict[str, pd.DataFrame]) -> None:
-        """Plots under ``plots/``, tables as CSV under ``tables/``. A table's index is written when it
-        means something (named, or not a plain row number) and always with a header: the caller's
-        name, else ``row``, so no CSV starts with a blank column name."""
-        with tempfile.TemporaryDirectory() as folder:
-            for name, image in images.items():
-                path = Path(folder) / name
-                path.write_bytes(image)
-                mlflow.log_artifact(str(path), "plots")
-            for name, table in tables.items():
-                path = Path(folder) / name
-                meaningful = table.index.name is not None or not isinstance(table.index, pd.RangeIndex)
-                table.to_csv(path, index=meaningful, index_label=(table.index.name or "row") if meaningful else None)
-                mlflow.log_artifact(str(path), "tables")
 
     def model_location(self, version: ModelVersion) -> str:
         """Where a version's model files are: a folder on this machine for a local artifact store, else
@@ -286,84 +189,19 @@ class ModelStore:
         with tempfile.TemporaryDirectory() as folder:
             return json.loads(Path(self.client().download_artifacts(run_id, "features.json", folder)).read_text())["features"]
 
-    def move_champion(self, version: ModelVersion, moved_by: str, reason: str) -> str:
-        """Point ``@champion`` at ``version`` and log the move as a ``champion_move`` run (an event: who
-        or what moved it, when, from which version to which, why). A move made earlier outside the
-        pipeline and not yet logged is logged first, so each event starts where the last one ended.
-        The event is written before the alias moves, so the sensor never takes this move for a person's;
-        if the alias cannot be set, the event is deleted. Returns the event's run id."""
-        self.notice_champion_move(noticed_by=moved_by)
-        previous = self.version_by_alias(CHAMPION)
-        now = datetime.now(timezone.utc)
-        event = self._log_champion_move(
-            previous, str(version.version), moved_by, {"moved_at": f"{now:%Y-%m-%dT%H:%M:%SZ}", "reason": reason[:5000]},
-            f"`@champion` moved from {self._named(previous)} to version {version.version} by {moved_by} at "
-            f"{now:%Y-%m-%d %H:%M} UTC. Why: {reason}")
-        try:
-            self.client().set_registered_model_alias(self.model_name, CHAMPION, str(version.version))
-        except Exception:
-            self.client().delete_run(event)
-            raise
-        return event
+    @functools.cached_property
+    def moves(self) -> "ChampionLog":
+        """The log of ``@champion``'s moves (``champion_log.ChampionLog``)."""
+        from emergent_pipeline.champion_log import ChampionLog
 
-    def notice_champion_move(self, noticed_by: str) -> str | None:
-        """Log a move of ``@champion`` the log does not have (a person moved the alias in the MLflow UI,
-        or a script did): the version it came from is the last logged one, and the time is when it was
-        noticed, since MLflow records neither who moves an alias nor when. Returns the event's run id,
-        or None when the log already ends on the current champion (or there is none)."""
-        champion = self.version_by_alias(CHAMPION)
-        if champion is None:
-            return None
-        last = self.last_champion_move()
-        if last is not None and last.data.tags.get("to_version") == str(champion.version):
-            return None
-        now = datetime.now(timezone.utc)
-        if last is None:
-            return self._log_champion_move(
-                "unknown", str(champion.version), NOT_RECORDED, {"noticed_at": f"{now:%Y-%m-%dT%H:%M:%SZ}", "noticed_by": noticed_by},
-                f"`@champion` was on version {champion.version} when the promotion log began ({now:%Y-%m-%d %H:%M} UTC, "
-                f"noticed by {noticed_by}); how it got there was not recorded.")
-        earlier = last.data.tags.get("to_version")
-        return self._log_champion_move(
-            earlier, str(champion.version), MOVED_OUTSIDE, {"noticed_at": f"{now:%Y-%m-%dT%H:%M:%SZ}", "noticed_by": noticed_by},
-            f"`@champion` was found on version {champion.version}, not on version {earlier} where the pipeline last "
-            f"left it: moved {MOVED_OUTSIDE}. Noticed by {noticed_by} at {now:%Y-%m-%d %H:%M} UTC; MLflow does not "
-            "record who moved it or exactly when.")
+        return ChampionLog(self)
 
-    def _champion_move_runs(self, order: str, max_results: int = SEARCH_MAX_RESULTS_DEFAULT) -> list:
-        """The ``champion_move`` runs of the experiment by start time (``ASC`` or ``DESC``); none before it exists."""
-        experiment = self.client().get_experiment_by_name(self.experiment_name)
-        if experiment is None:
-            return []
-        return self.client().search_runs([experiment.experiment_id], filter_string=f"tags.event = '{CHAMPION_MOVE}'",
-                                         order_by=[f"attributes.start_time {order}"], max_results=max_results)
+    @functools.cached_property
+    def training(self) -> "TrainingLog":
+        """The records of training and replay runs (``training_log.TrainingLog``)."""
+        from emergent_pipeline.training_log import TrainingLog
 
-    def last_champion_move(self):
-        """The newest ``champion_move`` run (an ``mlflow.entities.Run``), or None."""
-        runs = self._champion_move_runs("DESC", max_results=1)
-        return runs[0] if runs else None
-
-    def champion_moves(self) -> pd.DataFrame:
-        """Every logged move of ``@champion``, oldest first: from and to version, who or what moved it,
-        when it moved (``moved_at``, a move the pipeline made) or was noticed (``noticed_at``), the
-        reason and the event's run id."""
-        runs = self._champion_move_runs("ASC")
-        columns = ["from_version", "to_version", "moved_by", "moved_at", "noticed_at", "noticed_by", "reason"]
-        return pd.DataFrame([{**{c: run.data.tags.get(c) for c in columns}, "run_id": run.info.run_id} for run in runs],
-                            columns=[*columns, "run_id"])
-
-    def _log_champion_move(self, previous, to_version: str, moved_by: str, details: dict[str, str], note: str) -> str:
-        experiment_id = self._activate()
-        before = str(previous.version) if isinstance(previous, ModelVersion) else (previous or "none")
-        client = self.client()
-        run = client.create_run(experiment_id, run_name=f"{CHAMPION_MOVE} {before} → {to_version}", tags={
-            "event": CHAMPION_MOVE, "from_version": before, "to_version": to_version, "moved_by": moved_by, **details, NOTE_TAG: note})
-        client.set_terminated(run.info.run_id, status="FINISHED")
-        return run.info.run_id
-
-    @staticmethod
-    def _named(version: ModelVersion | None) -> str:
-        return f"version {version.version}" if version is not None else "no version (there was no champion)"
+        return TrainingLog(self)
 
     def run_url(self, run_id: str) -> str:
         """The run's page in the MLflow UI (``paths.mlflow_ui_url``), by MLflow's short route: the

@@ -149,3 +149,15 @@ def test_cors_is_off_by_default_and_on_for_the_configured_origins(private, monke
     monkeypatch.setenv("EMERGENT_PIPELINE_CORS_ORIGINS", f"{front_end}, http://127.0.0.1:3000")
     with Server(app_on(private)) as client:
         assert client.get("/market/context", headers={"Origin": "http://127.0.0.1:3000"}).headers["access-control-allow-origin"] == "http://127.0.0.1:3000"
+
+
+def test_strategies_show_the_weights_the_stored_consensus_used(private):
+    """A run with other weights than the defaults (momentum 0.3): /strategies shows what the stored
+    signals carry, not the defaults."""
+    with duckdb.connect(str(private / "serving.duckdb")) as conn:
+        conn.execute("UPDATE consensus_breakdown SET weight = 0.3 WHERE strategy = 'momentum'")
+        voted = {r[0] for r in conn.execute("SELECT DISTINCT strategy FROM consensus_breakdown").fetchall()}
+    with Server(app_on(private)) as client:
+        shown = {s["name"]: s for s in client.get("/strategies").json()["strategies"]}
+    assert shown["momentum"]["weight"] == 0.3 and shown["momentum"]["weight_from"] == "the stored consensus"
+    assert {name for name, s in shown.items() if s["weight_from"] == "the stored consensus"} == voted

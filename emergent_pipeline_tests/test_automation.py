@@ -37,8 +37,10 @@ def test_jobs_select_what_they_say(definitions):
 
 
 def test_the_daily_schedule_runs_after_the_us_close_on_weekdays_and_starts_stopped():
-    assert daily_refresh_schedule.cron_schedule == "30 17 * * 1-5"
+    """The NYSE closes at 16:00 New York time, Monday to Friday: the refresh runs after that, every weekday."""
+    minute, hour, day, month, weekdays = daily_refresh_schedule.cron_schedule.split()
     assert daily_refresh_schedule.execution_timezone == "America/New_York"
+    assert (day, month, weekdays) == ("*", "*", "1-5") and 16 * 60 < int(hour) * 60 + int(minute) < 24 * 60
     assert daily_refresh_schedule.default_status == dg.DefaultScheduleStatus.STOPPED
     context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 24, 17, 30))
     requests = daily_refresh_schedule.evaluate_tick(context).run_requests

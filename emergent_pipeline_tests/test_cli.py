@@ -15,7 +15,7 @@ from emergent_pipeline.paths import PROJECT_ROOT, private_stores
 from emergent_pipeline.sources.bundled import ANNUAL_FILE, PRICES_FILE, UNIVERSE_FILE
 
 from emergent_pipeline_tests.conftest import assert_tables_unchanged, read, stored_tables
-from emergent_pipeline_tests.test_file_source import STATEMENT_MAP
+from emergent_pipeline_tests.bundled_inputs import STATEMENT_MAP
 
 SYMBOLS = ["AAPL", "MSFT", "XOM", "JPM"]
 

@@ -1,8 +1,10 @@
+import re
+
 import dagster as dg
 
 from emergent_pipeline.definitions import defs
+from emergent_pipeline.paths import PROJECT_ROOT
 
-EXPECTED_ASSETS = {"universe", "price_history", "fundamentals", "benchmark_history", "market_context"}
 EXPECTED_CHECKS = {
     "price_history_unique_keys",
     "price_history_positive_prices",
@@ -16,10 +18,16 @@ def test_definitions_load():
     dg.Definitions.validate_loadable(defs())
 
 
-def test_graph_has_the_foundation_assets_and_checks():
+def readme_assets() -> set[str]:
+    """The assets README's first table lists (its first column; `a` → `b` rows name several)."""
+    head = (PROJECT_ROOT / "README.md").read_text().split("## Set-up")[0]
+    return {name for line in head.splitlines() if line.startswith("| `") for name in re.findall(r"`([a-z_]+)`", line.split("|")[1])}
+
+
+def test_the_graph_holds_exactly_the_assets_readme_describes():
     loaded = defs()
     keys = {key.to_user_string() for key in loaded.resolve_asset_graph().get_all_asset_keys()}
-    assert EXPECTED_ASSETS <= keys
+    assert keys == readme_assets() and len(keys) == 18
     checks = {spec.name for check in loaded.asset_checks for spec in check.check_specs}
     assert EXPECTED_CHECKS <= checks
 

@@ -8,6 +8,7 @@ import pytest
 from emergent_pipeline.defs.prices.resources import PriceSourceResource
 from emergent_pipeline.sources.bundled import ANNUAL_FILE, PRICES_FILE, UNIVERSE_FILE
 
+from emergent_pipeline_tests.bundled_inputs import STATEMENT_MAP
 from emergent_pipeline_tests.conftest import (
     assert_tables_unchanged, failure_message, materialization_metadata, materialize, read, stored_tables, table_rows, table_text,
 )
@@ -129,12 +130,6 @@ def test_a_file_source_without_a_path_is_a_clear_error(definitions, tmp_path):
 
 # --- a universe file and a statements file, each with its own column names ------------------------------
 
-STATEMENT_MAP = {
-    "Ticker Symbol": "symbol", "Period Ending": "period_end", "Total Revenue": "revenue",
-    "Net Income Applicable to Common Shareholders": "net_income", "Earnings Per Share": "eps",
-    "Estimated Shares Outstanding": "shares", "Long-Term Debt": "total_debt", "Cash and Cash Equivalents": "total_cash",
-    "Net Receivables": "receivables", "Total Assets": "total_assets", "Total Equity": "total_equity",
-}
 UNIVERSE_MAP = {"Ticker": "symbol", "Company": "name", "GICS Sector": "sector", "GICS Sub Industry": "sub_industry"}
 
 

@@ -12,7 +12,7 @@ from emergent_pipeline.defs.prices.resources import PriceSourceResource
 from emergent_pipeline.sources.bundled import ANNUAL_FILE, PRICES_FILE, UNIVERSE_FILE
 
 from emergent_pipeline_tests.conftest import materialization_metadata, materialize, read
-from emergent_pipeline_tests.test_file_source import STATEMENT_MAP
+from emergent_pipeline_tests.bundled_inputs import STATEMENT_MAP
 
 ASSETS = ["strategy_signals", "shariah_screen", "consensus_signals", "signal_features"]
 SELECTION = ["price_history", "market_context", *ASSETS]

@@ -17,7 +17,7 @@ from dagster_duckdb import DuckDBResource
 from emergent_pipeline.core.features import FEATURES
 from emergent_pipeline.defs.automation.sensors import champion_sensor
 from emergent_pipeline.model_registry import (
-    CHAMPION, CHAMPION_MOVE, EXPERIMENT_KIND_TAG, MODEL_DESCRIPTION, MODEL_NAME, MODEL_TRAINING, MOVED_OUTSIDE, NOTE_TAG,
+    CHAMPION, CHAMPION_MOVE, EXPERIMENT_KIND_TAG, MODEL_NAME, MODEL_TRAINING, MOVED_OUTSIDE, NOTE_TAG,
     STALE_VERSION_TAGS,
 )
 from emergent_pipeline.paths import MLFLOW_UI_ENV
@@ -44,14 +44,14 @@ def artifact_text(store, run_id: str, path: str) -> str:
 
 def test_the_experiment_is_a_model_training_one_and_an_old_experiment_is_retagged(bundled_store, tmp_path):
     experiment = bundled_store.client().get_experiment_by_name(bundled_store.experiment_name)
-    assert experiment.tags[EXPERIMENT_KIND_TAG] == MODEL_TRAINING == "custom_model_development"
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"  # what MLflow 3's UI reads as "Machine learning"
     assert CHAMPION_MOVE in experiment.tags[NOTE_TAG]
     # An experiment made before the tag existed (or whose kind the UI guessed as GenAI) is set right on next use.
     (tmp_path / "old").mkdir()
     store = mlflow_resource(tmp_path / "old").store()
     client = store.client()
     old = client.create_experiment(store.experiment_name, tags={EXPERIMENT_KIND_TAG: "genai_development"})
-    store.log_run("walk_forward_replay", {}, {}, {}, {}, {})
+    store.training.log_run("walk_forward_replay", {}, {}, {}, {}, {})
     assert client.get_experiment(old).tags[EXPERIMENT_KIND_TAG] == MODEL_TRAINING and client.get_experiment(old).tags[NOTE_TAG]
 
 
@@ -68,7 +68,8 @@ def test_the_training_run_the_model_and_its_version_are_described(bundled_db, bu
     # The evaluation's verdict, with its reason, and where the moves of @champion are (not a status that goes stale).
     assert "**Promotion rule**" in note and "against no champion): promote — " in note and champion.tags["evaluation_reason"] in note
     assert CHAMPION_MOVE in note
-    assert client.get_registered_model(MODEL_NAME).description == MODEL_DESCRIPTION
+    described = client.get_registered_model(MODEL_NAME).description  # the model's page says what the aliases mean
+    assert "`@champion`" in described and "`@challenger`" in described and CHAMPION_MOVE in described
     assert not set(STALE_VERSION_TAGS) & set(champion.tags)
     # The tag table stays readable: no tag value is a long list any more.
     assert max(len(v) for v in champion.tags.values()) < 400
@@ -125,7 +126,7 @@ def test_every_move_of_the_champion_is_an_event_including_one_made_by_hand(works
     db, mlflow = workspace
     store = mlflow.store()
     # The bundled run's pipeline made version 1 champion: one event, by the pipeline.
-    first = store.champion_moves()
+    first = store.moves.table()
     assert first[["from_version", "to_version"]].values.tolist() == [["none", "1"]]
     assert first["moved_by"].item().startswith("the pipeline (champion_model, Dagster run ") and first["moved_at"].item()
     # A person moves @champion to a new version in the MLflow UI; the sensor notices and logs it.
@@ -137,7 +138,7 @@ def test_every_move_of_the_champion_is_an_event_including_one_made_by_hand(works
     resources = {"mlflow": mlflow, "duckdb": DuckDBResource(database=str(db))}
     result = champion_sensor.evaluate_tick(dg.build_sensor_context(cursor="1", resources=resources))
     assert [r.run_key for r in result.run_requests] == ["champion-2"]
-    moves = store.champion_moves()
+    moves = store.moves.table()
     by_hand = moves.iloc[-1]
     assert (by_hand["from_version"], by_hand["to_version"], by_hand["moved_by"], by_hand["noticed_by"]) == ("1", "2", MOVED_OUTSIDE, "champion_sensor")
     noticed = datetime.fromisoformat(by_hand["noticed_at"].replace("Z", "+00:00"))
@@ -145,13 +146,13 @@ def test_every_move_of_the_champion_is_an_event_including_one_made_by_hand(works
     assert "moved outside the pipeline" in client.get_run(by_hand["run_id"]).data.tags[NOTE_TAG]
     # Noticed once: another tick (a fresh cursor) logs nothing more.
     champion_sensor.evaluate_tick(dg.build_sensor_context(resources=resources))
-    assert len(store.champion_moves()) == 2
+    assert len(store.moves.table()) == 2
     # Nothing on version 2 says it was "not promoted".
     assert not {"promoted", "promotion_reason"} & set(store.version("2").tags)
     # The pipeline moves it back; a hand move it had not noticed yet is logged first, so the chain has no gap.
     client.set_registered_model_alias(MODEL_NAME, CHAMPION, "1")
-    event = store.move_champion(store.version("2"), moved_by="the pipeline (test)", reason="a test promotion")
-    chain = store.champion_moves()
+    event = store.moves.move(store.version("2"), moved_by="the pipeline (test)", reason="a test promotion")
+    chain = store.moves.table()
     assert chain[["from_version", "to_version"]].values.tolist() == [["none", "1"], ["1", "2"], ["2", "1"], ["1", "2"]]
     assert chain["moved_by"].tolist()[2:] == [MOVED_OUTSIDE, "the pipeline (test)"] and chain["run_id"].iloc[-1] == event
     assert str(store.version_by_alias(CHAMPION).version) == "2" and chain["reason"].iloc[-1] == "a test promotion"
@@ -166,7 +167,7 @@ def test_logged_tables_have_a_header_for_every_column(bundled_store, tmp_path):
     assert reliability.startswith("bin,")
     # A table whose meaningful index has no name still gets a header.
     store = mlflow_resource(tmp_path / "own").store()
-    run_id = store.log_run("tables", {}, {}, {}, {}, {"by_design.csv": pd.DataFrame({"mean": [0.1, 0.2]}, index=["payoff", "regression"])})
+    run_id = store.training.log_run("tables", {}, {}, {}, {}, {"by_design.csv": pd.DataFrame({"mean": [0.1, 0.2]}, index=["payoff", "regression"])})
     assert artifact_text(store, run_id, "tables/by_design.csv").splitlines()[0] == "row,mean"
 
 
@@ -181,6 +182,6 @@ def test_the_dagster_assets_link_to_the_mlflow_run_and_version_and_name_versions
         version_key = "model_version" if asset == "signal_model" else "champion_version"
         assert isinstance(metadata[version_key], dg.TextMetadataValue) and metadata[version_key].value == "1"
     move = materialization_metadata(result, "champion_model")["mlflow_move"].url
-    assert move.endswith(f"/runs/{bundled_store.champion_moves()['run_id'].item()}")
+    assert move.endswith(f"/runs/{bundled_store.moves.table()['run_id'].item()}")
     monkeypatch.setenv(MLFLOW_UI_ENV, "https://mlflow.example.org/")
     assert bundled_store.version_url(champion).startswith("https://mlflow.example.org/#/models/")

@@ -26,7 +26,8 @@ import pandas as pd
 
 from emergent_pipeline.api import queries
 from emergent_pipeline.core.market_context import REGIME_MEANING, MarketContextParams, trend_strength, volatility_level
-from emergent_pipeline.core.recommendations import SKIP
+from emergent_pipeline.core.performance import RECOMMENDED
+from emergent_pipeline.core.recommendations import NOT_RECOMMENDED, SKIP
 from emergent_pipeline.core.shariah import STATUSES, admitted_statuses, screening_policy
 from emergent_pipeline.paths import default_tracking_uri
 from emergent_pipeline.status import registry_aliases
@@ -125,7 +126,7 @@ def filter_signals(rows: list[dict], day: pd.Timestamp, *, shariah_only: bool, a
         stages.append(f"min_ml_probability {min_ml_probability:g} excluded {before - len(rows)} (unscored ones included)")
     if recommended_only:
         before = len(rows)
-        rows = [r for r in rows if r.get("ml_recommendation") not in (None, SKIP)]
+        rows = [r for r in rows if r.get("ml_recommendation") not in NOT_RECOMMENDED]
         stages.append(f"recommended_only excluded {before - len(rows)} ({SKIP} or unscored)")
     if min_confidence > 0:
         before = len(rows)
@@ -368,6 +369,12 @@ class MLEnhancedSignalEngine:
         """The market context of ``as_of`` (default: the newest day), with its interpretation."""
         return copy.deepcopy(self._context_on(as_of))
 
+    def strategy_weights(self) -> dict[str, float]:
+        """The consensus weight of each strategy in the stored signals: the newest one its votes carry
+        (a run may have set other weights than the defaults)."""
+        frame = self.table_or_empty("consensus_breakdown", "SELECT strategy, arg_max(weight, date) AS weight FROM consensus_breakdown GROUP BY 1")
+        return dict(zip(frame["strategy"], frame["weight"].astype(float))) if len(frame) else {}
+
     def table_or_empty(self, table: str, sql: str | None = None) -> pd.DataFrame:
         return self.reader.query(sql or f"SELECT * FROM {table}", table=table) if self.reader.has_table(table) else pd.DataFrame()
 
@@ -401,7 +408,7 @@ class MLEnhancedSignalEngine:
         quality = self.reader.query(
             "SELECT ml_quality_score q, count(*) n FROM signal_outcomes WHERE ml_status = 'scored' GROUP BY 1", table="signal_outcomes"
         )
-        headline = summary[(summary["year"] == "all") & (summary["portfolio"] == "recommended (not SKIP)")] if len(summary) else summary
+        headline = summary[(summary["year"] == "all") & (summary["portfolio"] == RECOMMENDED.name)] if len(summary) else summary
         verdicts = {row["record"]: row["verdict"] for _, row in headline.iterrows()}
         return {
             "ml_enhancement_rate": 100.0 * float(signals["scored"]) / float(signals["n"]) if signals["n"] else 0.0,
@@ -415,6 +422,7 @@ class MLEnhancedSignalEngine:
             "score_meaning": records(self.table_or_empty("performance_meaning"), ["record", "probability", "signals", "made_money_of_100", "mean_return"]),
             "promotion_holdout": records(self.table_or_empty("performance_holdout"), ["model_version", "holdout_start", "holdout_end", "count", "roc_auc", "brier", "brier_base_rate", "ece"]),
             "note": ("as-issued scores only: each signal's score was issued on its own day by a model whose training labels had all "
-                     "ended before it; 'no proven edge' where the 95 % day-block bootstrap interval includes zero; survivorship "
-                     "bias flatters all figures"),
+                     "ended before it; 'no proven edge' where the 95 % day-block bootstrap interval includes zero; a universe that is "
+                     "a later membership list (the bundled S&P 500 of 2018 is one) leaves out the companies that failed, and "
+                     "flatters every figure"),
         }

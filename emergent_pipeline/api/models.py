@@ -148,7 +148,8 @@ class ReadinessResponse(BaseModel):
 
 class StrategyInfo(BaseModel):
     name: str
-    weight: float
+    weight: float = Field(description="Its weight in the consensus of the stored signals (the default where it never voted).")
+    weight_from: str = Field(description="Where the weight comes from: the stored consensus, or the default.")
     parameters: dict[str, float | int | bool | str | None]
 
 

@@ -24,9 +24,8 @@ from emergent_pipeline.api.models import (
     ErrorResponse, GenerateRequest, HealthResponse, MarketContextModel, MLEnhancedRequest, MLTestResponse, PerformanceResponse,
     ReadinessResponse, SignalsResponse, StatusResponse, StrategiesResponse,
 )
-from emergent_pipeline.core.consensus import DEFAULT_WEIGHTS
 from emergent_pipeline.core.features import FEATURES
-from emergent_pipeline.core.strategies.registry import STRATEGY_NAMES, resolve_params
+from emergent_pipeline.core.strategies.registry import DEFAULT_WEIGHTS, STRATEGY_NAMES, resolve_params
 from emergent_pipeline.paths import dagster_home
 from emergent_pipeline.status import status_report
 
@@ -208,10 +207,13 @@ def system_router(services: Services) -> APIRouter:
 
     @router.get("/strategies", response_model=StrategiesResponse)
     def strategies() -> dict:
-        """The ten strategies, their consensus weights and parameters, and the feature list of the model."""
-        params = resolve_params()
+        """The ten strategies, the consensus weight each had in the stored signals (the newest one its
+        votes carry; the default where it never voted), their default parameters, and the model's features."""
+        params, used = resolve_params(), engine.strategy_weights()
         return {
-            "strategies": [{"name": n, "weight": DEFAULT_WEIGHTS[n], "parameters": vars(params[n])} for n in STRATEGY_NAMES],
+            "strategies": [{"name": n, "weight": used.get(n, DEFAULT_WEIGHTS[n]),
+                            "weight_from": "the stored consensus" if n in used else "the default (no stored vote)",
+                            "parameters": vars(params[n])} for n in STRATEGY_NAMES],
             "special": ["consensus", "ml_consensus"],
             "model_features": FEATURES,
         }

@@ -274,3 +274,15 @@ def as_of_rows(panel_codes: np.ndarray, panel_days: np.ndarray, symbols: pd.Inde
     until = rows["usable_until"].to_numpy(dtype="datetime64[D]").astype("int64")
     found &= (codes[chosen] == panel_codes) & (panel_days <= until[chosen])
     return np.where(found, chosen, -1)
+
+
+def merge_statements(stored: pd.DataFrame | None, fresh: pd.DataFrame) -> pd.DataFrame:
+    """The stored statements with the fresh ones added; a fresh (symbol, kind, period) replaces the stored one."""
+    if stored is None or stored.empty:
+        return fresh
+    if fresh.empty:
+        return canonical(stored)
+    base = canonical(stored)
+    key = pd.MultiIndex.from_frame(fresh[["symbol", "kind", "period_end"]])
+    kept = base.loc[~pd.MultiIndex.from_frame(base[["symbol", "kind", "period_end"]]).isin(key)]
+    return canonical(pd.concat([kept, fresh], ignore_index=True))

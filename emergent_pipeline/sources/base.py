@@ -33,9 +33,15 @@ class PriceSource(ABC):
     name: str = "abstract"
     incremental: bool = False
     live: bool = False
+    """A live source should have yesterday's bars; a fixed one is judged against its own newest day."""
     adjusts_splits: bool = False
     """Whether split-like jumps in its prices are adjusted by default (else they block downstream)."""
-    """A live source should have yesterday's bars; a fixed one is judged against its own newest day."""
+    survivorship: str = (
+        "Survivorship bias: the figures describe the symbols the source was given. If that list is a present-day "
+        "membership list (an index's constituents today), companies that left it before (delisted, acquired, failed) "
+        "are missing, and every figure is flattered."
+    )
+    """What the summary must say about the universe's history, in words (the bundled panel knows its own)."""
 
     @abstractmethod
     def universe(self) -> pd.DataFrame:

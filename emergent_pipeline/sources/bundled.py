@@ -81,6 +81,10 @@ class BundledSource(PriceSource):
     """The default source; the whole panel replaces the stored table on each run."""
 
     name = "bundled"
+    survivorship = (
+        "Survivorship bias: the universe is a later index membership list (the S&P 500 of February 2018), "
+        "so stocks that fell out of the index before then are missing and every figure here is flattered."
+    )
     # Its one split-like jump is real and known: Discovery's 2-for-1 share dividend of 2014-08-07
     # (DISCA, DISCK), which the source did not adjust. The pipeline adjusts it and says so.
     adjusts_splits = True

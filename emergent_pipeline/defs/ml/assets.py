@@ -1,7 +1,7 @@
 """The ML lifecycle: labels, features, train → evaluate → promote (MLflow), the walk-forward replay, and
 the as-issued scores of every signal."""
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 
 import dagster as dg
 import numpy as np
@@ -13,6 +13,8 @@ from emergent_pipeline import changes
 from emergent_pipeline.core.features import FEATURES, build_features
 from emergent_pipeline.core.ml_metrics import expected_calibration_error, reliability_table
 from emergent_pipeline.core.model_selection import SplitParams
+from emergent_pipeline.core.costs import DEFAULT_COSTS, TradingCosts, recorded_costs
+from emergent_pipeline.core.market_context import signal_context
 from emergent_pipeline.core.outcomes import OutcomeParams, follow_signals
 from emergent_pipeline.core.performance import score_meaning
 from emergent_pipeline.core.replay import ReplayParams, compare_designs, walk_forward_replay
@@ -27,7 +29,8 @@ from emergent_pipeline.defs.incremental import STRATEGY_LOOKBACK_DAYS, Increment
 from emergent_pipeline.defs.prices.assets import DAILY_FRESHNESS, SOURCE
 from emergent_pipeline.defs.signals.assets import consensus_signals
 from emergent_pipeline.defs.tables import load_tables
-from emergent_pipeline.model_registry import CHALLENGER, CHAMPION, CHAMPION_MOVE, DatasetInput, ModelStore
+from emergent_pipeline.model_registry import CHALLENGER, CHAMPION, CHAMPION_MOVE, ModelStore
+from emergent_pipeline.training_log import DatasetInput
 from emergent_pipeline.plots import calibration_chart
 from emergent_pipeline.scoring import score_with_champion
 from emergent_pipeline.core.issued_scores import SCORE_COLUMNS, empty_scores, newest_scores, score_rows
@@ -39,7 +42,8 @@ LEVELS = ["signal_type", "target_price", "stop_loss", "validity_days"]
 
 
 class LabelConfig(dg.Config):
-    cost_bps_per_side: float = Field(default=10.0, description="Costs per side, in basis points: the one cost setting of labels, outcomes and the summary.")
+    cost_bps_per_side: float = Field(default=DEFAULT_COSTS.bps_per_side, description="Costs per side, in basis points: the one cost setting "
+                                     "of labels, outcomes, the expected-return model and the summary (they read it from the labels).")
 
 
 @dg.asset(group_name=GROUP, owners=OWNERS[GROUP], kinds={"duckdb", "pandas"}, deps=[consensus_signals])
@@ -49,7 +53,7 @@ def signal_labels(config: LabelConfig, duckdb: DuckDBResource) -> dg.Materialize
     zero; missing while the signal is open). Training, the replay, the outcomes and the summary all
     read this one table."""
     consensus, prices = load_tables(duckdb, "consensus_signals", "price_history")
-    outcomes = follow_signals(prices, consensus, OutcomeParams(config.cost_bps_per_side))
+    outcomes = follow_signals(prices, consensus, OutcomeParams(TradingCosts(config.cost_bps_per_side)))
     table = pd.concat([consensus[KEY + LEVELS].reset_index(drop=True), outcomes.reset_index(drop=True)], axis=1)
     table["cost_bps_per_side"] = config.cost_bps_per_side
     with duckdb.get_connection() as conn:
@@ -111,9 +115,9 @@ class TrainingConfig(dg.Config):
     min_samples_leaf: int = 100
     auc_tolerance: float = Field(default=0.0, description="How much lower an AUC than the champion's may still be promoted.")
 
-    def model_params(self, cost_bps_per_side: float) -> ModelParams:
+    def model_params(self, costs: TradingCosts) -> ModelParams:
         return ModelParams(self.learning_rate, self.max_iter, self.max_leaf_nodes, self.min_samples_leaf, calibration=self.calibration,
-                           expected_return=self.expected_return, cost_bps_per_side=cost_bps_per_side)
+                           expected_return=self.expected_return, cost_bps_per_side=costs.bps_per_side)
 
     def split_params(self) -> SplitParams:
         return SplitParams(self.folds, self.holdout_fraction, self.calibration_fraction, calibration_days=self.calibration_days)
@@ -128,9 +132,25 @@ def learning_data(duckdb: DuckDBResource) -> tuple[pd.DataFrame, pd.DataFrame, p
     return signals, labels, calendar
 
 
-class Candidate(dict):
-    """The value `signal_model` hands to `signal_model_evaluation`: the registered version, the
-    training result and what it was trained on."""
+@dataclass(frozen=True)
+class Candidate:
+    """What `signal_model` hands to `signal_model_evaluation`: the registered version, the training
+    result and what it was trained on; or, when nothing was trained, only why (``version`` None)."""
+
+    version: str | None
+    reason: str = ""
+    result: TrainingResult | None = None
+    params: ModelParams | None = None
+    rule: PromotionRule | None = None
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What `signal_model_evaluation` hands to `champion_model`: whether the version is promoted, and why."""
+
+    promote: bool
+    version: str | None
+    reason: str
 
 
 def mlflow_links(store: ModelStore, version) -> dict[str, dg.MetadataValue]:
@@ -190,8 +210,7 @@ def signal_model(context: dg.AssetExecutionContext, config: TrainingConfig, duck
                   f"at least {config.min_labelled_signals} with both outcomes are needed")
         context.log.warning(reason)
         return dg.Output(Candidate(version=None, reason=reason), metadata={"decision": "not trained", "reason": reason, "resolved_signals": len(y)})
-    cost = float(labels["cost_bps_per_side"].iloc[0])
-    params = config.model_params(cost)
+    params = config.model_params(recorded_costs(labels))
     X = signals.loc[resolved, FEATURES].reset_index(drop=True)
     known = labels[resolved].reset_index(drop=True)
     result = train(X, y, known["return_net"].to_numpy(), known["date"], known["exit_date"], known["validity_days"], calendar,
@@ -212,7 +231,7 @@ def signal_model(context: dg.AssetExecutionContext, config: TrainingConfig, duck
     run_params = {**asdict(params), **config.model_dump(), "resolved_signals": len(y), **{f"samples_{k}": v for k, v in result.samples.items()}}
     store = mlflow.store()
     open_signals = int((~resolved).sum())
-    version = store.log_challenger(result.scorer, X, run_params, metrics, tags, {"calibration.png": chart},
+    version = store.training.log_challenger(result.scorer, X, run_params, metrics, tags, {"calibration.png": chart},
                                    {"reliability.csv": table.rename_axis("bin"), "folds.csv": folds},
                                    description=training_description(known, result, open_signals),
                                    datasets=training_datasets(duckdb.database, X, known, result, open_signals))
@@ -243,18 +262,18 @@ def signal_model_evaluation(context: dg.AssetExecutionContext, duckdb: DuckDBRes
     """Evaluate: the challenger against the champion on the challenger's hold-out, the champion's
     method refit on the same data before the hold-out (see `core.signal_model.PromotionRule`).
     The decision and both sets of figures go to the version's tags and to `model_evaluations`."""
-    if signal_model.get("version") is None:
-        return dg.Output({"promote": False, "version": None, "reason": signal_model["reason"]}, metadata={"decision": "nothing to evaluate"})
+    if signal_model.version is None:
+        return dg.Output(Evaluation(False, None, signal_model.reason), metadata={"decision": "nothing to evaluate"})
     store = mlflow.store()
     champion = store.version_by_alias(CHAMPION)
-    result: TrainingResult = signal_model["result"]
+    result = signal_model.result
     signals, labels, _ = learning_data(duckdb)
     resolved = labels["label"].notna().to_numpy()
     X = signals.loc[resolved, FEATURES].reset_index(drop=True)
     y = labels.loc[resolved, "label"].to_numpy(dtype=int)
     champion_params = store.params_of(champion) if champion is not None else None
-    verdict = judge(result, X, y, signal_model["params"], champion_params, champion is not None, signal_model["rule"])
-    version = store.version(signal_model["version"])
+    verdict = judge(result, X, y, signal_model.params, champion_params, champion is not None, signal_model.rule)
+    version = store.version(signal_model.version)
     decision = "promote" if verdict.promote else "keep champion"
     store.tag(version, {"evaluation": decision, "evaluation_reason": verdict.reason,
                         "champion_compared": str(champion.version) if champion is not None else "none"})
@@ -265,7 +284,7 @@ def signal_model_evaluation(context: dg.AssetExecutionContext, duckdb: DuckDBRes
         f"Whether this version serves now is the `@{CHAMPION}` alias, not this text: every move of it is a "
         f"`{CHAMPION_MOVE}` run in the experiment."))
     row = pd.DataFrame([{
-        "model_version": signal_model["version"], "champion_version": str(champion.version) if champion is not None else None,
+        "model_version": signal_model.version, "champion_version": str(champion.version) if champion is not None else None,
         "evaluated_at": pd.Timestamp.now(tz="UTC").tz_localize(None), "decision": decision,
         "reason": verdict.reason, "holdout_start": result.holdout_start, "holdout_signals": len(result.holdout_index),
         **{f"challenger_{k}": result.holdout_metrics[k] for k in ("roc_auc", "brier", "brier_base_rate", "ece")},
@@ -274,29 +293,29 @@ def signal_model_evaluation(context: dg.AssetExecutionContext, duckdb: DuckDBRes
     with duckdb.get_connection() as conn:
         earlier = read_table(conn, "model_evaluations")
         replace_table(conn, "model_evaluations", pd.concat([earlier, row], ignore_index=True) if earlier is not None else row)
-    context.log.info(f"version {signal_model['version']}: {verdict.reason}")
-    return dg.Output({"promote": verdict.promote, "version": signal_model["version"], "reason": verdict.reason},
+    context.log.info(f"version {signal_model.version}: {verdict.reason}")
+    return dg.Output(Evaluation(verdict.promote, signal_model.version, verdict.reason),
                      metadata={**table_metadata(duckdb, "model_evaluations"), "decision": decision, "reason": verdict.reason,
                                "compared_with": dg.MetadataValue.text(row["champion_version"].iloc[0] or "none")})
 
 
 @dg.asset(group_name=GROUP, owners=OWNERS[GROUP], kinds={"mlflow"})
-def champion_model(context: dg.AssetExecutionContext, mlflow: MLflowResource, signal_model_evaluation: dict) -> dg.MaterializeResult:
+def champion_model(context: dg.AssetExecutionContext, mlflow: MLflowResource, signal_model_evaluation: Evaluation) -> dg.MaterializeResult:
     """Promote: `@champion` moves to the challenger when the evaluation says so (a person may also
     move it in the MLflow UI; scoring follows whatever it points at). Each move is logged as a
-    `champion_move` run (`ModelStore.move_champion`), not as a tag that would go stale."""
+    `champion_move` run (`ChampionLog.move`), not as a tag that would go stale."""
     store = mlflow.store()
     event = None
-    if signal_model_evaluation["promote"]:
-        version = store.version(signal_model_evaluation["version"])
-        event = store.move_champion(version, moved_by=f"the pipeline (champion_model, Dagster run {context.run_id})",
-                                    reason=signal_model_evaluation["reason"])
+    if signal_model_evaluation.promote:
+        version = store.version(signal_model_evaluation.version)
+        event = store.moves.move(version, moved_by=f"the pipeline (champion_model, Dagster run {context.run_id})",
+                                    reason=signal_model_evaluation.reason)
         context.log.info(f"@{CHAMPION} -> version {version.version}")
     champion = store.version_by_alias(CHAMPION)
     return dg.MaterializeResult(metadata={
         "champion_version": dg.MetadataValue.text(str(champion.version) if champion is not None else "none"),
-        "moved": bool(signal_model_evaluation["promote"]),
-        "reason": signal_model_evaluation["reason"],
+        "moved": signal_model_evaluation.promote,
+        "reason": signal_model_evaluation.reason,
         "label_end": champion.tags.get("label_end", "unknown") if champion is not None else "none",
         **(mlflow_links(store, champion) if champion is not None else {}),
         **({"mlflow_move": dg.MetadataValue.url(store.run_url(event))} if event else {}),
@@ -313,10 +332,10 @@ def signal_replay(context: dg.AssetExecutionContext, config: TrainingConfig, duc
     kept and never replaced), each retraining is in `replay_retrains`, and the comparison of the
     expected-return designs is logged to MLflow."""
     signals, labels, calendar = learning_data(duckdb)
-    cost = float(labels["cost_bps_per_side"].iloc[0]) if len(labels) else 10.0
+    costs = recorded_costs(labels) if len(labels) else DEFAULT_COSTS  # no label: nothing is trained, the costs go unused
     params = ReplayParams(config.min_labelled_signals, retraining.min_new_outcomes, retraining.max_champion_age_days,
                           SplitParams(0, config.holdout_fraction, config.calibration_fraction, calibration_days=config.calibration_days),
-                          config.model_params(cost), PromotionRule(auc_tolerance=config.auc_tolerance))
+                          config.model_params(costs), PromotionRule(auc_tolerance=config.auc_tolerance))
     result = walk_forward_replay(signals[FEATURES], labels, signals["consensus_confidence"].to_numpy(), calendar, params)
     issued = pd.concat([signals[KEY + ["consensus_confidence"]], result.scores], axis=1)
     with duckdb.get_connection() as conn:
@@ -344,7 +363,7 @@ def signal_replay(context: dg.AssetExecutionContext, config: TrainingConfig, duc
                **{f"{r.design}_mean_return": r.mean_return for r in designs.itertuples()},
                **{f"{r.design}_spearman": r.spearman for r in designs.itertuples()},
                **{f"ece_{int(year)}": row.ece for year, row in by_year.iterrows()}}
-    mlflow.store().log_run("walk_forward_replay", {**asdict(params.model), "min_new_outcomes": params.min_new_outcomes,
+    mlflow.store().training.log_run("walk_forward_replay", {**asdict(params.model), "min_new_outcomes": params.min_new_outcomes,
                                                    "max_age_days": params.max_age_days}, metrics,
                            {"span": f"{trades['date'].min():%Y-%m-%d} → {trades['date'].max():%Y-%m-%d}" if len(trades) else "none"},
                            {"calibration.png": chart} if chart else {},
@@ -396,12 +415,7 @@ def ml_enhanced_signals(context: dg.AssetExecutionContext, duckdb: DuckDBResourc
     enhanced["ml_status"] = enhanced["ml_status"].fillna("unscored")
     reason = scoring.reason if scoring.status != "scored" else "no score was issued while it was live"
     enhanced["ml_reason"] = enhanced["ml_reason"].where(enhanced["ml_status"] == "scored", reason)
-    enhanced = enhanced.merge(
-        market[["date", "regime", "volatility", "trend_20d", "above_sma_50", "above_sma_200"]].rename(
-            columns={"regime": "market_regime", "volatility": "market_volatility", "trend_20d": "market_trend_20d",
-                     "above_sma_50": "market_above_sma_50", "above_sma_200": "market_above_sma_200"}),
-        on="date", how="left",
-    )
+    enhanced = enhanced.merge(signal_context(market), on="date", how="left")
     with duckdb.get_connection() as conn:
         replace_tables(conn, {"signal_scores": scores, "ml_enhanced_signals": enhanced})
     if scoring.status != "scored" and len(todo):

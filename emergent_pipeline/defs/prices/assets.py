@@ -8,6 +8,7 @@ in here, for any reason, leaves every stored table as it was, and says why in pl
 """
 
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 import dagster as dg
@@ -17,13 +18,15 @@ from pydantic import Field
 
 from emergent_pipeline import changes
 from emergent_pipeline.core.benchmark import equal_weight_index
-from emergent_pipeline.core.fundamentals import AvailabilityParams, FundamentalsError, canonical, point_in_time
+from emergent_pipeline.core.fundamentals import AvailabilityParams, FundamentalsError, canonical, merge_statements, point_in_time
 from emergent_pipeline.core.price_quality import adjust_for_splits, split_jumps
-from emergent_pipeline.core.price_update import PriceUpdateError, apply_fetch
+from emergent_pipeline.core.price_update import PriceFetch, PriceUpdate, PriceUpdateError, apply_fetch
 from emergent_pipeline.defs.owners import OWNERS
 from emergent_pipeline.defs.metadata import date_range, table_metadata, table_preview, tidy
 from emergent_pipeline.defs.prices.resources import PriceSourceResource
+from emergent_pipeline.sources.base import FundamentalsFetch
 from emergent_pipeline.sources.file import SourceFileError
+from emergent_pipeline.sources.yfinance_source import YahooDownloadError
 from emergent_pipeline.storage import read_table, replace_rows_from, replace_tables, table_exists
 
 GROUP = "prices"
@@ -86,32 +89,70 @@ def source_data(context: dg.AssetExecutionContext, config: SourceConfig, duckdb:
         stored_rows = conn.execute("SELECT count(*) FROM price_history").fetchall()[0][0] if table_exists(conn, "price_history") else 0
         stored_statements, earlier_rejections = (read_table(conn, t) for t in ("fundamental_statements", "price_rejections"))
     try:
-        members = checked_universe(source.universe())
-        fetch = source.fetch_prices(stored_prices if stored_prices is not None else pd.DataFrame())
-        update = apply_fetch(stored_prices, fetch, source.incremental)
-        index = source.benchmark()
-        origin = "configured index" if index is not None else "equal-weight index of the universe"
-        jumps = split_jumps(update.table, index)
-        adjusted = price_source.adjusts_splits(source) and len(jumps) > 0
-        table = adjust_for_splits(update.table, jumps) if adjusted else update.table
-        if index is None:
-            index = equal_weight_index(table)
-        statements_fetch = source.fundamentals(stored_statements)
-        statements = merge_statements(stored_statements, canonical(statements_fetch.statements))
-        point_in_time_rows, splits = point_in_time(statements, config.to_params())
-    except (PriceUpdateError, SourceDataError, SourceFileError, FundamentalsError, ValueError, KeyError, OSError, RuntimeError) as error:
-        # Expected input problems: say what is wrong, plainly; nothing has been written.
+        fetched = fetch_from(source, price_source, config, stored_prices, stored_statements)
+    except INPUT_PROBLEMS as error:
+        # What a source or a user's file can get wrong, in plain words; nothing has been written. Any
+        # other exception is a bug and surfaces as one, with its traceback in the run log.
         raise dg.Failure(description=f"nothing stored, every table kept as it was: {error}",
                          metadata={**source.describe(), "stored_price_rows_kept": stored_rows}) from error
+    recompute_note = store_source(duckdb, source, fetched, earlier_rejections)
+    yield from describe_source(context, duckdb, source, fetched, config, recompute_note)
 
+
+INPUT_PROBLEMS = (PriceUpdateError, SourceDataError, SourceFileError, FundamentalsError, YahooDownloadError, ValueError, OSError)
+"""The errors a source's data or a user's file cause (a bad value, a missing column, a file that is not
+there, a download that failed): reported as input problems. A KeyError or a RuntimeError is a bug."""
+
+
+@dataclass
+class Fetched:
+    """Everything one source handed over, validated: what the four assets store."""
+
+    members: pd.DataFrame
+    fetch: PriceFetch
+    update: PriceUpdate
+    table: pd.DataFrame
+    """The prices to store (split-adjusted when ``adjusted``)."""
+    jumps: pd.DataFrame
+    adjusted: bool
+    index: pd.DataFrame
+    origin: str
+    statements_fetch: FundamentalsFetch
+    statements: pd.DataFrame
+    point_in_time_rows: pd.DataFrame
+    splits: pd.DataFrame
+
+
+def fetch_from(source, price_source: PriceSourceResource, config: SourceConfig, stored_prices: pd.DataFrame | None,
+               stored_statements: pd.DataFrame | None) -> Fetched:
+    """Fetch the universe, prices, index and statements, and validate them together (nothing is written)."""
+    members = checked_universe(source.universe())
+    fetch = source.fetch_prices(stored_prices if stored_prices is not None else pd.DataFrame())
+    update = apply_fetch(stored_prices, fetch, source.incremental)
+    index = source.benchmark()
+    origin = "configured index" if index is not None else "equal-weight index of the universe"
+    jumps = split_jumps(update.table, index)
+    adjusted = price_source.adjusts_splits(source) and len(jumps) > 0
+    table = adjust_for_splits(update.table, jumps) if adjusted else update.table
+    if index is None:
+        index = equal_weight_index(table)
+    statements_fetch = source.fundamentals(stored_statements)
+    statements = merge_statements(stored_statements, canonical(statements_fetch.statements))
+    point_in_time_rows, splits = point_in_time(statements, config.to_params())
+    return Fetched(members, fetch, update, table, jumps, adjusted, index, origin, statements_fetch, statements, point_in_time_rows, splits)
+
+
+def store_source(duckdb: DuckDBResource, source, fetched: Fetched, earlier_rejections: pd.DataFrame | None) -> str:
+    """Write the six tables in one transaction (the long ones only from their first changed day, with
+    the change log) and say what downstream recomputes."""
     detected_at = pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
-    rejected = update.rejected.astype("string").assign(source=source.name, detected_at=detected_at)
+    rejected = fetched.update.rejected.astype("string").assign(source=source.name, detected_at=detected_at)
     if source.incremental and earlier_rejections is not None and len(earlier_rejections):
         rejected = pd.concat([earlier_rejections.astype("string"), rejected], ignore_index=True)  # earlier runs' stay on record
     with duckdb.get_connection() as conn:
-        whole, changed_from = source_change(conn, members, table, point_in_time_rows, index)
+        whole, changed_from = source_change(conn, fetched.members, fetched.table, fetched.point_in_time_rows, fetched.index)
         # The long tables are identical before the first changed day: only the days from it are rewritten.
-        dated = {"price_history": table, "benchmark_history": index}
+        dated = {"price_history": fetched.table, "benchmark_history": fetched.index}
 
         def and_then(c) -> None:
             if not whole and changed_from is not None:
@@ -120,13 +161,18 @@ def source_data(context: dg.AssetExecutionContext, config: SourceConfig, duckdb:
             changes.log_change(c, SOURCE, changed_from, whole)
 
         replace_tables(conn, {
-            "universe": members, "price_rejections": rejected, "fundamental_statements": statements, "fundamentals": point_in_time_rows,
-            **(dated if whole else {}),
+            "universe": fetched.members, "price_rejections": rejected, "fundamental_statements": fetched.statements,
+            "fundamentals": fetched.point_in_time_rows, **(dated if whole else {}),
         }, then=and_then)
-    recompute_note = ("everything downstream recomputes (new store, or the universe changed)" if whole
-                      else f"downstream recomputes the days from {changed_from:%Y-%m-%d}" if changed_from is not None
-                      else "nothing changed: downstream has nothing to recompute")
+    return ("everything downstream recomputes (new store, or the universe changed)" if whole
+            else f"downstream recomputes the days from {changed_from:%Y-%m-%d}" if changed_from is not None
+            else "nothing changed: downstream has nothing to recompute")
 
+
+def describe_source(context: dg.AssetExecutionContext, duckdb: DuckDBResource, source, fetched: Fetched, config: SourceConfig,
+                    recompute_note: str):
+    """The materialization of each of the four assets, with what a person checks first."""
+    members, update, table, jumps = fetched.members, fetched.update, fetched.table, fetched.jumps
     no_sector = int(members["sector"].isna().sum())
     sector_warning = (f"{no_sector} of {len(members)} symbols have no sector: {SECTOR_NEEDED_BY} cannot work for them"
                       if no_sector else "every symbol has a sector")
@@ -135,7 +181,6 @@ def source_data(context: dg.AssetExecutionContext, config: SourceConfig, duckdb:
     failures = pd.DataFrame(sorted(update.failures.items()), columns=["symbol", "reason"])
     if len(failures):
         context.log.warning(f"{len(failures)} of {update.requested} symbols failed to download")
-    statement_failures = pd.DataFrame(sorted(statements_fetch.failures.items()), columns=["symbol", "reason"])
     yield dg.MaterializeResult(asset_key=universe, metadata=tidy({
         **source.describe(), **table_metadata(duckdb, "universe"),
         "sectors": table_preview(members["sector"].fillna("(none)").value_counts().rename_axis("sector").to_frame("symbols"), rows=100, index=True),
@@ -149,31 +194,37 @@ def source_data(context: dg.AssetExecutionContext, config: SourceConfig, duckdb:
         "rejections_by_reason": table_preview(update.rejected["reason"].value_counts().rename_axis("reason").reset_index(name="rows")),
         "rejected_rows": table_preview(update.rejected[["symbol", "date", "reason", "source_row"]], rows=50),
         "symbols_requested": update.requested, "symbols_failed": len(failures), "failed_symbols": table_preview(failures, rows=50),
-        "refetched_for_splits": ", ".join(sorted(fetch.replaced)) or "none",
+        "refetched_for_splits": ", ".join(sorted(fetched.fetch.replaced)) or "none",
         "split_jumps": table_preview(jumps[["symbol", "date", "ratio", "index_move"]], rows=50),
         "changed_from": recompute_note,
         "split_adjustment": (f"{len(jumps)} split-like jumps adjusted (bars before each divided by its ratio, volumes multiplied)"
-                             if adjusted else f"{len(jumps)} split-like jumps, not adjusted (the price_history_split_jumps check blocks on them)"
+                             if fetched.adjusted else f"{len(jumps)} split-like jumps, not adjusted (the price_history_split_jumps check blocks on them)"
                              if len(jumps) else "no split-like jump"),
         "preview": table_preview(table.loc[table["date"] == table["date"].max(), ["symbol", "date", "close", "volume"]]),
     }))
-    kinds = point_in_time_rows["kind"].value_counts().to_dict() if len(point_in_time_rows) else {}
-    yield dg.MaterializeResult(asset_key=fundamentals, metadata=tidy({
+    yield dg.MaterializeResult(asset_key=fundamentals, metadata=tidy(fundamentals_metadata(duckdb, fetched, config)))
+    yield dg.MaterializeResult(asset_key=benchmark_history, metadata=tidy({
+        "origin": fetched.origin, **table_metadata(duckdb, "benchmark_history"), "date_range": date_range(fetched.index),
+        "preview": table_preview(fetched.index.tail(5)[["date", "close", "volume"]]),
+    }))
+
+
+def fundamentals_metadata(duckdb: DuckDBResource, fetched: Fetched, config: SourceConfig) -> dict:
+    rows, splits = fetched.point_in_time_rows, fetched.splits
+    statement_failures = pd.DataFrame(sorted(fetched.statements_fetch.failures.items()), columns=["symbol", "reason"])
+    kinds = rows["kind"].value_counts().to_dict() if len(rows) else {}
+    return {
         **table_metadata(duckdb, "fundamentals", "fundamental_statements"),
-        "symbols": int(point_in_time_rows["symbol"].nunique()) if len(point_in_time_rows) else 0,
+        "symbols": int(rows["symbol"].nunique()) if len(rows) else 0,
         "statements_by_kind": dg.MetadataValue.json({str(k): int(v) for k, v in kinds.items()}),
-        "statements_fetched": len(statements_fetch.statements),
-        "period_ends": date_range(point_in_time_rows, "period_end") if len(point_in_time_rows) else "none",
+        "statements_fetched": len(fetched.statements_fetch.statements),
+        "period_ends": date_range(rows, "period_end") if len(rows) else "none",
         "availability": f"filing date, else period end + {config.filing_lag_days} days; usable for {config.max_age_months} months at most",
-        "share_counts_carried": int((point_in_time_rows["shares_from_period_end"] < point_in_time_rows["period_end"]).sum()) if len(point_in_time_rows) else 0,
+        "share_counts_carried": int((rows["shares_from_period_end"] < rows["period_end"]).sum()) if len(rows) else 0,
         "inferred_splits": len(splits), "splits": table_preview(splits, rows=60),
         "symbols_failed": len(statement_failures), "failed_symbols": table_preview(statement_failures, rows=50),
-        "preview": table_preview(point_in_time_rows.loc[point_in_time_rows["symbol"] == point_in_time_rows["symbol"].iloc[0], FUNDAMENTALS_SHOWN]
-                              if len(point_in_time_rows) else point_in_time_rows),
-    }))
-    yield dg.MaterializeResult(asset_key=benchmark_history, metadata=tidy({
-        "origin": origin, **table_metadata(duckdb, "benchmark_history"), "date_range": date_range(index), "preview": table_preview(index.tail(5)[["date", "close", "volume"]]),
-    }))
+        "preview": table_preview(rows.loc[rows["symbol"] == rows["symbol"].iloc[0], FUNDAMENTALS_SHOWN] if len(rows) else rows),
+    }
 
 
 def source_change(conn, members: pd.DataFrame, prices: pd.DataFrame, statements: pd.DataFrame,
@@ -187,15 +238,3 @@ def source_change(conn, members: pd.DataFrame, prices: pd.DataFrame, statements:
              changes.first_changed_day(conn, "benchmark_history", index, "date")]
     days = [day for _, day in found if day is not None]
     return any(whole for whole, _ in found), min(days) if days else None
-
-
-def merge_statements(stored: pd.DataFrame | None, fresh: pd.DataFrame) -> pd.DataFrame:
-    """The stored statements with the fresh ones added; a fresh (symbol, kind, period) replaces the stored one."""
-    if stored is None or stored.empty:
-        return fresh
-    if fresh.empty:
-        return canonical(stored)
-    base = canonical(stored)
-    key = pd.MultiIndex.from_frame(fresh[["symbol", "kind", "period_end"]])
-    kept = base.loc[~pd.MultiIndex.from_frame(base[["symbol", "kind", "period_end"]]).isin(key)]
-    return canonical(pd.concat([kept, fresh], ignore_index=True))

@@ -90,6 +90,11 @@ class PriceSourceResource(dg.ConfigurableResource):
             fundamentals_refresh_days=self.fundamentals_refresh_days,
         )
 
+    @property
+    def survivorship(self) -> str:
+        """The survivorship caveat of the configured kind of source (its class says it; nothing is fetched)."""
+        return {"bundled": BundledSource, "file": FileSource, "yfinance": YFinanceSource}[self.kind].survivorship
+
     def adjusts_splits(self, source: PriceSource) -> bool:
         """Whether split-like jumps are adjusted: as configured, else the source's own default."""
         return source.adjusts_splits if self.adjust_splits is None else self.adjust_splits
