@@ -77,9 +77,10 @@ def instance_home() -> Path:
 CODE_LOCATION = "emergent_pipeline"
 """The code location's name, as workspace.yaml and pyproject.toml ([tool.dg.project]) give it to the
 UI (a test checks they agree)."""
-READABLE_LOGS = {"console": {"config": {"log_level": "INFO"}}}
+READABLE_LOGS = {"readable_console": {"config": {"log_level": "INFO"}}}
 """The console log of a run started here, unless the config sets ``loggers``: a line per step event
-and the assets' own log lines, without Dagster's DEBUG detail."""
+and the assets' own log lines, without Dagster's DEBUG detail and without stack traces (they stay in
+the run's log; ``defs/loggers.py``)."""
 
 
 def project_job(job_name: str):
@@ -89,7 +90,21 @@ def project_job(job_name: str):
     return defs().resolve_job_def(job_name)
 
 
-def run_job(job_name: str, config_files: list[str]) -> int:
+def rerun_job(run_id: str) -> int:
+    """Run the job of a recorded run again, with the config that run had (its loggers aside)."""
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(instance_home())) as instance:
+        run = instance.get_run_by_id(run_id)
+    if run is None:
+        print(f"no run {run_id!r} in the Dagster instance {instance_home()}", file=sys.stderr)
+        return 2
+    config = {k: v for k, v in (run.run_config or {}).items() if k != "loggers"}
+    print(f"running {run.job_name} again with the config of run {run_id}")
+    return run_job(run.job_name, [], config)
+
+
+def run_job(job_name: str, config_files: list[str], config: dict | None = None) -> int:
     """Run a job of the project in this process, recorded in the Dagster instance (the UI's Runs page,
     the asset catalog and ``status`` show it); the run config is checked before anything runs, and
     what killed runs left behind is put right first (``defs/automation/leftovers.py``).
@@ -108,7 +123,7 @@ def run_job(job_name: str, config_files: list[str]) -> int:
         print(f"no job {job_name!r}; the jobs are: {', '.join(jobs)}", file=sys.stderr)
         return 2
     try:
-        config = dict(dg.config_from_files(config_files)) if config_files else {}
+        config = dict(config or (dg.config_from_files(config_files) if config_files else {}))
     except (FileNotFoundError, dg.DagsterInvariantViolationError) as error:
         print(f"cannot read the config: {error}", file=sys.stderr)
         return 2
@@ -124,18 +139,39 @@ def run_job(job_name: str, config_files: list[str]) -> int:
 
 
 def report(result, job_name: str) -> int:
-    """What a run did, in a line; a failed run's failed steps with their reasons."""
+    """What a run did, in a line; a failed run's failed steps with their reasons, and each blocking
+    check that failed in a paragraph a user can act on: how many rows, the first ones, the remedy."""
     materialized = sorted({e.asset_key.to_user_string() for e in result.get_asset_materialization_events()})
     if result.success:
         print(f"run {result.run_id} of {job_name} succeeded: {len(materialized)} assets materialized ({', '.join(materialized)})")
         return 0
     print(f"run {result.run_id} of {job_name} failed; nothing after the failed step was written.", file=sys.stderr)
+    blocked = [e for e in result.get_asset_check_evaluations() if not e.passed and e.severity.value == "ERROR"]
     for event in result.all_events:
         if event.is_step_failure:
             data = event.step_failure_data
             reason = (data.user_failure_data.description if data.user_failure_data else None) or data.error.message.strip()
+            if blocked and data.error and data.error.cls_name == "DagsterAssetCheckFailedError":
+                reason = f"{len(blocked)} blocking check(s) failed, so nothing downstream ran:"
             print(f"  {event.step_key}: {reason}", file=sys.stderr)
+    for evaluation in blocked:
+        print(blocking_check_paragraph(evaluation), file=sys.stderr)
     return 1
+
+
+def blocking_check_paragraph(evaluation, shown: int = 5) -> str:
+    """A failed blocking check in words: its name and finding, its first rows, the remedy."""
+    metadata = evaluation.metadata
+    table = metadata.get("rows")
+    rows = [dict(record.data) for record in (table.records if table is not None and hasattr(table, "records") else [])[:shown]]
+    lines = [f"  {evaluation.check_name} on {evaluation.asset_key.to_user_string()}: {evaluation.description}."]
+    lines += [f"    {', '.join(f'{k} {v}' for k, v in row.items())}" for row in rows]
+    count = metadata["offending_rows"].value if "offending_rows" in metadata else len(rows)
+    if count > len(rows):
+        lines.append(f"    … and {count - len(rows)} more (all of them in the check's metadata in the Dagster UI)")
+    if "remedy" in metadata:
+        lines.append(f"  What to do: {metadata['remedy'].value}.")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,13 +200,15 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="run a job with its config, in this process (recorded in the Dagster instance)")
     run.add_argument("job", help="daily_refresh, full_backfill, train_signal_model, replay_history or rescore_signals")
     run.add_argument("--config", "-c", action="append", default=[], help="a run config YAML file (ops:, resources:); repeatable")
+    rerun = commands.add_parser("rerun", help="run a recorded run's job again with that run's config (what `status` suggests after a failure)")
+    rerun.add_argument("run_id", help="the run's id, as `status` and the Dagster UI show it")
     args = parser.parse_args(argv)
 
-    if args.command == "run":
+    if args.command in ("run", "rerun"):
         import dagster as dg
 
         try:
-            return run_job(args.job, args.config)
+            return run_job(args.job, args.config) if args.command == "run" else rerun_job(args.run_id)
         except dg.DagsterInvalidConfigError as error:
             print(f"invalid config, nothing ran:\n{error}", file=sys.stderr)
             return 2
@@ -185,7 +223,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             print(summary(db_path))
         except duckdb.IOException as error:
-            print(f"cannot open {db_path}: {error}. Run `make run` first.", file=sys.stderr)
+            print(f"cannot open {db_path}: {error}. Run a job first (`emergent-pipeline run daily_refresh -c your.yaml`, "
+                  "or `make run` for the bundled demo).", file=sys.stderr)
             return 1
         return 0
     if args.command == "serve":

@@ -16,6 +16,7 @@ import re
 
 from emergent_pipeline.core.consensus import ConsensusParams
 from emergent_pipeline.core.performance import PORTFOLIOS
+from emergent_pipeline.core.price_quality import EXTREME_MOVE
 from emergent_pipeline.core.recommendations import POOR, SELL_NAMES, SKIP, TIERS
 from emergent_pipeline.core.strategies.registry import DEFAULT_WEIGHTS, STRATEGY_NAMES
 
@@ -111,7 +112,8 @@ COLUMNS: dict[str, str] = {
     "ratio_basis_value": "Ratio denominator: trailing mean daily market cap (S&P 36, DJIM 24 months), D's (AAOIFI), or total assets (MSCI).",
     "statement_period_end": "period_end of the newest statement usable on D (null when none is).",
     # Outcomes and labels (triple barrier)
-    "outcome": "target, stop or timeout (exited); open (horizon not over: unlabelled); stale (symbol stopped trading). Uses the future.",
+    "outcome": "target, stop or timeout (exited); open (horizon not over: unlabelled); stale (symbol stopped trading); suspect "
+               f"(its path crosses an unexplained one-day move beyond {EXTREME_MOVE:.0%}: unlabelled). Uses the future.",
     "entry_date": "D+1, the next trading day, when the trade enters at the open; null until that bar exists.",
     "entry_fill": "Entry price: D+1's open (price currency).",
     "exit_date": f"Day of the triple-barrier exit; null while open or stale. {_FUTURE}",

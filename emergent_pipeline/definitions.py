@@ -8,10 +8,12 @@ from pathlib import Path
 
 import dagster as dg
 
+from emergent_pipeline.defs.loggers import LOGGERS
+
 
 @dg.definitions
 def defs() -> dg.Definitions:
     return dg.Definitions.merge(
         dg.load_from_defs_folder(path_within_project=Path(__file__).parent),
-        dg.Definitions(executor=dg.in_process_executor),
+        dg.Definitions(executor=dg.in_process_executor, loggers=LOGGERS),
     )

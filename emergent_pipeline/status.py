@@ -44,7 +44,7 @@ def snapshot_facts(path: str) -> dict:
     """The served snapshot: newest price day, symbols, publication time (the manifest's, written when the
     pipeline published it; a copied file keeps it), and the model whose scores it serves."""
     if not os.path.exists(path):
-        return {"status": "no data", "reason": "no serving snapshot yet: run `make run` or the daily_refresh job"}
+        return {"status": "no data", "reason": "no serving snapshot yet: run the daily_refresh job on your data (`emergent-pipeline run daily_refresh -c your.yaml`; `make run` builds the bundled US demo)"}
     try:
         with duckdb.connect(path, read_only=True) as conn:
             tables = {r[0] for r in conn.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
@@ -154,11 +154,13 @@ def dagster_runs(home: Path | None, limit: int = 10) -> tuple[list[dict], str]:
 
 
 def failing_jobs(runs: list[dict]) -> list[dict]:
-    """Jobs whose newest run failed: what they last served is older than it should be."""
+    """Jobs whose newest run failed: what they last served is older than it should be; with the
+    command that runs the job again with that run's config."""
     newest: dict[str, dict] = {}
     for run in runs:  # newest first
         newest.setdefault(run["job"], run)
-    return [{"job": job, "run_id": run["run_id"], "ended_at": run["ended_at"]} for job, run in newest.items() if run["status"] in FAILED]
+    return [{"job": job, "run_id": run["run_id"], "ended_at": run["ended_at"], "rerun": f"emergent-pipeline rerun {run['run_id']}"}
+            for job, run in newest.items() if run["status"] in FAILED]
 
 
 def ml_status(aliases: dict[str, str | None], snapshot: dict, served: dict | None = None) -> dict:
@@ -218,7 +220,8 @@ def status_report(snapshot_path: str, tracking_uri: str, home: Path | None, serv
     data = {k: snapshot.get(k) for k in ("status", "newest_price_date", "symbols", "snapshot_published_at", "reason")}
     reasons = [data["reason"]] if data["status"] != "ok" else []
     reasons += [ml["reason"]] if ml["status"] != "ok" else []
-    reasons += [f"the newest run of {f['job']} failed ({f['ended_at']}): what it produces is not up to date" for f in failing]
+    reasons += [f"the newest run of {f['job']} failed ({f['ended_at']}): what it produces is not up to date; once its cause is "
+                f"mended, `{f['rerun']}` runs it again with its config" for f in failing]
     overall = "down" if data["status"] != "ok" else "degraded" if reasons else "ok"
     return {
         "success": True,

@@ -161,3 +161,21 @@ def test_strategies_show_the_weights_the_stored_consensus_used(private):
         shown = {s["name"]: s for s in client.get("/strategies").json()["strategies"]}
     assert shown["momentum"]["weight"] == 0.3 and shown["momentum"]["weight_from"] == "the stored consensus"
     assert {name for name, s in shown.items() if s["weight_from"] == "the stored consensus"} == voted
+
+
+def test_today_is_the_newest_price_day_and_an_exited_signal_is_never_live(private):
+    """A publication whose newest price day (2018-02-07) brought no new signal: the answers are of that
+    day, not of the newest signal day, and a signal whose exit came on it (a stop broken, a target
+    reached) is no longer live, while /market/context already shows that day."""
+    with duckdb.connect(str(private / "serving.duckdb")) as conn:
+        conn.execute("DELETE FROM signal_outcomes WHERE date = DATE '2018-02-07'")
+        live = {(s, f"{d:%Y-%m-%d}") for s, d in conn.execute(
+            "SELECT symbol, date FROM signal_outcomes WHERE live_until IS NULL OR live_until > DATE '2018-02-07'").fetchall()}
+        exited_today = conn.execute("SELECT count(*) FROM signal_outcomes WHERE live_until = DATE '2018-02-07'").fetchone()[0]
+    assert exited_today > 0  # the case at stake exists in the data
+    with Server(app_on(private)) as client:
+        body = client.post("/signals/ml-enhanced", json={"max_symbols": 500}).json()
+        later = client.post("/signals/ml-enhanced", json={"max_symbols": 500, "as_of": "2018-03-01"}).json()
+        context = client.get("/market/context").json()
+    assert body["as_of"] == later["as_of"] == context["date"] == "2018-02-07"
+    assert {(s["symbol"], s["date"]) for s in body["signals"]} == live

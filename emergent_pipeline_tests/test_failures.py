@@ -214,11 +214,11 @@ def test_bars_outside_their_own_range_are_excluded_and_the_check_says_so(bundled
     assert check.metadata["excluded_at_ingestion"].value == len(rejected) and "excluded from indicators and outcomes" in check.metadata["rule"].value
 
 
-def test_the_bundled_source_adjusts_its_one_known_split(bundled_run):
+def test_the_bundled_source_adjusts_its_one_known_corporate_action(bundled_run):
     db, result = bundled_run
     metadata = materialization_metadata(result, "price_history")
-    assert metadata["split_adjustment"].value.startswith("2 split-like jumps adjusted")
-    assert "DISCA" in table_text(metadata["split_jumps"]) and "DISCK" in table_text(metadata["split_jumps"])
+    assert metadata["split_adjustment"].value == "2 listed corporate actions applied"  # the panel's own file lists them; the rule finds no other
+    assert "DISCA" in table_text(metadata["corporate_actions"]) and "DISCK" in table_text(metadata["corporate_actions"])
     disca = read(db, "SELECT date, close FROM price_history WHERE symbol = 'DISCA' AND date BETWEEN DATE '2014-08-06' AND DATE '2014-08-07' ORDER BY date")
     assert disca["close"].tolist() == pytest.approx([83.02 / 2, 40.975])
     assert {e.check_name: e for e in result.get_asset_check_evaluations()}["price_history_split_jumps"].passed

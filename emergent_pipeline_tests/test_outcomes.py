@@ -127,3 +127,18 @@ def test_a_symbol_that_stopped_trading_leaves_its_signal_stale_not_live():
     # Four of the panel's days behind is not yet stale: still open.
     row = follow_signals(pd.concat([aaa, other[other["date"] <= days[6]]]), signal).iloc[0]
     assert row["outcome"] == "open" and pd.isna(row["live_until"])
+
+
+def test_a_path_across_an_unexplained_jump_is_suspect_not_a_label():
+    """An unadjusted 1:3 bonus halfway (the bar closes at 3/4 of the day before, so −25 %, then on):
+    under 40 % it stays a stop-out, as the check would have said; an unadjusted 1:1 bonus (−50 %) on
+    the path makes the signal suspect: no label, no return, so neither the model nor the record learns it."""
+    bonus = path([FLAT, FLAT, (75, 76, 74, 75), (75, 76, 74, 75), FLAT])
+    assert follow_signals(bonus, buy()).iloc[0]["outcome"] == "stop"
+    halved = path([FLAT, FLAT, (50, 51, 49, 50), (50, 51, 49, 50), FLAT])
+    row = follow_signals(halved, buy()).iloc[0]
+    assert row["outcome"] == "suspect" and np.isnan(row["label"]) and np.isnan(row["return_net"])
+    assert row["exit_date"] == DAYS[2]  # where the path went, kept for the record
+    after = path([FLAT, FLAT, FLAT, FLAT, (50, 51, 49, 50)])  # the jump comes after the exit (timeout on day 3)
+    assert follow_signals(after, buy()).iloc[0]["outcome"] == "timeout"
+    assert follow_signals(halved, buy(), OutcomeParams(suspect_move=0.6)).iloc[0]["outcome"] == "stop"

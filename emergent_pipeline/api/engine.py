@@ -179,8 +179,9 @@ class MLEnhancedSignalEngine:
         answers by joining them, without serialising hundreds of rows per request."""
 
     def facts(self) -> SnapshotFacts:
-        """The snapshot's first price day, newest signal day, Shariah standard and symbols, read once
-        per publication (every request needs them)."""
+        """The snapshot's first and newest price days, Shariah standard and symbols, read once per
+        publication (every request needs them). "Today" is the newest price day, not the newest signal
+        day: after a day without a new signal, a signal whose stop broke that day is no longer live."""
         version = self.reader.snapshot().version
         facts = self._facts.get(version)
         if facts is None:
@@ -188,8 +189,9 @@ class MLEnhancedSignalEngine:
             if self.reader.has_table("shariah_screen"):
                 frame = self.reader.query("SELECT any_value(standard) AS standard FROM shariah_screen", table="shariah_screen")
                 standard = None if frame.empty else clean(frame["standard"].iloc[0])
+            first, newest = queries.date_range(self.reader, "price_history")
             facts = SnapshotFacts(
-                first=queries.date_range(self.reader, "price_history")[0], newest=queries.newest_date(self.reader), standard=standard,
+                first=first, newest=newest, standard=standard,
                 symbols=frozenset(self.reader.query("SELECT DISTINCT symbol FROM price_history", table="price_history")["symbol"]),
             )
             self._facts = {version: facts}

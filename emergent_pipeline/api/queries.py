@@ -75,7 +75,7 @@ class SnapshotReader:
         try:
             stat = os.stat(self.path)
         except FileNotFoundError:
-            raise NoDataError("no data yet: the serving snapshot does not exist; run `make run` or the daily_refresh job") from None
+            raise NoDataError("no data yet: the serving snapshot does not exist; run the daily_refresh job on your data (`emergent-pipeline run daily_refresh -c your.yaml`; `make run` builds the bundled US demo)") from None
         return stat.st_ino, stat.st_mtime_ns
 
     def snapshot(self) -> Snapshot:
@@ -147,7 +147,7 @@ class SnapshotReader:
     def query(self, sql: str, params: tuple = (), table: str | None = None) -> pd.DataFrame:
         snapshot = self.snapshot()
         if table is not None and table not in snapshot.tables:
-            raise NoDataError(f"no {table} in the snapshot yet; run the daily_refresh job (or `make run`)")
+            raise NoDataError(f"no {table} in the snapshot yet; run the daily_refresh job")
         key = (snapshot.version, sql, tuple(tuple(p) if isinstance(p, list) else p for p in params))
         with self.lock:
             if key in self.cache:
@@ -230,10 +230,6 @@ def date_range(reader: SnapshotReader, table: str = "market_context") -> tuple[p
     if frame.empty or pd.isna(frame["newest"].iloc[0]):
         raise NoDataError(f"{table} is empty; run the daily_refresh job")
     return pd.Timestamp(frame["first"].iloc[0]), pd.Timestamp(frame["newest"].iloc[0])
-
-
-def newest_date(reader: SnapshotReader, table: str = "signal_outcomes") -> pd.Timestamp:
-    return date_range(reader, table)[1]
 
 
 def live_signals(reader: SnapshotReader, as_of: pd.Timestamp) -> pd.DataFrame:

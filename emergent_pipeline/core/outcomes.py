@@ -28,6 +28,7 @@ import pandas as pd
 
 from emergent_pipeline.core.costs import DEFAULT_COSTS, TradingCosts
 from emergent_pipeline.core.indicators import locate_rows, sorted_panel
+from emergent_pipeline.core.price_quality import EXTREME_MOVE
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,12 @@ class OutcomeParams:
     """A symbol whose newest bar is more than this many of the panel's trading days behind the panel's
     newest day has stopped trading (delisted, renamed, a feed that died): its unresolved signals are
     ``stale``, neither live nor labelled."""
+    suspect_move: float = EXTREME_MOVE
+    """A signal whose path, from its entry to its exit (or to now while open), crosses a one-day move of
+    its symbol beyond this is ``suspect``: unlabelled and out of the record. Such a move, when no
+    corporate action explains it (listed or detected: ``core.corporate_actions``), is as likely an
+    unadjusted bonus, split or spin-off as a real one, and a label across it would teach the model a
+    25 % stop-out that never happened."""
 
 
 def follow_signals(prices: pd.DataFrame, signals: pd.DataFrame, params: OutcomeParams = OutcomeParams()) -> pd.DataFrame:
@@ -111,7 +118,9 @@ def follow_signals(prices: pd.DataFrame, signals: pd.DataFrame, params: OutcomeP
     dates = panel["date"].to_numpy()
     exit_row = row + 1 + exit_offset
     resolved = ~np.isin(outcome, ["open", "stale"])
-    label = np.where(resolved, (return_net > 0).astype(float), np.nan)
+    suspect = _crosses_a_jump(panel, positions, inside & (held | ~resolved[:, None]), params.suspect_move)
+    outcome = np.where(suspect, "suspect", outcome)
+    label = np.where(resolved & ~suspect, (return_net > 0).astype(float), np.nan)
     return pd.DataFrame(
         {
             "outcome": outcome,
@@ -119,7 +128,7 @@ def follow_signals(prices: pd.DataFrame, signals: pd.DataFrame, params: OutcomeP
             "entry_fill": np.where(bars_left >= 1, entry_fill, np.nan),
             "exit_date": np.where(resolved, dates[np.minimum(exit_row, len(panel) - 1)], np.datetime64("NaT")),
             "exit_price": exit_price,
-            "return_net": np.where(resolved, return_net, np.nan),
+            "return_net": np.where(resolved & ~suspect, return_net, np.nan),
             "mfe": np.where(bars_left >= 1, mfe, np.nan),
             "mae": np.where(bars_left >= 1, mae, np.nan),
             "bars_held": np.where(resolved, exit_offset + 1, np.minimum(bars_left, horizon)),
@@ -133,6 +142,16 @@ def follow_signals(prices: pd.DataFrame, signals: pd.DataFrame, params: OutcomeP
         },
         index=signals.index,
     )
+
+
+def _crosses_a_jump(panel: pd.DataFrame, positions: np.ndarray, span: np.ndarray, threshold: float) -> np.ndarray:
+    """Per signal: whether a bar of its ``span`` (its window's bars it held, or has so far) closed more
+    than ``threshold`` away from the bar before it (of the same symbol)."""
+    close = panel["close"].to_numpy(dtype="float64")
+    previous = np.where(panel["bar"].to_numpy() > 0, np.roll(close, 1), np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        jump = np.abs(close / previous - 1.0) > threshold
+    return (span & jump[positions]).any(axis=1)
 
 
 def _bars_left_in_symbol(panel: pd.DataFrame) -> np.ndarray:

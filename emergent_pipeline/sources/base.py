@@ -61,6 +61,11 @@ class PriceSource(ABC):
         """The configured index as ``date, open, high, low, close, volume``, or None when the
         source has none (the universe's equal-weight index then stands in)."""
 
+    def corporate_actions(self) -> pd.DataFrame | None:
+        """The corporate actions the source lists (``symbol, ex_date, ratio`` as written, checked by
+        ``core.corporate_actions.corporate_actions``), or None when it lists none."""
+        return None
+
     def describe(self) -> dict[str, str]:
         """What the asset metadata says about the source."""
         return {"source": self.name}

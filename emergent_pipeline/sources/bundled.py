@@ -20,6 +20,8 @@ UNIVERSE_FILE = DATA_DIR / "sp500_universe_2018.csv"
 FUNDAMENTALS_FILE = DATA_DIR / "sp500_fundamentals_2018-02-08.csv"
 INDEX_FILE = DATA_DIR / "sp500_index_1999_2018.csv"
 ANNUAL_FILE = DATA_DIR / "sp500_fundamentals_annual_2012_2016.csv"
+ACTIONS_FILE = DATA_DIR / "corporate_actions.csv"
+"""The panel's one unadjusted corporate action: Discovery's share dividend of 2014-08-07 (DISCA, DISCK)."""
 
 FUNDAMENTALS_COLUMNS = {
     "price": "price",
@@ -86,8 +88,12 @@ class BundledSource(PriceSource):
         "so stocks that fell out of the index before then are missing and every figure here is flattered."
     )
     # Its one split-like jump is real and known: Discovery's 2-for-1 share dividend of 2014-08-07
-    # (DISCA, DISCK), which the source did not adjust. The pipeline adjusts it and says so.
+    # (DISCA, DISCK), which the source did not adjust. It is listed in the panel's corporate-actions
+    # file; the pipeline adjusts it and says so, and the rule looks for any other.
     adjusts_splits = True
+
+    def corporate_actions(self) -> pd.DataFrame:
+        return pd.read_csv(ACTIONS_FILE)
 
     def universe(self) -> pd.DataFrame:
         members = pd.read_csv(UNIVERSE_FILE)

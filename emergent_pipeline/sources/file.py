@@ -79,6 +79,7 @@ class FileSource(PriceSource):
         universe_column_map: Mapping[str, str] | None = None,
         fundamentals_path: str | None = None,
         fundamentals_column_map: Mapping[str, str] | None = None,
+        corporate_actions_path: str | None = None,
     ) -> None:
         self.path = path
         self.column_map = dict(column_map or {})
@@ -87,6 +88,7 @@ class FileSource(PriceSource):
         self.universe_column_map = dict(universe_column_map or {})
         self.fundamentals_path = fundamentals_path
         self.fundamentals_column_map = dict(fundamentals_column_map or {})
+        self.corporate_actions_path = corporate_actions_path
 
     def fetch_prices(self, stored: pd.DataFrame) -> PriceFetch:
         raw = apply_column_map(read_table(self.path), self.column_map)
@@ -124,16 +126,20 @@ class FileSource(PriceSource):
     def benchmark(self) -> pd.DataFrame | None:
         if not self.benchmark_path:
             return None
-        index = apply_column_map(read_table(self.benchmark_path), self.column_map)
+        index = apply_column_map(read_table(self.benchmark_path, "benchmark"), self.column_map)
         index["date"] = pd.to_datetime(index["date"])
         for column in ["open", "high", "low", "volume"]:
             if column not in index.columns:
                 index[column] = float("nan")
         return index[["date", "open", "high", "low", "close", "volume"]]
 
+    def corporate_actions(self) -> pd.DataFrame | None:
+        return read_table(self.corporate_actions_path, "corporate-actions") if self.corporate_actions_path else None
+
     def describe(self) -> dict[str, str]:
         return {
             "source": self.name,
+            "corporate_actions": str(self.corporate_actions_path or "none listed (the rule finds them)"),
             "path": str(self.path),
             "universe": str(self.universe_path or "symbols of the price file (no names, no sectors)"),
             "fundamentals": str(self.fundamentals_path or "none"),

@@ -57,6 +57,7 @@ def signal_outcomes(duckdb: DuckDBResource) -> dg.MaterializeResult:
             "outcomes": dg.MetadataValue.json(table["outcome"].value_counts().to_dict()),
             "open_signals": int((table["outcome"] == "open").sum()),
             "stale_signals": int((table["outcome"] == "stale").sum()),
+            "suspect_signals": int((table["outcome"] == "suspect").sum()),
             "scored_on_their_day": int(table["ml_probability"].notna().sum()),
             "hit_rate_all_history": stats["hit_rate"],
             "mean_return_all_history": stats["mean_return"],

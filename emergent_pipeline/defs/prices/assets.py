@@ -19,7 +19,7 @@ from pydantic import Field
 from emergent_pipeline import changes
 from emergent_pipeline.core.benchmark import equal_weight_index
 from emergent_pipeline.core.fundamentals import AvailabilityParams, FundamentalsError, canonical, merge_statements, point_in_time
-from emergent_pipeline.core.price_quality import adjust_for_splits, split_jumps
+from emergent_pipeline.core.corporate_actions import CorporateActionsError, adjust_for_splits, corporate_actions, listed_on_days, split_jumps
 from emergent_pipeline.core.price_update import PriceFetch, PriceUpdate, PriceUpdateError, apply_fetch
 from emergent_pipeline.defs.owners import OWNERS
 from emergent_pipeline.defs.metadata import date_range, table_metadata, table_preview, tidy
@@ -99,7 +99,8 @@ def source_data(context: dg.AssetExecutionContext, config: SourceConfig, duckdb:
     yield from describe_source(context, duckdb, source, fetched, config, recompute_note)
 
 
-INPUT_PROBLEMS = (PriceUpdateError, SourceDataError, SourceFileError, FundamentalsError, YahooDownloadError, ValueError, OSError)
+INPUT_PROBLEMS = (PriceUpdateError, SourceDataError, SourceFileError, FundamentalsError, CorporateActionsError, YahooDownloadError,
+                  ValueError, OSError)
 """The errors a source's data or a user's file cause (a bad value, a missing column, a file that is not
 there, a download that failed): reported as input problems. A KeyError or a RuntimeError is a bug."""
 
@@ -112,7 +113,11 @@ class Fetched:
     fetch: PriceFetch
     update: PriceUpdate
     table: pd.DataFrame
-    """The prices to store (split-adjusted when ``adjusted``)."""
+    """The prices to store: the listed corporate actions applied, the detected ones too when ``adjusted``."""
+    listed: pd.DataFrame
+    """The source's listed corporate actions applied (symbol, date, ratio)."""
+    unmatched: pd.DataFrame
+    """Listed actions whose symbol or ex-date the prices do not have."""
     jumps: pd.DataFrame
     adjusted: bool
     index: pd.DataFrame
@@ -131,15 +136,29 @@ def fetch_from(source, price_source: PriceSourceResource, config: SourceConfig, 
     update = apply_fetch(stored_prices, fetch, source.incremental)
     index = source.benchmark()
     origin = "configured index" if index is not None else "equal-weight index of the universe"
-    jumps = split_jumps(update.table, index)
+    listed, unmatched = listed_actions(source, update.table, stored_prices)
+    table = adjust_for_splits(update.table, listed)  # the source's own list first: the source of truth
+    jumps = split_jumps(table, index)
     adjusted = price_source.adjusts_splits(source) and len(jumps) > 0
-    table = adjust_for_splits(update.table, jumps) if adjusted else update.table
+    table = adjust_for_splits(table, jumps) if adjusted else table
     if index is None:
         index = equal_weight_index(table)
     statements_fetch = source.fundamentals(stored_statements)
     statements = merge_statements(stored_statements, canonical(statements_fetch.statements))
     point_in_time_rows, splits = point_in_time(statements, config.to_params())
-    return Fetched(members, fetch, update, table, jumps, adjusted, index, origin, statements_fetch, statements, point_in_time_rows, splits)
+    return Fetched(members, fetch, update, table, listed, unmatched, jumps, adjusted, index, origin, statements_fetch, statements,
+                   point_in_time_rows, splits)
+
+
+def listed_actions(source, prices: pd.DataFrame, stored_prices: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(applied, unmatched) of the corporate actions the source lists. An incremental source adds days
+    to a history adjusted before: only its actions after the stored newest day apply."""
+    raw = source.corporate_actions()
+    if raw is None:
+        empty = pd.DataFrame({"symbol": pd.Series(dtype="string"), "date": pd.Series(dtype="datetime64[ns]"), "ratio": pd.Series(dtype="float64")})
+        return empty, empty
+    after = stored_prices["date"].max() if source.incremental and stored_prices is not None and len(stored_prices) else None
+    return listed_on_days(prices, corporate_actions(raw), after)
 
 
 def store_source(duckdb: DuckDBResource, source, fetched: Fetched, earlier_rejections: pd.DataFrame | None) -> str:
@@ -195,11 +214,13 @@ def describe_source(context: dg.AssetExecutionContext, duckdb: DuckDBResource, s
         "rejected_rows": table_preview(update.rejected[["symbol", "date", "reason", "source_row"]], rows=50),
         "symbols_requested": update.requested, "symbols_failed": len(failures), "failed_symbols": table_preview(failures, rows=50),
         "refetched_for_splits": ", ".join(sorted(fetched.fetch.replaced)) or "none",
-        "split_jumps": table_preview(jumps[["symbol", "date", "ratio", "index_move"]], rows=50),
+        "corporate_actions": table_preview(pd.concat([fetched.listed.assign(how="listed by the source"),
+                                                      jumps[["symbol", "date", "ratio"]].assign(how="detected" + (", adjusted" if fetched.adjusted else ""))],
+                                                     ignore_index=True), rows=50),
+        "split_jumps": table_preview(jumps[["symbol", "date", "ratio", "index_move", "volume_shift"]], rows=50),
+        "listed_but_not_in_prices": table_preview(fetched.unmatched, rows=50),
         "changed_from": recompute_note,
-        "split_adjustment": (f"{len(jumps)} split-like jumps adjusted (bars before each divided by its ratio, volumes multiplied)"
-                             if fetched.adjusted else f"{len(jumps)} split-like jumps, not adjusted (the price_history_split_jumps check blocks on them)"
-                             if len(jumps) else "no split-like jump"),
+        "split_adjustment": split_adjustment(fetched),
         "preview": table_preview(table.loc[table["date"] == table["date"].max(), ["symbol", "date", "close", "volume"]]),
     }))
     yield dg.MaterializeResult(asset_key=fundamentals, metadata=tidy(fundamentals_metadata(duckdb, fetched, config)))
@@ -207,6 +228,16 @@ def describe_source(context: dg.AssetExecutionContext, duckdb: DuckDBResource, s
         "origin": fetched.origin, **table_metadata(duckdb, "benchmark_history"), "date_range": date_range(fetched.index),
         "preview": table_preview(fetched.index.tail(5)[["date", "close", "volume"]]),
     }))
+
+
+def split_adjustment(fetched: Fetched) -> str:
+    """What was done about corporate actions, in a sentence."""
+    listed, detected = len(fetched.listed), len(fetched.jumps)
+    parts = [f"{listed} listed corporate action{'s' if listed != 1 else ''} applied"] if listed else []
+    if detected:
+        parts.append(f"{detected} split-like jumps adjusted (bars before each divided by its ratio, volumes multiplied)" if fetched.adjusted
+                     else f"{detected} split-like jumps, not adjusted (the price_history_split_jumps check blocks on them)")
+    return "; ".join(parts) or "no corporate action, listed or split-like"
 
 
 def fundamentals_metadata(duckdb: DuckDBResource, fetched: Fetched, config: SourceConfig) -> dict:

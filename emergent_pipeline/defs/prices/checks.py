@@ -23,12 +23,13 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from emergent_pipeline.core import price_quality
+from emergent_pipeline.core.price_quality import EXTREME_MOVE
+from emergent_pipeline.core.corporate_actions import split_jumps
 from emergent_pipeline.defs.metadata import table_preview
 from emergent_pipeline.defs.prices.assets import price_history
 from emergent_pipeline.defs.prices.resources import PriceSourceResource
 from emergent_pipeline.defs.tables import load_tables
 
-EXTREME_MOVE = 0.40
 SHOWN_ROWS = 50
 
 
@@ -39,7 +40,8 @@ SPECS = [
     dg.AssetCheckSpec("price_history_ohlc_consistency", asset=price_history,
                       description="low <= open, close <= high, and the range is complete."),
     dg.AssetCheckSpec("price_history_split_jumps", asset=price_history, blocking=True,
-                      description="No split-like jump: a day whose open and close both sit a usual split ratio away from the previous close while the index is calm."),
+                      description="No corporate action left unadjusted: a day whose open and close sit a bonus or split ratio away from the "
+                                  "previous close (allowing for the market), on a calm volume that shifts by the ratio, and that holds."),
     dg.AssetCheckSpec("price_history_freshness", asset=price_history, description="No symbol's newest bar lags behind."),
     dg.AssetCheckSpec("price_history_extreme_moves", asset=price_history,
                       description=f"No one-day close-to-close move beyond ±{EXTREME_MOVE:.0%}."),
@@ -71,9 +73,10 @@ def price_history_checks(context: dg.AssetCheckExecutionContext, duckdb: DuckDBR
             "price_history_positive_prices", price_quality.non_positive_prices(prices), dg.AssetCheckSeverity.ERROR, "rows with a non-positive price"),
         "price_history_ohlc_consistency": lambda: ohlc_consistency(prices, rejections),
         "price_history_split_jumps": lambda: _result(
-            "price_history_split_jumps", price_quality.split_jumps(prices, index if price_source.has_index else None),
+            "price_history_split_jumps", split_jumps(prices, index if price_source.has_index else None),
             dg.AssetCheckSeverity.ERROR, "split-like jumps (prices on two share bases)",
-            remedy="set price_source.adjust_splits: true to adjust them, or give prices on one basis"),
+            remedy="list them in a corporate-actions file (price_source.config.corporate_actions_path: symbol, ex_date, ratio), "
+                   "or set price_source.config.adjust_splits: true to adjust what the rule found, or give prices on one basis"),
         "price_history_freshness": lambda: freshness(prices, price_source),
         "price_history_extreme_moves": lambda: _result(
             "price_history_extreme_moves", price_quality.extreme_moves(prices, EXTREME_MOVE), dg.AssetCheckSeverity.WARN,

@@ -53,6 +53,10 @@ class PriceSourceResource(dg.ConfigurableResource):
         default_factory=dict, description="file: the statements file's column names mapped onto ours."
     )
     benchmark_path: str | None = Field(default=None, description="file: optional index file (date, close, ...).")
+    corporate_actions_path: str | None = Field(
+        default=None, description="file: optional corporate actions (symbol, ex_date, ratio = shares after per share before, "
+        "e.g. 2 or 4:3), applied as given before the rule looks for others.",
+    )
     fundamentals_refresh_days: int = Field(
         default=7, description="yfinance: fetch a symbol's statements again once its last fetch is this many days old."
     )
@@ -75,7 +79,7 @@ class PriceSourceResource(dg.ConfigurableResource):
                 raise dg.Failure(description="price_source.kind is 'file' but no path is configured: set price_source.config.path")
             return FileSource(
                 self.path, self.column_map, self.universe_path, self.benchmark_path, self.universe_column_map,
-                self.fundamentals_path, self.fundamentals_column_map,
+                self.fundamentals_path, self.fundamentals_column_map, self.corporate_actions_path,
             )
         symbols = self.symbols or BundledSource().universe()["symbol"].tolist()
         client = YFinanceClient(

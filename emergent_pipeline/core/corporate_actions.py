@@ -1,0 +1,199 @@
+"""Corporate actions in daily bars: splits, bonus issues and consolidations, detected by a rule or listed in a file.
+
+A bar series on two share bases is a lie to every indicator and every outcome: an Indian 1:3 bonus
+issue (one new share for every three held) drops the price to 3/4 overnight, and a signal issued
+before it looks like a 25 % stop-out. Vendors that adjust (Yahoo) hide it; exchange bhavcopies and
+many files do not.
+
+**The file first.** A corporate-actions file (``symbol, ex_date, ratio``, ratio = shares after per
+share before: 2 for a 1:1 bonus or a 2-for-1 split, 4/3 or ``4:3`` for a 1:3 bonus, 0.1 for a 1:10
+consolidation) is the source of truth where the user has one: each listed action is applied as given.
+
+**The rule for the rest.** A day is a corporate action the prices were not adjusted for when all hold:
+
+- *the ratio*: the previous close over the day's close, allowing for the market's move that day, and
+  the previous close over the day's open (raw or market-adjusted), both sit within a tolerance of a
+  ratio corporate actions produce — a bonus issue n:m ((n+m)/m, n, m ≤ 5), a k-for-1 split (k ≤ 25,
+  50, 100) or the inverse of one (a consolidation). The close is allowed a whole day's idiosyncratic
+  move (3 %), the open an overnight one (3 %);
+- *the volume*: shares outstanding are multiplied by the ratio, and so is the number traded: the
+  median volume from the day on (its first ``volume_days`` days, as many as there are) moves at least
+  half the ratio's way from the median of the ``volume_days`` before (in logs), while the day itself is
+  no panic (at most ``max_day_volume`` × the ratio × the median before: a crash trades 5 to 35 times
+  its usual volume). A special dividend or a spin-off drops the price without changing the share
+  count, and a crash of a third trades in panic: neither passes;
+- *the adjacent days*: the new level holds: no close of the next ``reversal_days`` days returns within
+  the tolerance to the old level (a one-day bad print does).
+
+Without volumes the rule cannot confirm, and does not adjust. A move the rule does not explain stays
+in the prices, and the checks and the labels treat a large one as suspect (``price_quality``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from emergent_pipeline.core.ohlcv import PRICE_COLUMNS
+
+ACTION_COLUMNS = ["symbol", "ex_date", "ratio"]
+
+
+class CorporateActionsError(ValueError):
+    """A corporate-actions file that cannot be applied as it stands."""
+
+
+@dataclass(frozen=True)
+class SplitRule:
+    close_tolerance: float = 0.03
+    open_tolerance: float = 0.03
+    volume_days: int = 20
+    min_volume_shift: float = 0.5
+    """The volume's log shift must reach this share of the ratio's log."""
+    max_day_volume: float = 1.5
+    reversal_days: int = 5
+
+
+def action_ratios(max_bonus_part: int = 5, max_split: int = 25) -> np.ndarray:
+    """Every ratio (shares after per share before, above 1) a bonus issue n:m with n, m ≤ ``max_bonus_part``
+    or a k-for-1 split with k ≤ ``max_split`` (or 50, 100) produces, ascending; a consolidation is the inverse."""
+    bonus = {(n + m) / m for n in range(1, max_bonus_part + 1) for m in range(1, max_bonus_part + 1)}
+    splits = {float(k) for k in (*range(2, max_split + 1), 50, 100)}
+    return np.array(sorted(bonus | splits))
+
+
+RATIOS = action_ratios()
+
+
+def _market_log_move(ordered: pd.DataFrame, close_logs: np.ndarray, benchmark: pd.DataFrame | None) -> np.ndarray:
+    """The market's log move on each row's day: the index's, else the median symbol's (an equal-weight
+    index would move with the very jump it is meant to rule out)."""
+    if benchmark is not None and len(benchmark):
+        index = benchmark.set_index("date")["close"].sort_index()
+        market = np.log(index / index.shift(1))
+    else:
+        market = pd.Series(-close_logs, index=ordered["date"].to_numpy()).groupby(level=0).median()
+    return market.reindex(ordered["date"]).fillna(0.0).to_numpy()
+
+
+def _rolling_median(values: pd.Series, groups: pd.Series, window: int, forward: bool) -> np.ndarray:
+    """Per symbol: the median of the ``window`` values before each row (``forward``: of the row and the
+    ``window - 1`` after it, as many as there are)."""
+    if forward:
+        reversed_values = values.iloc[::-1]
+        result = reversed_values.groupby(groups.iloc[::-1], sort=False).transform(lambda s: s.rolling(window, min_periods=1).median())
+        return result.iloc[::-1].to_numpy()
+    shifted = values.groupby(groups, sort=False).shift(1)
+    return shifted.groupby(groups, sort=False).transform(lambda s: s.rolling(window, min_periods=window // 2).median()).to_numpy()
+
+
+def split_jumps(prices: pd.DataFrame, benchmark: pd.DataFrame | None, rule: SplitRule = SplitRule()) -> pd.DataFrame:
+    """The days the rule (module docstring) takes for a corporate action the prices were not adjusted
+    for. Rows: symbol, date, previous_close, open, close, ratio (shares after per share before: > 1 a
+    split or bonus, < 1 a consolidation), index_move, volume_shift (median volume after / before)."""
+    ordered = prices.sort_values(["symbol", "date"], kind="mergesort").reset_index(drop=True)
+    symbols = ordered["symbol"]
+    previous = ordered.groupby("symbol", sort=False)["close"].shift(1).to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        at_close = np.log(previous / ordered["close"].to_numpy())
+        at_open = np.log(previous / ordered["open"].to_numpy())
+    market = _market_log_move(ordered, at_close, benchmark)
+    residual = at_close + market  # the close's fall beyond the market's
+    logs = np.log(RATIOS)
+    nearest = logs[np.abs(np.abs(np.nan_to_num(residual))[:, None] - logs[None, :]).argmin(axis=1)] * np.sign(residual)
+    close_fits = np.abs(residual - nearest) <= np.log1p(rule.close_tolerance)
+    open_fits = np.minimum(np.abs(at_open - nearest), np.abs(at_open + market - nearest)) <= np.log1p(rule.open_tolerance)
+    volume = ordered["volume"].astype("float64")
+    before = _rolling_median(volume, symbols, rule.volume_days, forward=False)
+    after = _rolling_median(volume, symbols, rule.volume_days, forward=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shift = np.log(after / before)
+        volume_fits = (shift / nearest >= rule.min_volume_shift) & (volume.to_numpy() <= rule.max_day_volume * np.exp(np.abs(nearest)) * before)
+    candidates = np.flatnonzero(close_fits & open_fits & volume_fits & np.isfinite(residual) & (nearest != 0))
+    held = ~_reverts(ordered, previous, candidates, rule)
+    found = candidates[held]
+    rows = ordered.loc[found, ["symbol", "date", "open", "close"]].copy()
+    rows.insert(2, "previous_close", previous[found])
+    rows["ratio"] = np.exp(nearest[found])
+    rows["index_move"] = np.expm1(market[found])
+    rows["volume_shift"] = np.exp(shift[found])
+    return rows.reset_index(drop=True)
+
+
+def _reverts(ordered: pd.DataFrame, previous: np.ndarray, candidates: np.ndarray, rule: SplitRule) -> np.ndarray:
+    """Whether a close of the next ``reversal_days`` days of the same symbol returns within the close
+    tolerance to the level before the jump (a bad print, not a new share basis)."""
+    closes = ordered["close"].to_numpy()
+    symbols = ordered["symbol"].to_numpy()
+    back = np.zeros(len(candidates), dtype=bool)
+    for offset in range(1, rule.reversal_days + 1):
+        later = np.minimum(candidates + offset, len(ordered) - 1)
+        same = (candidates + offset < len(ordered)) & (symbols[later] == symbols[candidates])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            back |= same & (np.abs(np.log(closes[later] / previous[candidates])) <= np.log1p(rule.close_tolerance))
+    return back
+
+
+def parse_ratio(value: object) -> float:
+    """A ratio as a file writes it: a number (2, 1.3333, 0.1) or ``after:before`` (``4:3``, ``1:10``)."""
+    text = str(value).strip()
+    if ":" in text:
+        after, _, before = text.partition(":")
+        return float(after) / float(before)
+    return float(text)
+
+
+def corporate_actions(table: pd.DataFrame) -> pd.DataFrame:
+    """A corporate-actions table as given (symbol, ex_date, ratio), checked: every ratio a positive
+    number other than 1, every day a date, no action listed twice. Raises CorporateActionsError naming
+    the rows at fault."""
+    missing = [c for c in ACTION_COLUMNS if c not in table.columns]
+    if missing:
+        raise CorporateActionsError(f"the corporate-actions file has no column {', '.join(missing)} (it needs {', '.join(ACTION_COLUMNS)})")
+    actions = pd.DataFrame({"symbol": table["symbol"].astype(str).str.strip().str.upper(),
+                            "ex_date": pd.to_datetime(table["ex_date"], errors="coerce")})
+    ratios = []
+    for value in table["ratio"]:
+        try:
+            ratios.append(parse_ratio(value))
+        except (ValueError, ZeroDivisionError):
+            ratios.append(np.nan)
+    actions["ratio"] = ratios
+    bad = actions[actions["ex_date"].isna() | ~(actions["ratio"] > 0) | (actions["ratio"] == 1)]
+    if len(bad):
+        rows = ", ".join(f"row {i + 2}" for i in bad.index[:5])
+        raise CorporateActionsError(f"the corporate-actions file has {len(bad)} row(s) without a date or a ratio other than 1 ({rows})")
+    twice = actions[actions.duplicated(["symbol", "ex_date"], keep=False)]
+    if len(twice):
+        raise CorporateActionsError(f"the corporate-actions file lists {twice['symbol'].iloc[0]} on {twice['ex_date'].iloc[0]:%Y-%m-%d} twice")
+    return actions.sort_values(["symbol", "ex_date"]).reset_index(drop=True)
+
+
+def listed_on_days(prices: pd.DataFrame, actions: pd.DataFrame, after: pd.Timestamp | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(applied, unmatched) of a checked corporate-actions table: the actions whose symbol trades on
+    their ex-date (``symbol, date, ratio``; only ex-dates after ``after``, when given, for a source
+    that adds days to a history adjusted before), and those whose symbol or ex-date the prices do not have."""
+    wanted = actions if after is None else actions[actions["ex_date"] > after]
+    days = prices[["symbol", "date"]].drop_duplicates()
+    keyed = wanted.rename(columns={"ex_date": "date"}).merge(days, on=["symbol", "date"], how="left", indicator=True)
+    applied = keyed[keyed["_merge"] == "both"][["symbol", "date", "ratio"]].reset_index(drop=True)
+    unmatched = keyed[keyed["_merge"] == "left_only"][["symbol", "date", "ratio"]].reset_index(drop=True)
+    return applied, unmatched
+
+
+def adjust_for_splits(prices: pd.DataFrame, jumps: pd.DataFrame) -> pd.DataFrame:
+    """``prices`` with every bar before a corporate action (``symbol, date, ratio``) put on the basis
+    after it (prices divided by the ratio, volume multiplied), as a split-adjusting vendor would."""
+    if jumps.empty:
+        return prices
+    keyed = prices[["symbol", "date"]].reset_index().merge(jumps[["symbol", "date", "ratio"]].rename(columns={"date": "jump"}), on="symbol")
+    factor = keyed[keyed["date"] < keyed["jump"]].groupby("index")["ratio"].prod()
+    ratio = pd.Series(1.0, index=prices.index)
+    ratio[factor.index] = factor.to_numpy()
+    adjusted = prices.copy()
+    for column in PRICE_COLUMNS:
+        adjusted[column] = prices[column] / ratio
+    adjusted["volume"] = prices["volume"] * ratio
+    return adjusted
