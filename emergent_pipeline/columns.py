@@ -112,8 +112,8 @@ COLUMNS: dict[str, str] = {
     "ratio_basis_value": "Ratio denominator: trailing mean daily market cap (S&P 36, DJIM 24 months), D's (AAOIFI), or total assets (MSCI).",
     "statement_period_end": "period_end of the newest statement usable on D (null when none is).",
     # Outcomes and labels (triple barrier)
-    "outcome": "target, stop or timeout (exited); open (horizon not over: unlabelled); stale (symbol stopped trading); suspect "
-               f"(its path crosses an unexplained one-day move beyond {EXTREME_MOVE:.0%}: unlabelled). Uses the future.",
+    "outcome": "target, stop, timeout (exited); open (unlabelled yet); stale (symbol stopped); suspect (path crosses a one-day move "
+               f"beyond {EXTREME_MOVE:.0%}: unlabelled). Uses the future.",
     "entry_date": "D+1, the next trading day, when the trade enters at the open; null until that bar exists.",
     "entry_fill": "Entry price: D+1's open (price currency).",
     "exit_date": f"Day of the triple-barrier exit; null while open or stale. {_FUTURE}",
@@ -255,6 +255,7 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "low": "Index low of the day (index points); missing for the universe's equal-weight index.",
         "close": "Index close (index points; the equal-weight index starts at 100).",
         "volume": "Index volume as the source gives it; missing for the universe's equal-weight index.",
+        "index_name": "Which index this is, in words: the source's (e.g. the S&P 500 index, ^NSEI) or the universe's equal-weight index.",
     },
     "market_context": {
         "date": "Trading day D of the benchmark; every field uses the benchmark up to D's close.",
@@ -334,6 +335,7 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
     "snapshot_manifest": {
         "model_version": "Model version(s) whose scores the open signals carry, comma-separated (two = jobs out of step).",
         "run_id": "Dagster run id of the run that published the snapshot.",
+        "market_index": "The index the market context is read from, in words (benchmark_history's index_name).",
     },
     "asset_changes": {
         "asset": "The writer: a table, or source_data for everything the source step writes.",

@@ -185,6 +185,7 @@ def test_an_earlier_as_of_returns_the_score_issued_then(api, bundled_db):
 def test_market_context_performance_status_health_strategies(api, bundled_db):
     context = api.get("/market/context").json()
     assert context["regime"] == newest_regime(bundled_db) and context["interpretation"]["volatility"] == "Medium"
+    assert context["index"] == "the S&P 500 index"  # named: not the universe's equal-weight index
     assert context["interpretation"]["trend"] == "Moderate Down"  # the index fell 2.5 % in the last 20 days
     performance = api.get("/ml/performance").json()
     issued = read(bundled_db, "SELECT avg((ml_probability IS NOT NULL)::INT) * 100 r FROM signal_outcomes")["r"].item()

@@ -161,9 +161,13 @@ def test_malformed_bodies_and_tickers_are_422_naming_the_field(private):
         for body, reason in MALFORMED.items():
             response = client.post("/signals/ml-enhanced", content=body, headers={"Content-Type": "application/json"})
             assert response.status_code == 422 and response.json()["detail"] == f"invalid request: body: {reason}", body[:30]
-        for ticker in ["..", "-", "====", "^^^^", ".AAPL"]:  # a ticker starts with a letter or a digit
+        for ticker in ["..", "-", "====", "^^^^", ".AAPL", "&M"]:  # a ticker starts with a letter or a digit
             response = client.post("/signals/ml-enhanced", json={"symbols": ["AAPL", ticker]})
             assert response.status_code == 422 and response.json()["detail"].startswith("invalid request: symbols.1: "), ticker
+        as_exchanges_write_them = ["M&M", "BAJAJ-AUTO", "BRK.B", "RELIANCE.NS"]
+        response = client.post("/signals/ml-enhanced", json={"symbols": as_exchanges_write_them})
+        known = set(read(private / "serving.duckdb", "SELECT DISTINCT symbol FROM price_history")["symbol"])
+        assert response.status_code == 200 and response.json()["unknown_symbols"] == sorted(set(as_exchanges_write_them) - known)
 
 
 GUIDE_CURLS = [

@@ -179,3 +179,16 @@ def test_today_is_the_newest_price_day_and_an_exited_signal_is_never_live(privat
         context = client.get("/market/context").json()
     assert body["as_of"] == later["as_of"] == context["date"] == "2018-02-07"
     assert {(s["symbol"], s["date"]) for s in body["signals"]} == live
+
+
+def test_an_empty_shariah_answer_says_when_no_statement_is_usable(private):
+    """A store without statements: every status but NON_COMPLIANT-by-activity is UNKNOWN, and the empty
+    answer says why, and what to give."""
+    with duckdb.connect(str(private / "serving.duckdb")) as conn:
+        conn.execute("UPDATE shariah_screen SET debt_ratio = NULL, cash_ratio = NULL, receivables_ratio = NULL, "
+                     "status = CASE WHEN status = 'COMPLIANT' THEN 'UNKNOWN' ELSE status END")
+        conn.execute("UPDATE signal_outcomes SET shariah_status = CASE WHEN shariah_status = 'COMPLIANT' THEN 'UNKNOWN' ELSE shariah_status END")
+    with Server(app_on(private)) as client:
+        body = client.post("/signals/ml-enhanced", json={"shariah_only": True, "max_symbols": 500}).json()
+    assert body["signals_count"] == 0 and "no financial statement is usable for any symbol" in body["note"]
+    assert "fundamentals_path" in body["note"] and "yfinance" in body["note"]

@@ -73,7 +73,7 @@ def test_a_mapped_csv_loads_and_bad_rows_are_rejected_with_reasons(definitions, 
         e.materialization.metadata["origin"].value for e in result.get_asset_materialization_events()
         if e.asset_key.to_user_string() == "benchmark_history"
     )
-    assert origin == "equal-weight index of the universe"
+    assert origin == "the universe's equal-weight index"
     # Three symbols give too few consensus signals to learn from: the run still succeeds and says why.
     scorer = materialization_metadata(result, "signal_model")
     assert scorer["decision"].value == "not trained" and "resolved consensus signals" in scorer["reason"].value

@@ -85,6 +85,12 @@ def test_the_refresh_says_it_recomputed_only_the_new_day(stores):
         assert note.startswith(f"the days from {pd.Timestamp(newest):%Y-%m-%d}"), note
 
 
+def test_the_refresh_counts_only_the_new_days_rows_as_added(stores, files):
+    """The file hands over every bar again; the rows added are the new day's, one per symbol."""
+    new_day = pd.read_parquet(files["all_days"]).pipe(lambda p: p[p["date"] == p["date"].max()])
+    assert materialization_metadata(stores["refresh"], "price_history")["rows_added"].value == len(new_day) > 0
+
+
 def test_the_refresh_shows_only_its_month_as_materialized_again(stores):
     """The partition view follows the table: a run without a partition records the months it rewrote."""
     for asset in PARTITIONED:

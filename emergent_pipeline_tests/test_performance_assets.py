@@ -16,8 +16,15 @@ from emergent_pipeline_tests.conftest import (
 def test_every_signal_is_followed(bundled_db):
     outcomes = read(bundled_db, "SELECT * FROM signal_outcomes")
     assert len(outcomes) == read(bundled_db, "SELECT count(*) n FROM consensus_signals")["n"].item()
-    assert set(outcomes["outcome"]) == {"target", "stop", "timeout", "open"}
-    resolved = outcomes[outcomes["outcome"] != "open"]
+    assert set(outcomes["outcome"]) == {"target", "stop", "timeout", "open", "suspect"}
+    # A suspect signal's path crosses a one-day move beyond 40 % (recomputed from the stored prices); it has no label.
+    moves = read(bundled_db, "SELECT symbol, date, abs(close / lag(close) OVER (PARTITION BY symbol ORDER BY date) - 1) AS move FROM price_history")
+    jumps = moves[moves["move"] > 0.40]
+    suspect = outcomes[outcomes["outcome"] == "suspect"].merge(jumps, on="symbol", suffixes=("", "_jump"))
+    crossing = suspect[(suspect["date_jump"] >= suspect["entry_date"]) & (suspect["date_jump"] <= suspect["exit_date"])]
+    assert set(crossing["date"]) == set(outcomes.loc[outcomes["outcome"] == "suspect", "date"])
+    assert outcomes.loc[outcomes["outcome"] == "suspect", ["label", "return_net"]].isna().all().all()
+    resolved = outcomes[~outcomes["outcome"].isin(["open", "suspect"])]
     assert resolved[["exit_date", "exit_price", "return_net", "mfe", "mae", "bars_held"]].notna().all().all()
     assert (resolved["exit_date"] > resolved["date"]).all() and (resolved["mfe"] >= resolved["mae"]).all()
     assert (resolved["label"] == (resolved["return_net"] > 0)).all()  # one meaning of success

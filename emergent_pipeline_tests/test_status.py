@@ -47,7 +47,8 @@ def test_runs_and_their_causes_come_from_dagsters_api(instance_with_runs):
     cause = runs[0]["cause"]
     assert cause["step"] == "source_data" and cause["kind"] == "input refused"
     assert cause["message"].startswith("source_data: nothing stored, every table kept as it was: ") and "missing.csv" in cause["message"]
-    assert failing_jobs(runs) == [{"job": runs[0]["job"], "run_id": runs[0]["run_id"], "ended_at": runs[0]["ended_at"]}]
+    assert failing_jobs(runs) == [{"job": runs[0]["job"], "run_id": runs[0]["run_id"], "ended_at": runs[0]["ended_at"],
+                                   "rerun": f"emergent-pipeline rerun {runs[0]['run_id']}"}]
 
 
 def test_a_failed_run_shows_in_the_api_without_its_paths_and_in_the_cli_with_them(instance_with_runs, bundled_db, monkeypatch):
@@ -63,7 +64,8 @@ def test_a_failed_run_shows_in_the_api_without_its_paths_and_in_the_cli_with_the
     assert len(failures) == 1 and failures[0]["failure"] == "step source_data: input refused; the run's log in the Dagster UI has the detail"
     system = status["system_status"]
     assert system["status"] == "degraded" and system["reasons"] == [
-        f"the newest run of {failures[0]['job']} failed ({failures[0]['ended_at']}): what it produces is not up to date"]
+        f"the newest run of {failures[0]['job']} failed ({failures[0]['ended_at']}): what it produces is not up to date; once its cause "
+        f"is mended, `emergent-pipeline rerun {failures[0]['run_id']}` runs it again with its config"]
     assert system["pipeline_status"]["recent_failures"] == 1 and [r["status"] for r in status["recent_runs"]] == ["FAILURE", "SUCCESS"]
     env = {**os.environ, "DAGSTER_HOME": str(instance_with_runs), "EMERGENT_PIPELINE_SERVING_DB": str(Path(bundled_db).parent / "serving.duckdb"),
            "EMERGENT_PIPELINE_MLFLOW_URI": f"sqlite:///{Path(bundled_db).parent / 'mlruns' / 'mlflow.db'}"}

@@ -33,6 +33,8 @@ from emergent_pipeline.paths import default_tracking_uri
 from emergent_pipeline.status import registry_aliases
 
 LOG = logging.getLogger(__name__)
+STATEMENTS_REMEDY = ("give the source a statements file (price_source fundamentals_path, with fundamentals_column_map) or use the "
+                     "yfinance source, which fetches them")
 DAYS_SHAPED = 16
 """Days whose live signals are kept shaped (per snapshot): a front end paging through recent days
 reuses them instead of shaping each day again on every request."""
@@ -98,7 +100,8 @@ def take_symbols(rows: list[dict], max_symbols: int) -> list[dict]:
 def filter_signals(rows: list[dict], day: pd.Timestamp, *, shariah_only: bool, admit_unknown: bool, standard: str | None,
                    max_symbols: int, symbols: list[str] | None = None, min_ml_probability: float = 0.0,
                    min_confidence: float = 0.0, confidence_field: str = "consensus_confidence", use_ml: bool = True,
-                   what: str = "consensus signals", known_symbols: frozenset[str] | None = None, recommended_only: bool = False) -> Selection:
+                   what: str = "consensus signals", known_symbols: frozenset[str] | None = None, recommended_only: bool = False,
+                   statements_usable: bool = True) -> Selection:
     """Apply a request's filters in order (symbols, Shariah policy on each signal's own day, ML
     probability, recommended only, confidence, at most ``max_symbols`` symbols) and count what each one removed."""
     live = len(rows)
@@ -119,7 +122,10 @@ def filter_signals(rows: list[dict], day: pd.Timestamp, *, shariah_only: bool, a
     }
     if shariah_only:
         counts = ", ".join(f"{n} {status}" for status, n in shariah["excluded"].items())
-        stages.append(f"the Shariah filter ({shariah['policy']}, standard {standard}) excluded {counts}")
+        stages.append(f"the Shariah filter ({shariah['policy']}, standard {standard}) excluded {counts}"
+                      + ("" if statements_usable or not shariah["excluded"].get("UNKNOWN") else
+                         f" (no financial statement is usable for any symbol, so no ratio of the standard could be computed: "
+                         f"{STATEMENTS_REMEDY})"))
     if use_ml and min_ml_probability > 0:
         before = len(rows)
         rows = [r for r in rows if r.get("ml_probability") is not None and r["ml_probability"] >= min_ml_probability]
@@ -158,6 +164,8 @@ class SnapshotFacts:
     newest: pd.Timestamp
     standard: str | None
     symbols: frozenset[str]
+    statements_usable: bool = True
+    """Whether the Shariah screen could use a statement for any symbol on any day (its ratios)."""
 
 
 class MLEnhancedSignalEngine:
@@ -185,13 +193,15 @@ class MLEnhancedSignalEngine:
         version = self.reader.snapshot().version
         facts = self._facts.get(version)
         if facts is None:
-            standard = None
+            standard, usable = None, True
             if self.reader.has_table("shariah_screen"):
-                frame = self.reader.query("SELECT any_value(standard) AS standard FROM shariah_screen", table="shariah_screen")
+                frame = self.reader.query("SELECT any_value(standard) AS standard, count(debt_ratio) > 0 AS usable FROM shariah_screen",
+                                          table="shariah_screen")
                 standard = None if frame.empty else clean(frame["standard"].iloc[0])
+                usable = bool(frame["usable"].iloc[0]) if len(frame) else True
             first, newest = queries.date_range(self.reader, "price_history")
             facts = SnapshotFacts(
-                first=first, newest=newest, standard=standard,
+                first=first, newest=newest, standard=standard, statements_usable=usable,
                 symbols=frozenset(self.reader.query("SELECT DISTINCT symbol FROM price_history", table="price_history")["symbol"]),
             )
             self._facts = {version: facts}
@@ -293,7 +303,7 @@ class MLEnhancedSignalEngine:
                 admit_unknown=self.admit_unknown if admit_unknown is None else admit_unknown, standard=self.shariah_standard(),
                 max_symbols=max_symbols, symbols=symbols, min_ml_probability=min_ml_probability,
                 min_confidence=min_consensus_confidence, use_ml=self.enable_ml, known_symbols=self.known_symbols() if symbols else None,
-                recommended_only=recommended_only,
+                recommended_only=recommended_only, statements_usable=self.facts().statements_usable,
             )
         if before:
             selection.note = f"{before}: no signal"
@@ -344,11 +354,19 @@ class MLEnhancedSignalEngine:
                                     "volatility": volatility_level(frame["volatility"], params),
                                     "trend": trend_strength(frame["trend_20d"], params)})
             contexts = records(frame, list(frame.columns))
+            index = self.market_index()
             for context, interpretation in zip(contexts, records(meaning, list(meaning.columns))):
+                context["index"] = index
                 context["interpretation"] = interpretation
             cached = (frame["date"].to_numpy(dtype="datetime64[ns]"), contexts)
             self._contexts = {version: cached}
         return cached
+
+    def market_index(self) -> str | None:
+        """The index the market context is read from, as the snapshot's manifest names it (None in a
+        snapshot published before the manifest named it)."""
+        manifest = self.table_or_empty("snapshot_manifest")
+        return clean(manifest["market_index"].iloc[0]) if "market_index" in manifest and len(manifest) else None
 
     def has_contexts(self) -> bool:
         """Whether the current snapshot's market contexts are built (answering is then in-memory work)."""

@@ -10,10 +10,10 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, 
 
 from emergent_pipeline.core.strategies.registry import STRATEGY_NAMES
 
-SYMBOL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9.\-^=]{0,14}$"
-"""A ticker starts with a letter or a digit (``..``, ``-``, ``====`` are no ticker), then letters, digits
-and the marks exchanges put in tickers: a class or market suffix (``BRK.B``, ``RELIANCE.NS``), a dash,
-``^`` and ``=``."""
+SYMBOL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9.\-^=&]{0,19}$"
+"""A ticker as exchanges write it: a letter or a digit first (``..``, ``-``, ``====`` are no ticker), then
+letters, digits and the marks exchanges put in tickers: a class or market suffix (``BRK.B``,
+``RELIANCE.NS``), a dash (``BAJAJ-AUTO``), an ampersand (NSE's ``M&M``), ``^`` and ``=``; 20 characters at most."""
 VALID_STRATEGIES = (*STRATEGY_NAMES, "consensus", "ml_consensus")
 ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -41,7 +41,7 @@ def whole_number(value: object) -> object:
 
 
 WholeNumber = Annotated[int, BeforeValidator(whole_number)]
-Ticker = Annotated[str, StringConstraints(pattern=SYMBOL_PATTERN, min_length=1, max_length=15)]
+Ticker = Annotated[str, StringConstraints(pattern=SYMBOL_PATTERN, min_length=1, max_length=20)]
 Day = Annotated[date, BeforeValidator(iso_day)]
 Strategy = Literal[VALID_STRATEGIES]  # type: ignore[valid-type]
 
@@ -64,7 +64,7 @@ class MLEnhancedRequest(_Request):
     max_symbols: WholeNumber = Field(50, ge=1, le=500, description="Signals of at most this many distinct symbols, best first.")
     min_ml_probability: StrictFloat = Field(0.0, ge=0.0, le=1.0, description="Drop signals whose ml_probability is below this.")
     symbols: list[Ticker] | None = Field(None, max_length=500, description="Only these tickers (a letter or digit, then letters, digits, "
-                                                                         "'.', '-', '^', '='; case ignored).")
+                                                                         "'.', '-', '&', '^', '='; case ignored).")
     recommended_only: StrictBool = Field(False, description="Keep only signals the model recommends (ml_recommendation other than SKIP; "
                                                             "unscored ones are left out too).")
     as_of: Day | None = Field(None, description="The day to report, YYYY-MM-DD (default: the newest stored day; a later day means the newest, "
@@ -79,6 +79,7 @@ class GenerateRequest(MLEnhancedRequest):
 
 class MarketContextModel(BaseModel):
     date: str | None
+    index: str | None = Field(None, description="The index it is read from: the source's, or the universe's equal-weight index.")
     regime: str
     volatility: float | None
     trend_20d: float | None

@@ -61,6 +61,10 @@ class PriceSource(ABC):
         """The configured index as ``date, open, high, low, close, volume``, or None when the
         source has none (the universe's equal-weight index then stands in)."""
 
+    def index_name(self) -> str:
+        """What the index :meth:`benchmark` gives is, in words (the market context names it)."""
+        return "the configured index"
+
     def corporate_actions(self) -> pd.DataFrame | None:
         """The corporate actions the source lists (``symbol, ex_date, ratio`` as written, checked by
         ``core.corporate_actions.corporate_actions``), or None when it lists none."""

@@ -111,6 +111,9 @@ class BundledSource(PriceSource):
         statements = statements[statements["symbol"].isin(self.universe()["symbol"])].reset_index(drop=True)
         return FundamentalsFetch(statements, requested=statements["symbol"].nunique())
 
+    def index_name(self) -> str:
+        return "the S&P 500 index"
+
     def benchmark(self) -> pd.DataFrame:
         index = pd.read_csv(INDEX_FILE, parse_dates=["date"])
         return index[["date", "open", "high", "low", "close", "volume"]]

@@ -133,6 +133,9 @@ class FileSource(PriceSource):
                 index[column] = float("nan")
         return index[["date", "open", "high", "low", "close", "volume"]]
 
+    def index_name(self) -> str:
+        return f"the index in {Path(self.benchmark_path).name}"
+
     def corporate_actions(self) -> pd.DataFrame | None:
         return read_table(self.corporate_actions_path, "corporate-actions") if self.corporate_actions_path else None
 

@@ -239,12 +239,15 @@ class YFinanceSource(PriceSource):
             return FundamentalsFetch(empty_statements(), requested=0)
         return self.fundamentals_client.fetch(due)
 
+    def index_name(self) -> str:
+        return f"{self.benchmark_symbol} (Yahoo Finance)"
+
     def benchmark(self) -> pd.DataFrame | None:
         if not self.benchmark_symbol:
             return None
         fetch = self.client.fetch([self.benchmark_symbol], self.history_start)
         if fetch.raw.empty:
-            raise RuntimeError(f"benchmark {self.benchmark_symbol} could not be downloaded: {fetch.failures}")
+            raise YahooDownloadError(f"benchmark {self.benchmark_symbol} could not be downloaded: {fetch.failures}")
         return fetch.raw[OHLCV_COLUMNS].drop(columns="symbol")
 
     def describe(self) -> dict[str, str]:

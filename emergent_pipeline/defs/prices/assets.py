@@ -40,6 +40,8 @@ fundamentals = dg.AssetKey("fundamentals")
 benchmark_history = dg.AssetKey("benchmark_history")
 FUNDAMENTALS_SHOWN = ["symbol", "kind", "period_end", "available_from", "eps"]
 """The columns of the fundamentals preview: the point-in-time dates and one figure (the table has them all)."""
+EQUAL_WEIGHT = "the universe's equal-weight index"
+"""The index market context is read from when the source has none (``core.benchmark.equal_weight_index``)."""
 SOURCE = "source_data"
 """The name the change log (`emergent_pipeline.changes`) gives to what the source step wrote."""
 
@@ -95,8 +97,8 @@ def source_data(context: dg.AssetExecutionContext, config: SourceConfig, duckdb:
         # other exception is a bug and surfaces as one, with its traceback in the run log.
         raise dg.Failure(description=f"nothing stored, every table kept as it was: {error}",
                          metadata={**source.describe(), "stored_price_rows_kept": stored_rows}) from error
-    recompute_note = store_source(duckdb, source, fetched, earlier_rejections)
-    yield from describe_source(context, duckdb, source, fetched, config, recompute_note)
+    recompute_note, rows_added = store_source(duckdb, source, fetched, earlier_rejections)
+    yield from describe_source(context, duckdb, source, fetched, config, recompute_note, rows_added)
 
 
 INPUT_PROBLEMS = (PriceUpdateError, SourceDataError, SourceFileError, FundamentalsError, CorporateActionsError, YahooDownloadError,
@@ -135,7 +137,7 @@ def fetch_from(source, price_source: PriceSourceResource, config: SourceConfig, 
     fetch = source.fetch_prices(stored_prices if stored_prices is not None else pd.DataFrame())
     update = apply_fetch(stored_prices, fetch, source.incremental)
     index = source.benchmark()
-    origin = "configured index" if index is not None else "equal-weight index of the universe"
+    origin = source.index_name() if index is not None else EQUAL_WEIGHT
     listed, unmatched = listed_actions(source, update.table, stored_prices)
     table = adjust_for_splits(update.table, listed)  # the source's own list first: the source of truth
     jumps = split_jumps(table, index)
@@ -143,6 +145,7 @@ def fetch_from(source, price_source: PriceSourceResource, config: SourceConfig, 
     table = adjust_for_splits(table, jumps) if adjusted else table
     if index is None:
         index = equal_weight_index(table)
+    index = index.assign(index_name=origin)
     statements_fetch = source.fundamentals(stored_statements)
     statements = merge_statements(stored_statements, canonical(statements_fetch.statements))
     point_in_time_rows, splits = point_in_time(statements, config.to_params())
@@ -161,14 +164,16 @@ def listed_actions(source, prices: pd.DataFrame, stored_prices: pd.DataFrame | N
     return listed_on_days(prices, corporate_actions(raw), after)
 
 
-def store_source(duckdb: DuckDBResource, source, fetched: Fetched, earlier_rejections: pd.DataFrame | None) -> str:
+def store_source(duckdb: DuckDBResource, source, fetched: Fetched, earlier_rejections: pd.DataFrame | None) -> tuple[str, int]:
     """Write the six tables in one transaction (the long ones only from their first changed day, with
-    the change log) and say what downstream recomputes."""
+    the change log); say what downstream recomputes, and how many price rows are new (a file source
+    hands over every bar each time: the rows added are those the store did not have)."""
     detected_at = pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
     rejected = fetched.update.rejected.astype("string").assign(source=source.name, detected_at=detected_at)
     if source.incremental and earlier_rejections is not None and len(earlier_rejections):
         rejected = pd.concat([earlier_rejections.astype("string"), rejected], ignore_index=True)  # earlier runs' stay on record
     with duckdb.get_connection() as conn:
+        rows_added = new_price_rows(conn, fetched.table)
         whole, changed_from = source_change(conn, fetched.members, fetched.table, fetched.point_in_time_rows, fetched.index)
         # The long tables are identical before the first changed day: only the days from it are rewritten.
         dated = {"price_history": fetched.table, "benchmark_history": fetched.index}
@@ -185,11 +190,24 @@ def store_source(duckdb: DuckDBResource, source, fetched: Fetched, earlier_rejec
         }, then=and_then)
     return ("everything downstream recomputes (new store, or the universe changed)" if whole
             else f"downstream recomputes the days from {changed_from:%Y-%m-%d}" if changed_from is not None
-            else "nothing changed: downstream has nothing to recompute")
+            else "nothing changed: downstream has nothing to recompute"), rows_added
+
+
+def new_price_rows(conn, table: pd.DataFrame) -> int:
+    """How many (symbol, date) of ``table`` the stored price history does not have (in SQL: the stored
+    history is not read into memory)."""
+    if not table_exists(conn, "price_history"):
+        return len(table)
+    conn.register("fresh_keys", table[["symbol", "date"]])
+    try:
+        return conn.execute("SELECT count(*) FROM fresh_keys f ANTI JOIN price_history p ON p.symbol = f.symbol AND p.date = f.date::DATE"
+                            ).fetchall()[0][0]  # fetched whole: no result left open on the connection
+    finally:
+        conn.unregister("fresh_keys")
 
 
 def describe_source(context: dg.AssetExecutionContext, duckdb: DuckDBResource, source, fetched: Fetched, config: SourceConfig,
-                    recompute_note: str):
+                    recompute_note: str, rows_added: int):
     """The materialization of each of the four assets, with what a person checks first."""
     members, update, table, jumps = fetched.members, fetched.update, fetched.table, fetched.jumps
     no_sector = int(members["sector"].isna().sum())
@@ -209,7 +227,7 @@ def describe_source(context: dg.AssetExecutionContext, duckdb: DuckDBResource, s
     yield dg.MaterializeResult(asset_key=price_history, metadata=tidy({
         **source.describe(), **table_metadata(duckdb, "price_history", "price_rejections"), "symbols": int(table["symbol"].nunique()),
         "date_range": date_range(table), "newest_date": f"{table['date'].max():%Y-%m-%d}",
-        "rows_added": len(update.added), "rows_rejected": len(update.rejected),
+        "rows_added": rows_added, "rows_rejected": len(update.rejected),
         "rejections_by_reason": table_preview(update.rejected["reason"].value_counts().rename_axis("reason").reset_index(name="rows")),
         "rejected_rows": table_preview(update.rejected[["symbol", "date", "reason", "source_row"]], rows=50),
         "symbols_requested": update.requested, "symbols_failed": len(failures), "failed_symbols": table_preview(failures, rows=50),

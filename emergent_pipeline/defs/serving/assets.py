@@ -21,6 +21,7 @@ SELECT (now() AT TIME ZONE 'UTC') AS published_at, (SELECT max(date) FROM price_
        (SELECT max(date) FROM signal_outcomes) AS signal_date,
        (SELECT string_agg(DISTINCT model_version, ',' ORDER BY model_version) FROM ml_enhanced_signals e
         JOIN signal_labels l USING (symbol, date) WHERE l.outcome = 'open' AND e.ml_status = 'scored') AS model_version,
+       (SELECT any_value(index_name) FROM benchmark_history) AS market_index,
        ? AS run_id
 """
 """One row saying what the snapshot holds: its newest price day and the model whose scores its open
