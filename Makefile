@@ -30,10 +30,11 @@ run: install $(DAGSTER_HOME)/dagster.yaml
 
 ## Lint (pyflakes rules: unused or undefined names) and run the whole test suite, one worker per core
 ## (at most 4; a test module stays in one worker, so its fixtures are built once). The package bounds
-## its own native threads (emergent_pipeline/core/native_threads.py), so workers do not slow each other.
+## its own native threads (emergent_pipeline/core/native_threads.py) to half the cores, for two jobs side
+## by side; with a worker on every core, each gets one.
 test: install
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n auto --maxprocesses 4 --dist loadfile
+	EMERGENT_PIPELINE_THREADS=1 $(BIN)/python -m pytest -n auto --maxprocesses 4 --dist loadfile
 
 ## A real browser over both UIs: Debian's chromium (installed with apt-get when /usr/bin/chromium is missing),
 ## driven by Playwright, checks the Dagster and MLflow pages on a private store built as `make run` builds it.

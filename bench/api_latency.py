@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -89,16 +90,22 @@ def report(label: str, output: str) -> None:
     print(f"{label:<58} p50 {p50:>8}  p99 {p99:>8}  {rate} requests/s   (goal p99 <= {GOAL_P99_MS} ms)", flush=True)
 
 
-def until_answered(url: str, server: subprocess.Popen, started: float, ok=lambda response: True) -> float:
-    while server.poll() is None:
+def until_answered(url: str, server: subprocess.Popen, started: float, ok=lambda response: True, timeout: float = 180) -> float:
+    """Seconds from ``started`` until ``url`` answers (and ``ok`` accepts the answer); exits with the last
+    answer when the server stops or ``timeout`` passes (a champion that cannot load keeps readiness 503)."""
+    last = "no answer"
+    while server.poll() is None and time.monotonic() - started < timeout:
         try:
             with urllib.request.urlopen(url, timeout=1) as response:
                 if ok(response):
                     return time.monotonic() - started
-        except OSError:
-            pass
+                last = f"HTTP {response.status}"
+        except urllib.error.HTTPError as error:
+            last = f"HTTP {error.code}: {error.read()[:300]!r}"
+        except OSError as error:
+            last = str(error)
         time.sleep(0.02)
-    raise SystemExit(f"the server exited with {server.returncode}")
+    raise SystemExit(f"{url} not answered as expected ({'the server exited' if server.poll() is not None else f'{timeout:.0f} s'}): {last}")
 
 
 def main() -> int:

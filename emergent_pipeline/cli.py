@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import shutil
 import os
@@ -22,7 +23,7 @@ SUMMARY_TABLES = [
 
 def summary(db_path: str) -> str:
     """Row counts, date ranges and the current market context of the stored tables."""
-    from emergent_pipeline.core.performance import RECOMMENDED  # here, not at the top: `status` must not wait for pandas
+    from emergent_pipeline.core.recommendations import RECOMMENDED_PORTFOLIO  # here, not at the top: `status` must not wait for pandas
     from emergent_pipeline.storage import table_exists
 
     lines = [f"DuckDB: {db_path}"]
@@ -57,7 +58,7 @@ def summary(db_path: str) -> str:
                 lines.append(f"Scores issued ({origin}): {count:,} by {models} model(s), {first} → {last}")
         if table_exists(conn, "performance_summary"):
             for record, verdict in conn.execute(
-                "SELECT record, verdict FROM performance_summary WHERE year = 'all' AND portfolio = ?", [RECOMMENDED.name]
+                "SELECT record, verdict FROM performance_summary WHERE year = 'all' AND portfolio = ?", [RECOMMENDED_PORTFOLIO]
             ).fetchall():
                 lines.append(f"Recommended signals, {record} record: {verdict}")
     return "\n".join(lines)
@@ -83,11 +84,17 @@ and the assets' own log lines, without Dagster's DEBUG detail and without stack 
 the run's log; ``defs/loggers.py``)."""
 
 
-def project_job(job_name: str):
-    """The project's job of that name: the function a run of it is rebuilt by (``build_reconstructable_job``)."""
+@functools.cache
+def project_definitions():
+    """The project's definitions, loaded once per process (loading the defs folder takes seconds)."""
     from emergent_pipeline.definitions import defs
 
-    return defs().resolve_job_def(job_name)
+    return defs()
+
+
+def project_job(job_name: str):
+    """The project's job of that name: the function a run of it is rebuilt by (``build_reconstructable_job``)."""
+    return project_definitions().resolve_job_def(job_name)
 
 
 def rerun_job(run_id: str) -> int:
@@ -114,11 +121,10 @@ def run_job(job_name: str, config_files: list[str], config: dict | None = None) 
     the UI lists it under Runs and its materializations in the catalog, but not in the job's timeline."""
     import dagster as dg
 
-    from emergent_pipeline.definitions import defs
     from emergent_pipeline.defs.automation.leftovers import clear_leftovers
     from emergent_pipeline.defs.ml.resources import MLflowResource
 
-    jobs = sorted(job.name for job in defs().resolve_all_job_defs() if not job.name.startswith("__"))
+    jobs = sorted(job.name for job in project_definitions().resolve_all_job_defs() if not job.name.startswith("__"))
     if job_name not in jobs:
         print(f"no job {job_name!r}; the jobs are: {', '.join(jobs)}", file=sys.stderr)
         return 2
@@ -147,13 +153,14 @@ def report(result, job_name: str) -> int:
         return 0
     print(f"run {result.run_id} of {job_name} failed; nothing after the failed step was written.", file=sys.stderr)
     blocked = [e for e in result.get_asset_check_evaluations() if not e.passed and e.severity.value == "ERROR"]
+    from emergent_pipeline.status import CHECK_FAILED, step_failure
+
     for event in result.all_events:
         if event.is_step_failure:
-            data = event.step_failure_data
-            reason = (data.user_failure_data.description if data.user_failure_data else None) or data.error.message.strip()
-            if blocked and data.error and data.error.cls_name == "DagsterAssetCheckFailedError":
-                reason = f"{len(blocked)} blocking check(s) failed, so nothing downstream ran:"
-            print(f"  {event.step_key}: {reason}", file=sys.stderr)
+            failed = step_failure(event)
+            reason = (f"{event.step_key}: {len(blocked)} blocking check(s) failed, so nothing downstream ran:"
+                      if blocked and failed["error"] == CHECK_FAILED else failed["message"])
+            print(f"  {reason}", file=sys.stderr)
     for evaluation in blocked:
         print(blocking_check_paragraph(evaluation), file=sys.stderr)
     return 1

@@ -82,35 +82,47 @@ def registry_aliases(tracking_uri: str, model_name: str = MODEL_NAME) -> dict[st
     return aliases
 
 
+CHECK_FAILED = "DagsterAssetCheckFailedError"
+"""The error Dagster raises in a step whose blocking asset check failed."""
+
+
+def step_failure(event) -> dict:
+    """A failed step's event (a ``DagsterEvent``) as the step, the kind of failure in words, and its own message."""
+    data = event.step_failure_data
+    described = data.user_failure_data.description if data.user_failure_data else None
+    error = data.error.cls_name if data.error else None
+    kind = "input refused" if described else "a blocking check failed" if error == CHECK_FAILED else f"error {error}" if error else "failed"
+    message = (described or (data.error.message if data.error else "") or "failed").strip()
+    return {"step": event.step_key, "kind": kind, "message": f"{event.step_key}: {message}", "error": error}
+
+
 def _failure(instance, run_id: str) -> dict:
-    """Why a run failed, from its events: the first failed step (its name, the kind of failure, and its
-    own message), else the run's failure message."""
+    """Why a run failed, from its events: the first failed step, else the run's failure message."""
     import dagster as dg
 
-    for entry in instance.all_logs(run_id, of_type={dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RUN_FAILURE,
-                                                    dg.DagsterEventType.RUN_CANCELED}):
-        event = entry.dagster_event
-        if event.is_step_failure:
-            data = event.step_failure_data
-            described = data.user_failure_data.description if data.user_failure_data else None
-            kind = ("input refused" if described else
-                    "a blocking check failed" if data.error and data.error.cls_name == "DagsterAssetCheckFailedError" else
-                    f"error {data.error.cls_name}" if data.error and data.error.cls_name else "failed")
-            message = (described or (data.error.message if data.error else "") or "failed").strip()
-            return {"step": event.step_key, "kind": kind, "message": f"{event.step_key}: {message}"}
-    for entry in reversed(instance.all_logs(run_id, of_type={dg.DagsterEventType.RUN_FAILURE, dg.DagsterEventType.RUN_CANCELED})):
+    entries = instance.all_logs(run_id, of_type={dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RUN_FAILURE,
+                                                 dg.DagsterEventType.RUN_CANCELED})
+    for entry in entries:
+        if entry.dagster_event.is_step_failure:
+            return step_failure(entry.dagster_event)
+    for entry in reversed(entries):
         return {"step": None, "kind": "run failed before any step" if entry.dagster_event.is_run_failure else "canceled",
                 "message": entry.dagster_event.message or entry.user_message}
     return {"step": None, "kind": "failed", "message": None}
 
 
-def _gone(instance, run_id: str) -> int | None:
-    """The process id of a run shown as started whose process is no longer there, else None."""
+def run_process_id(instance, run_id: str) -> int | None:
+    """The process that executes a run: the newest process id its start and engine events carry."""
     import dagster as dg
 
     pids = [e.dagster_event.pid for e in instance.all_logs(run_id, of_type={dg.DagsterEventType.RUN_START, dg.DagsterEventType.ENGINE_EVENT})]
-    pid = next((p for p in reversed(pids) if p), None)
-    return pid if pid is not None and not process_alive(int(pid)) else None
+    return next((int(p) for p in reversed(pids) if p), None)
+
+
+def _gone(instance, run_id: str) -> int | None:
+    """The process id of a run shown as started whose process is no longer there, else None."""
+    pid = run_process_id(instance, run_id)
+    return pid if pid is not None and not process_alive(pid) else None
 
 
 def _run_entry(instance, record, explain: bool) -> dict:
@@ -160,7 +172,7 @@ def failing_jobs(runs: list[dict]) -> list[dict]:
     for run in runs:  # newest first
         newest.setdefault(run["job"], run)
     return [{"job": job, "run_id": run["run_id"], "ended_at": run["ended_at"], "rerun": f"emergent-pipeline rerun {run['run_id']}"}
-            for job, run in newest.items() if run["status"] in FAILED]
+            for job, run in newest.items() if run["status"] == "FAILURE"]  # a run a person canceled is no failure of the job
 
 
 def ml_status(aliases: dict[str, str | None], snapshot: dict, served: dict | None = None) -> dict:

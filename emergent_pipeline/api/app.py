@@ -156,8 +156,4 @@ def create_app(snapshot_path: str | None = None, tracking_uri: str | None = None
 
 
 if __name__ == "__main__":  # `python emergent_pipeline/api/app.py`, as the guide starts its API handler
-    import sys
-
-    from emergent_pipeline.cli import main
-
-    raise SystemExit(main(["serve", *sys.argv[1:]]))
+    import emergent_pipeline.api.__main__  # noqa: F401 - serves, as `python -m emergent_pipeline.api`

@@ -26,8 +26,7 @@ import pandas as pd
 
 from emergent_pipeline.api import queries
 from emergent_pipeline.core.market_context import REGIME_MEANING, MarketContextParams, trend_strength, volatility_level
-from emergent_pipeline.core.performance import RECOMMENDED
-from emergent_pipeline.core.recommendations import NOT_RECOMMENDED, SKIP
+from emergent_pipeline.core.recommendations import NOT_RECOMMENDED, RECOMMENDED_PORTFOLIO, SKIP
 from emergent_pipeline.core.shariah import STATUSES, admitted_statuses, screening_policy
 from emergent_pipeline.paths import default_tracking_uri
 from emergent_pipeline.status import registry_aliases
@@ -167,6 +166,11 @@ class SnapshotFacts:
     statements_usable: bool = True
     """Whether the Shariah screen could use a statement for any symbol on any day (its ratios)."""
 
+    def day_of(self, as_of) -> pd.Timestamp:
+        """The day a request for ``as_of`` answers for: the newest price day by default, and a later
+        day clamped to it."""
+        return self.newest if as_of is None else min(pd.Timestamp(as_of), self.newest)
+
 
 class MLEnhancedSignalEngine:
     """Signals, market context and ML statistics from the stored pipeline results."""
@@ -210,12 +214,9 @@ class MLEnhancedSignalEngine:
     def resolve_as_of(self, as_of: str | pd.Timestamp | None) -> pd.Timestamp:
         """The requested day, or the newest stored one; a day before the data starts is an error."""
         facts = self.facts()
-        newest, first = facts.newest, facts.first
-        if as_of is None:
-            return newest
-        if pd.Timestamp(as_of) < first:
-            raise queries.OutOfRangeError(f"as_of {pd.Timestamp(as_of):%Y-%m-%d} is before the first stored day {first:%Y-%m-%d}")
-        return min(pd.Timestamp(as_of), newest)
+        if as_of is not None and pd.Timestamp(as_of) < facts.first:
+            raise queries.OutOfRangeError(f"as_of {pd.Timestamp(as_of):%Y-%m-%d} is before the first stored day {facts.first:%Y-%m-%d}")
+        return facts.day_of(as_of)
 
     def live_records(self, day: pd.Timestamp) -> list[dict]:
         """Every signal live on ``day`` as response-ready dicts, best first, built once per snapshot
@@ -230,15 +231,17 @@ class MLEnhancedSignalEngine:
                 self._shaped.move_to_end(key)
                 return cached
             shaping = self._shaping.setdefault(key, threading.Lock())
-        with shaping:
-            with self._lock:
-                cached = self._shaped.get(key)
-            if cached is None:
-                cached = self._shape(day)
+        try:
+            with shaping:
                 with self._lock:
-                    self._keep(key, cached)
-        with self._lock:
-            self._shaping.pop(key, None)
+                    cached = self._shaped.get(key)
+                if cached is None:
+                    cached = self._shape(day)
+                    with self._lock:
+                        self._keep(key, cached)
+        finally:
+            with self._lock:
+                self._shaping.pop(key, None)
         return cached
 
     def _shape(self, day: pd.Timestamp) -> list[dict]:
@@ -253,7 +256,7 @@ class MLEnhancedSignalEngine:
     def _keep(self, key, shaped: list[dict]) -> None:
         """Keep a shaped day, each row serialised once; an earlier publication's days and the least
         recently asked beyond :data:`DAYS_SHAPED` are dropped. Called under ``_lock``."""
-        for old in [k for k in self._shaped if k[0] != key[0]]:
+        for old in [k for k in self._shaped if k[0] != key[0] or k == key]:  # a day shaped twice keeps one copy
             self._forget(old)
         self._shaped[key] = shaped
         self.encoded.update({id(signal): orjson.dumps(signal, option=orjson.OPT_SERIALIZE_NUMPY) for signal in shaped})
@@ -274,7 +277,7 @@ class MLEnhancedSignalEngine:
         facts = self._facts.get(version)
         if facts is None:
             return False
-        day = facts.newest if as_of is None else min(pd.Timestamp(as_of), facts.newest)
+        day = facts.day_of(as_of)
         return day >= facts.first and (version, day, self.enable_ml) in self._shaped
 
     def known_symbols(self) -> frozenset[str]:
@@ -428,7 +431,7 @@ class MLEnhancedSignalEngine:
         quality = self.reader.query(
             "SELECT ml_quality_score q, count(*) n FROM signal_outcomes WHERE ml_status = 'scored' GROUP BY 1", table="signal_outcomes"
         )
-        headline = summary[(summary["year"] == "all") & (summary["portfolio"] == RECOMMENDED.name)] if len(summary) else summary
+        headline = summary[(summary["year"] == "all") & (summary["portfolio"] == RECOMMENDED_PORTFOLIO)] if len(summary) else summary
         verdicts = {row["record"]: row["verdict"] for _, row in headline.iterrows()}
         return {
             "ml_enhancement_rate": 100.0 * float(signals["scored"]) / float(signals["n"]) if signals["n"] else 0.0,

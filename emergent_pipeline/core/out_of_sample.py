@@ -37,7 +37,6 @@ class OutOfSampleReport:
     meaning: pd.DataFrame
     curves: dict[str, dict[str, pd.DataFrame]] = field(default_factory=dict)
     """Each window's equity curve per portfolio (for the plots)."""
-    reliability_by_window: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 def windows(outcomes: pd.DataFrame, forward_from: pd.Timestamp | None) -> dict[str, pd.DataFrame]:
@@ -111,7 +110,7 @@ def out_of_sample_report(outcomes: pd.DataFrame, prices: pd.DataFrame, benchmark
         return None
     costs = recorded_costs(pd.concat(found.values()), "signal_outcomes")
     panel = sorted_panel(prices)
-    summaries, equities, reliabilities, meanings, calibration_rows, curves, reliability_by_window = [], [], [], [], [], {}, {}
+    summaries, equities, reliabilities, meanings, calibration_rows, curves = [], [], [], [], [], {}
     for name, trades in found.items():
         calendar = pd.DatetimeIndex(np.sort(prices.loc[prices["date"] >= trades["date"].min(), "date"].unique()))
         # A signal without a score issued on its day takes part only in the unfiltered portfolio.
@@ -124,7 +123,6 @@ def out_of_sample_report(outcomes: pd.DataFrame, prices: pd.DataFrame, benchmark
         if len(issued):
             table = reliability_table(issued["label"], issued["ml_probability"]).rename_axis("bin").reset_index().assign(record=name)
             reliabilities.append(table)
-            reliability_by_window[name] = table
             meanings.append(performance.score_meaning(issued).reset_index().assign(record=name))
             calibration_rows += calibration_by_year(issued, name)
     return OutOfSampleReport(
@@ -133,5 +131,5 @@ def out_of_sample_report(outcomes: pd.DataFrame, prices: pd.DataFrame, benchmark
         reliability=pd.concat(reliabilities, ignore_index=True) if reliabilities else pd.DataFrame({"record": []}),
         calibration=pd.DataFrame(calibration_rows),
         meaning=pd.concat(meanings, ignore_index=True) if meanings else pd.DataFrame({"record": []}),
-        curves=curves, reliability_by_window=reliability_by_window,
+        curves=curves,
     )

@@ -15,7 +15,7 @@ import pandas as pd
 from scipy.stats import binomtest
 
 from emergent_pipeline.core.indicators import locate_rows
-from emergent_pipeline.core.recommendations import THRESHOLDS, is_recommended
+from emergent_pipeline.core.recommendations import RECOMMENDED_PORTFOLIO, THRESHOLDS, is_recommended
 
 TRADING_DAYS = 252
 
@@ -128,7 +128,7 @@ class PortfolioSpec:
 
 
 UNFILTERED = PortfolioSpec("consensus (unfiltered)")
-RECOMMENDED = PortfolioSpec("recommended (not SKIP)", recommended=True)
+RECOMMENDED = PortfolioSpec(RECOMMENDED_PORTFOLIO, recommended=True)
 PORTFOLIOS = (UNFILTERED, RECOMMENDED, *(PortfolioSpec(f"ML > {t:.2f}", threshold=t) for t in sorted(THRESHOLDS)))
 
 

@@ -10,32 +10,21 @@ process is gone, and puts it right, saying what it did. Two callers, neither hid
 
 from __future__ import annotations
 
-import re
-
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from emergent_pipeline.defs.ml.resources import MLflowResource
+from emergent_pipeline.status import run_process_id
 from emergent_pipeline.storage import process_alive, remove_abandoned_staging, serving_db_path
 
-PID = re.compile(r"\(pid: (\d+)\)")
 FIVE_MINUTES = 300
-
-
-def run_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
-    """The process that executes a run, from the engine event that announced it."""
-    for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
-        match = PID.search(record.message or "")
-        if match:
-            return int(match.group(1))
-    return None
 
 
 def fail_dead_runs(instance: dg.DagsterInstance, noticed_by: str) -> list[str]:
     """Mark failed every run still STARTED whose process no longer exists; returns their ids."""
     failed = []
     for run in instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
-        pid = run_pid(instance, run.run_id)
+        pid = run_process_id(instance, run.run_id)
         if pid is not None and not process_alive(pid):
             instance.report_run_failed(run, f"the run's process (pid {pid}) is gone: it was killed or crashed; marked failed by {noticed_by}")
             failed.append(run.run_id)

@@ -158,8 +158,8 @@ def summary_plots(report: OutOfSampleReport) -> dict:
     """Each window's calibration of the issued probabilities and equity curves, as images."""
     plots = {}
     for name, trades in report.windows.items():
-        if name in report.reliability_by_window:
-            table = report.reliability_by_window[name].set_index("bin")
+        table = report.reliability[report.reliability["record"] == name].set_index("bin")
+        if len(table):
             plots[f"{name}_calibration"] = png(calibration_chart(table, f"Calibration of the issued probabilities ({name})"), f"calibration {name}")
         period = f"{trades['date'].min():%Y-%m-%d} → {trades['date'].max():%Y-%m-%d}"
         plots[f"{name}_equity"] = png(equity_chart(report.curves[name], f"Equity, {name} window {period}"), f"equity {name}")
