@@ -227,3 +227,24 @@ def test_a_universe_file_without_a_symbol_column_fails_clearly(definitions, tmp_
     assert not result.success
     assert f"universe file {path} has no symbol column (map it with universe_column_map)" in failure_message(result)
     assert_tables_unchanged(before, db)
+
+
+@pytest.mark.parametrize("content, named", [
+    ("symbol,ex_date\nAAPL,2014-06-09\n", "the corporate-actions file has no column ratio"),
+    ("symbol,ex_date,ratio\nAAPL,2014-06-09,seven\n", "1 row(s) without a date or a ratio other than 1 (row 2)"),
+    (None, "corporate-actions file {path} does not exist"),
+])
+def test_a_bad_corporate_actions_file_changes_nothing_and_says_why(definitions, tmp_path, real_rows, content, named):
+    db = tmp_path / "db.duckdb"
+    prices = user_file(tmp_path, real_rows)
+    assert materialize(definitions, db, source(prices), selection=PRICE_ASSETS).success
+    before = stored_tables(db)
+    actions = tmp_path / "actions.csv"
+    if content is not None:
+        actions.write_text(content)
+    result = materialize(definitions, db, PriceSourceResource(kind="file", path=str(prices), column_map=COLUMN_MAP,
+                                                              corporate_actions_path=str(actions)), selection=PRICE_ASSETS, raise_on_error=False)
+    assert not result.success
+    message = failure_message(result)
+    assert message.startswith("nothing stored, every table kept as it was: ") and named.format(path=actions) in message
+    assert_tables_unchanged(before, db)
