@@ -7,9 +7,10 @@ are rebuilt from the chained close-to-close returns. Sectors follow the real sym
 statements (value and fundamental_growth stay silent, as on any file without them).
 
 Two measures, each a real `emergent-pipeline run` in a child process with its own DuckDB file,
-MLflow store and Dagster instance (peak memory = the child's maximum resident set; with worker
-processes, ``EMERGENT_PIPELINE_WORKERS``, also the largest sum over the child and its workers,
-sampled twice a second from /proc):
+MLflow store and Dagster instance (peak memory = the child's maximum resident set, and the largest
+sum over the child and, with ``--dask-workers N``, a Dask cluster of a scheduler and N worker
+processes on 127.0.0.1 computing the chunks, sampled four times a second from /proc; each step's
+seconds and its peak sample are printed too):
 
 - **history**: `daily_refresh` on an empty store, i.e. every asset but training and the replay is
   built over the whole history (what a first run costs);
@@ -17,12 +18,13 @@ sampled twice a second from /proc):
 
     .venv/bin/python bench/scale.py --symbols 505 --years 5
     .venv/bin/python bench/scale.py --symbols 1090 --years 20 --years-small 1
-    EMERGENT_PIPELINE_WORKERS=2 .venv/bin/python bench/scale.py --symbols 1090 --years 20
+    .venv/bin/python bench/scale.py --symbols 1090 --years 20 --dask-workers 2
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
@@ -35,6 +37,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from emergent_pipeline.dask_cluster import local_cluster
+from emergent_pipeline.defs.incremental import SCHEDULER
 from emergent_pipeline.paths import private_stores
 from emergent_pipeline.sources.bundled import PRICES_FILE, UNIVERSE_FILE
 
@@ -115,9 +119,10 @@ def tree_resident_gb(root: int) -> float:
     return pages * os.sysconf("SC_PAGE_SIZE") / 1024**3
 
 
-def run(folder: Path, job: str, config: Path) -> tuple[float, float, float, str]:
+def run(folder: Path, job: str, config: Path, cluster: list[int] = ()) -> tuple[float, float, float, float, pd.DataFrame]:
     """Wall seconds, peak resident GB (the child's own, and the largest sampled sum over the child and
-    its workers) and the run's own seconds of ``emergent-pipeline run job`` in a child process."""
+    the ``cluster``'s processes), the run's own seconds of ``emergent-pipeline run job`` in a child
+    process, and its steps (seconds and the peak of the samples taken while each ran)."""
     stores = private_stores(folder)
     env = {**os.environ, **stores}
     log = folder / f"{job}.log"
@@ -125,12 +130,12 @@ def run(folder: Path, job: str, config: Path) -> tuple[float, float, float, str]
     with open(log, "w") as out:
         child = subprocess.Popen([sys.executable, "-m", "emergent_pipeline.cli", "run", job, "-c", str(config)],
                                  env=env, stdout=out, stderr=subprocess.STDOUT)
-        tree_peak = [0.0]
+        samples: list[tuple[float, float]] = []
         done = threading.Event()
 
         def sample() -> None:
-            while not done.wait(0.5):
-                tree_peak[0] = max(tree_peak[0], tree_resident_gb(child.pid))
+            while not done.wait(0.25):
+                samples.append((time.time(), sum(tree_resident_gb(pid) for pid in (child.pid, *cluster))))
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
@@ -141,21 +146,27 @@ def run(folder: Path, job: str, config: Path) -> tuple[float, float, float, str]
     text = log.read_text()
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{job} failed:\n{text[-3000:]}")
-    return wall, usage.ru_maxrss / 1024**2, tree_peak[0], run_seconds(Path(stores["DAGSTER_HOME"]))
+    inside, steps = run_steps(Path(stores["DAGSTER_HOME"]), pd.DataFrame(samples, columns=["time", "gb"]))
+    return wall, usage.ru_maxrss / 1024**2, max((gb for _, gb in samples), default=0.0), inside, steps
 
 
-def run_seconds(home: Path) -> float:
+def run_steps(home: Path, samples: pd.DataFrame) -> tuple[float, pd.DataFrame]:
     """The newest run's own duration as the Dagster instance recorded it (start to end of the run,
-    without the process start-up and imports that the wall time includes)."""
+    without the process start-up and imports that the wall time includes), and per step its seconds
+    and the largest memory sample taken while it ran."""
     import dagster as dg
 
     with dg.DagsterInstance.from_config(str(home)) as instance:
         newest = instance.get_runs(limit=1)[0]
         stats = instance.get_run_stats(newest.run_id)
-    return stats.end_time - stats.start_time
+        steps = instance.get_run_step_stats(newest.run_id)
+    table = pd.DataFrame([{"step": s.step_key, "start": s.start_time, "seconds": s.end_time - s.start_time} for s in steps
+                          if s.start_time and s.end_time]).sort_values("start")
+    table["peak_gb"] = [samples.loc[samples["time"].between(r.start, r.start + r.seconds), "gb"].max() for r in table.itertuples()]
+    return stats.end_time - stats.start_time, table.drop(columns="start").reset_index(drop=True)
 
 
-def measure(symbols: int, years: float, keep: bool) -> dict:
+def measure(symbols: int, years: float, keep: bool, dask_workers: int = 0) -> dict:
     folder = Path(tempfile.mkdtemp(prefix=f"scale-{symbols}x{years}-"))
     prices, universe = synthetic_panel(symbols, years)
     prices.to_parquet(folder / "prices.parquet")
@@ -165,9 +176,15 @@ def measure(symbols: int, years: float, keep: bool) -> dict:
         # Blocks of real bars joined at random can put a real large move next to a calm index: adjust, do not block.
         "adjust_splits": True}}}}
     (folder / "run.yaml").write_text(yaml.safe_dump(config))
-    history = run(folder, "daily_refresh", folder / "run.yaml")
-    pd.concat([prices, one_more_day(prices)], ignore_index=True).to_parquet(folder / "prices.parquet")
-    refresh = run(folder, "daily_refresh", folder / "run.yaml")
+    with contextlib.ExitStack() as stack:
+        pids: tuple[int, ...] = ()
+        if dask_workers:
+            cluster = stack.enter_context(local_cluster(dask_workers))
+            os.environ[SCHEDULER], pids = cluster.address, cluster.pids
+        history = run(folder, "daily_refresh", folder / "run.yaml", pids)
+        pd.concat([prices, one_more_day(prices)], ignore_index=True).to_parquet(folder / "prices.parquet")
+        refresh = run(folder, "daily_refresh", folder / "run.yaml", pids)
+        os.environ.pop(SCHEDULER, None)
     if not keep:
         subprocess.run(["rm", "-rf", str(folder)])
     return {"symbols": symbols, "years": years, "rows": len(prices), "history": history, "refresh": refresh, "folder": folder}
@@ -179,17 +196,20 @@ def main() -> None:
     parser.add_argument("--years", type=float, default=5)
     parser.add_argument("--years-small", type=float, default=None, help="also measure the refresh with this much history")
     parser.add_argument("--keep", action="store_true", help="keep the temporary stores")
+    parser.add_argument("--dask-workers", type=int, default=0, help="compute the chunks on a Dask cluster of this many worker processes")
     args = parser.parse_args()
-    runs = [measure(args.symbols, args.years, args.keep)]
+    runs = [measure(args.symbols, args.years, args.keep, args.dask_workers)]
     if args.years_small:
-        runs.append(measure(args.symbols, args.years_small, args.keep))
-    print(f"worker processes per chunked step: {os.environ.get('EMERGENT_PIPELINE_WORKERS', '1')}")
+        runs.append(measure(args.symbols, args.years_small, args.keep, args.dask_workers))
+    print("chunks computed " + (f"on a Dask cluster of {args.dask_workers} worker processes (127.0.0.1)" if args.dask_workers
+                                else "in the run's process"))
     for r in runs:
         print(f"{r['symbols']:,} symbols × {r['years']:g} years ({r['rows']:,} rows):")
-        for name, (wall, peak, tree_peak, inside) in (("history (daily_refresh on an empty store)", r["history"]),
-                                                      ("one new day (daily_refresh after it)", r["refresh"])):
+        for name, (wall, peak, tree_peak, inside, steps) in (("history (daily_refresh on an empty store)", r["history"]),
+                                                             ("one new day (daily_refresh after it)", r["refresh"])):
             print(f"  {name:42s} run {inside:6.1f} s, process {wall:6.1f} s, peak {peak:.2f} GB "
                   f"(with its workers, sampled: {tree_peak:.2f} GB)")
+            print("    " + steps.to_string(index=False, float_format=lambda v: f"{v:.2f}").replace("\n", "\n    "))
     if len(runs) == 2:
         print(f"refresh with {args.years:g} years / with {args.years_small:g}: {runs[0]['refresh'][3] / runs[1]['refresh'][3]:.1f}× (goal <= 2)")
 

@@ -31,6 +31,7 @@ in the prices, and the checks and the labels treat a large one as suspect (``pri
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,15 +79,31 @@ def _market_log_move(ordered: pd.DataFrame, close_logs: np.ndarray, benchmark: p
     return market.reindex(ordered["date"]).fillna(0.0).to_numpy()
 
 
-def _rolling_median(values: pd.Series, groups: pd.Series, window: int, forward: bool) -> np.ndarray:
-    """Per symbol: the median of the ``window`` values before each row (``forward``: of the row and the
-    ``window - 1`` after it, as many as there are)."""
-    if forward:
-        reversed_values = values.iloc[::-1]
-        result = reversed_values.groupby(groups.iloc[::-1], sort=False).transform(lambda s: s.rolling(window, min_periods=1).median())
-        return result.iloc[::-1].to_numpy()
-    shifted = values.groupby(groups, sort=False).shift(1)
-    return shifted.groupby(groups, sort=False).transform(lambda s: s.rolling(window, min_periods=window // 2).median()).to_numpy()
+def _windowed_median(values: np.ndarray, symbols: np.ndarray, rows: np.ndarray, window: int, forward: bool) -> np.ndarray:
+    """At each of ``rows`` (positions in a table sorted by symbol, then date): the median of the
+    ``window`` values of the same symbol before it (at least ``window // 2`` of them known), or
+    (``forward``) of the row and the ``window - 1`` after it (at least one known). Only the asked rows
+    are computed: the rule needs the volumes around its few candidates, not around every bar."""
+    offsets = np.arange(window) if forward else -np.arange(window, 0, -1)
+    positions = rows[:, None] + offsets[None, :]
+    inside = (positions >= 0) & (positions < len(values))
+    clipped = np.clip(positions, 0, max(len(values) - 1, 0))
+    window_values = np.where(inside & (symbols[clipped] == symbols[rows][:, None]), values[clipped], np.nan)
+    known = np.isfinite(window_values).sum(axis=1)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a window with nothing known: NaN, as intended
+        median = np.nanmedian(window_values, axis=1) if len(rows) else np.empty(0)
+    return np.where(known >= (1 if forward else window // 2), median, np.nan)
+
+
+def _nearest_ratio_log(move: np.ndarray) -> np.ndarray:
+    """The log of the action ratio (:data:`RATIOS`) nearest to each log ``move``, with its sign (0 for NaN)."""
+    logs = np.log(RATIOS)
+    size = np.abs(np.nan_to_num(move))
+    upper = np.clip(np.searchsorted(logs, size), 0, len(logs) - 1)
+    lower = np.maximum(upper - 1, 0)
+    nearest = np.where(np.abs(size - logs[lower]) <= np.abs(logs[upper] - size), logs[lower], logs[upper])
+    return nearest * np.sign(np.nan_to_num(move))
 
 
 def split_jumps(prices: pd.DataFrame, benchmark: pd.DataFrame | None, rule: SplitRule = SplitRule()) -> pd.DataFrame:
@@ -94,31 +111,32 @@ def split_jumps(prices: pd.DataFrame, benchmark: pd.DataFrame | None, rule: Spli
     for. Rows: symbol, date, previous_close, open, close, ratio (shares after per share before: > 1 a
     split or bonus, < 1 a consolidation), index_move, volume_shift (median volume after / before)."""
     ordered = prices.sort_values(["symbol", "date"], kind="mergesort").reset_index(drop=True)
-    symbols = ordered["symbol"]
+    symbols = ordered["symbol"].to_numpy()
     previous = ordered.groupby("symbol", sort=False)["close"].shift(1).to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
         at_close = np.log(previous / ordered["close"].to_numpy())
         at_open = np.log(previous / ordered["open"].to_numpy())
     market = _market_log_move(ordered, at_close, benchmark)
     residual = at_close + market  # the close's fall beyond the market's
-    logs = np.log(RATIOS)
-    nearest = logs[np.abs(np.abs(np.nan_to_num(residual))[:, None] - logs[None, :]).argmin(axis=1)] * np.sign(residual)
+    nearest = _nearest_ratio_log(residual)
     close_fits = np.abs(residual - nearest) <= np.log1p(rule.close_tolerance)
     open_fits = np.minimum(np.abs(at_open - nearest), np.abs(at_open + market - nearest)) <= np.log1p(rule.open_tolerance)
-    volume = ordered["volume"].astype("float64")
-    before = _rolling_median(volume, symbols, rule.volume_days, forward=False)
-    after = _rolling_median(volume, symbols, rule.volume_days, forward=True)
+    priced = np.flatnonzero(close_fits & open_fits & np.isfinite(residual) & (nearest != 0))
+    volume = ordered["volume"].to_numpy(dtype="float64")
+    before = _windowed_median(volume, symbols, priced, rule.volume_days, forward=False)
+    after = _windowed_median(volume, symbols, priced, rule.volume_days, forward=True)
+    ratio_log = nearest[priced]
     with np.errstate(divide="ignore", invalid="ignore"):
         shift = np.log(after / before)
-        volume_fits = (shift / nearest >= rule.min_volume_shift) & (volume.to_numpy() <= rule.max_day_volume * np.exp(np.abs(nearest)) * before)
-    candidates = np.flatnonzero(close_fits & open_fits & volume_fits & np.isfinite(residual) & (nearest != 0))
+        volume_fits = (shift / ratio_log >= rule.min_volume_shift) & (volume[priced] <= rule.max_day_volume * np.exp(np.abs(ratio_log)) * before)
+    candidates, shift = priced[volume_fits], shift[volume_fits]
     held = ~_reverts(ordered, previous, candidates, rule)
     found = candidates[held]
     rows = ordered.loc[found, ["symbol", "date", "open", "close"]].copy()
     rows.insert(2, "previous_close", previous[found])
     rows["ratio"] = np.exp(nearest[found])
     rows["index_move"] = np.expm1(market[found])
-    rows["volume_shift"] = np.exp(shift[found])
+    rows["volume_shift"] = np.exp(shift[held])
     return rows.reset_index(drop=True)
 
 

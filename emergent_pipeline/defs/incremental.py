@@ -5,17 +5,15 @@ daily refresh, `make run`), it asks the change log what to recompute (everything
 first changed day, or nothing) and records a materialization of each month it rewrote, so the
 Dagster UI's partition view follows the stored table. Run for a range of months (a backfill
 launched in the UI), it recomputes exactly those months. Either way it reads its inputs from the
-look-back its rules need before the first day, computes chunk by chunk (in parallel worker
-processes when asked; only this process opens DuckDB) and replaces those days of its table together
+look-back its rules need before the first day, computes chunk by chunk (on a Dask cluster's workers
+when one is named; only this process opens DuckDB) and replaces those days of its table together
 with its own entry in the log, in one transaction.
 """
 
 import json
-import multiprocessing
 import os
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, is_dataclass
 
 import dagster as dg
@@ -43,10 +41,12 @@ ROWS_PER_CHUNK = int(os.environ.get("EMERGENT_PIPELINE_ROWS_PER_CHUNK", 2_000_00
 chunks of trading days, so memory follows the universe, not the length of the history. The bundled
 panel (619,028 rows) is one chunk."""
 
-WORKERS = int(os.environ.get("EMERGENT_PIPELINE_WORKERS", 1))
-"""Worker processes computing chunks at once. They never open DuckDB: this process reads each
-chunk's inputs, a worker computes it, and this process writes the results in order, in its one
-transaction (DuckDB takes one writer). Each worker holds one chunk, so memory grows with the workers."""
+SCHEDULER = "EMERGENT_PIPELINE_DASK_SCHEDULER"
+"""The environment variable naming a Dask distributed scheduler (``tcp://host:port``): when set, the
+chunks of a recomputation are computed on its workers. They never open DuckDB: the run's process reads
+each chunk's inputs, sends them, and writes the results in order, in its one transaction (DuckDB takes
+one writer). Unset, everything is computed in the run's process. README's "Beyond one machine" has the
+recipe."""
 
 TRADING_MONTHS = dg.TimeWindowPartitionsDefinition(
     start=os.environ.get("EMERGENT_PIPELINE_HISTORY_START", "2013-01"), cron_schedule="0 0 1 * *", fmt="%Y-%m", end_offset=1)
@@ -119,48 +119,44 @@ def compute_chunk(compute: Compute, frames: list, first: pd.Timestamp, last: pd.
     return {name: f[(f["date"] >= first) & (f["date"] <= last)].reset_index(drop=True) for name, f in outputs.items()}, extra
 
 
-_WORKER_COMPUTE: Compute | None = None
-"""The computation a forked worker inherits (an asset's closure cannot be pickled; a fork copies it)."""
-
-
-def _compute_in_worker(frames: list, first: pd.Timestamp, last: pd.Timestamp):
-    return compute_chunk(_WORKER_COMPUTE, frames, first, last)
-
-
-def computed_chunks(conn: duckdb.DuckDBPyConnection, spec: Incremental, compute: Compute, bounds: list, whole: list,
-                    workers: int) -> Iterator[tuple]:
-    """(first, last, read_from, outputs, extra) of each chunk, in order. With several workers, up to
-    `workers` chunks are computed at once in forked processes; this process alone reads DuckDB."""
+def computed_chunks(conn: duckdb.DuckDBPyConnection, spec: Incremental, compute: Compute, bounds: list, whole: list) -> Iterator[tuple]:
+    """(first, last, read_from, outputs, extra) of each chunk, in order. Computed in this process, or,
+    when :data:`SCHEDULER` names a Dask cluster, on its workers: this process alone reads DuckDB and
+    sends each chunk's inputs, keeping as many chunks in flight as the cluster has workers."""
     def inputs(first: pd.Timestamp, last: pd.Timestamp) -> tuple[pd.Timestamp, list]:
         read_from = spec.lookback(conn, first)
-        return read_from, [read_table(conn, t, since=read_from, until=last) for t in spec.tables] + whole
+        return read_from, [read_table(conn, t, since=read_from, until=last) for t in spec.tables]
 
-    if workers <= 1 or len(bounds) <= 1:
+    address = os.environ.get(SCHEDULER)
+    if not address or len(bounds) <= 1:
         for first, last in bounds:
             read_from, frames = inputs(first, last)
-            yield first, last, read_from, *compute_chunk(compute, frames, first, last)
+            yield first, last, read_from, *compute_chunk(compute, frames + whole, first, last)
         return
-    global _WORKER_COMPUTE
-    _WORKER_COMPUTE = compute
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+    from distributed import Client
+
+    with Client(address, timeout="30s", set_as_default=False) as client:
+        in_flight = max(len(client.scheduler_info()["workers"]), 1)
+        shared = client.scatter(whole, broadcast=True) if whole else []  # the tables every chunk reads whole, sent once
         pending: deque = deque()
 
-        def oldest_finished(keep: int) -> Iterator[tuple]:
-            # in order: wait for the oldest chunk until at most `keep` are still in flight
+        def finished(keep: int) -> Iterator[tuple]:
+            # in order: wait for the oldest chunk until at most `keep` are still being computed
             while len(pending) > keep:
                 first, last, read_from, future = pending.popleft()
                 yield first, last, read_from, *future.result()
 
         for first, last in bounds:
             read_from, frames = inputs(first, last)
-            pending.append((first, last, read_from, pool.submit(_compute_in_worker, frames, first, last)))
-            del frames
-            yield from oldest_finished(keep=workers - 1)
-        yield from oldest_finished(keep=0)
+            sent = client.scatter(frames)
+            pending.append((first, last, read_from, client.submit(compute_chunk, compute, sent + shared, first, last, pure=False)))
+            del frames, sent
+            yield from finished(keep=in_flight)
+        yield from finished(keep=0)
 
 
 def recompute_incrementally(duckdb: DuckDBResource, spec: Incremental, compute: Compute,
-                            window: tuple[pd.Timestamp, pd.Timestamp] | None = None, workers: int | None = None) -> Recomputed:
+                            window: tuple[pd.Timestamp, pd.Timestamp] | None = None) -> Recomputed:
     """Recompute the days `window` [start, end) holds or, without a window, what the change log
     says `spec.asset` must; chunk by chunk, replacing those days of its tables together with its log
     entry in one transaction (a failure changes nothing).
@@ -191,7 +187,7 @@ def recompute_incrementally(duckdb: DuckDBResource, spec: Incremental, compute: 
         conn.execute("BEGIN TRANSACTION")
         try:
             bounds = chunk_bounds(days, symbols)
-            chunks = computed_chunks(conn, spec, compute, bounds, whole, WORKERS if workers is None else workers)
+            chunks = computed_chunks(conn, spec, compute, bounds, whole)
             for number, (first, last, read_from, outputs, extra) in enumerate(chunks):
                 for name, part in outputs.items():
                     done.rows[name] = done.rows.get(name, 0) + len(part)
