@@ -15,7 +15,8 @@ from emergent_pipeline_tests.conftest import materialization_metadata, materiali
 from emergent_pipeline_tests.bundled_inputs import STATEMENT_MAP
 
 ASSETS = ["strategy_signals", "shariah_screen", "consensus_signals", "signal_features"]
-SELECTION = ["price_history", "market_context", *ASSETS]
+LABELS = "signal_labels"  # re-follows the signals still open, not a range of days
+SELECTION = ["price_history", "market_context", *ASSETS, LABELS]
 PARTITIONED = ["strategy_signals", "shariah_screen"]
 TABLES = {
     "price_history": ["symbol", "date"],  # the source step rewrites only the days from the first changed one
@@ -25,6 +26,7 @@ TABLES = {
     "consensus_signals": ["symbol", "date"],
     "consensus_breakdown": ["symbol", "date", "strategy"],
     "signal_features": ["symbol", "date"],
+    "signal_labels": ["symbol", "date"],
 }
 SYMBOLS = 150
 
@@ -106,7 +108,7 @@ def test_an_incremental_refresh_gives_what_a_full_recomputation_gives(stores, ta
     assert_same(incremental, full)
 
 
-@pytest.mark.parametrize("table", list(TABLES))
+@pytest.mark.parametrize("table", [t for t in TABLES if t != LABELS])
 def test_rows_before_the_new_day_are_untouched(stores, table):
     newest = read(stores["full"], "SELECT max(date) d FROM price_history")["d"].item()
     before, after = stores["before"][table], ordered(stores["incremental"], table)
@@ -115,9 +117,26 @@ def test_rows_before_the_new_day_are_untouched(stores, table):
     assert len(after) - len(before) == int((after["date"] == pd.Timestamp(newest)).sum())
 
 
+def test_the_refresh_follows_again_only_the_signals_not_settled_before_the_new_day(stores):
+    """A label is settled when its signal and its whole horizon lie before the new day: those rows
+    stay exactly as they were; the refresh follows again only the others (open, or resolved with
+    their horizon still running) and the new day's signals."""
+    newest = pd.Timestamp(read(stores["full"], "SELECT max(date) d FROM price_history")["d"].item())
+    before, after = stores["before"][LABELS], ordered(stores["incremental"], LABELS)
+
+    def settled(labels: pd.DataFrame) -> pd.Series:
+        return (labels["date"] < newest) & (labels["horizon_end"] < newest)
+
+    pd.testing.assert_frame_equal(after[settled(after)].reset_index(drop=True), before[settled(before)].reset_index(drop=True), check_exact=True)
+    followed = materialization_metadata(stores["refresh"], LABELS)["rows_recomputed"].value
+    assert followed == int((~settled(after)).sum())
+    assert 0 < followed < len(after) / 10  # the open tail, not the history
+    assert int((after["date"] == newest).sum()) > 0
+
+
 def test_nothing_new_recomputes_nothing(definitions, stores, files):
     result = materialize(definitions, stores["incremental"], source(files, files["all_days"]), selection=SELECTION)
-    for asset in ASSETS:
+    for asset in [*ASSETS, LABELS]:
         assert materialization_metadata(result, asset)["recomputed"].value.startswith("nothing (no input changed")
 
 
@@ -166,7 +185,7 @@ def test_a_backfill_of_months_in_two_runs_gives_what_one_pass_gives(definitions,
         for asset in PARTITIONED:
             note = materialization_metadata(result, asset)["recomputed"].value
             assert note.startswith(f"the days from {first}-") and f"the months {first} to {last} were requested" in note, note
-    assert materialize(definitions, store, prices, selection=["consensus_signals", "signal_features"], instance=instance).success
+    assert materialize(definitions, store, prices, selection=["consensus_signals", "signal_features", LABELS], instance=instance).success
     for table in TABLES:
         assert_same(ordered(store, table), ordered(stores["full"], table))
     expected = set(pd.period_range("2013-02", "2018-02", freq="M").strftime("%Y-%m"))

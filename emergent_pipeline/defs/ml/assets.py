@@ -34,7 +34,7 @@ from emergent_pipeline.training_log import DatasetInput
 from emergent_pipeline.plots import calibration_chart
 from emergent_pipeline.scoring import score_with_champion
 from emergent_pipeline.core.issued_scores import SCORE_COLUMNS, empty_scores, newest_scores, score_rows
-from emergent_pipeline.storage import read_table, replace_table, replace_tables
+from emergent_pipeline.storage import read_table, replace_table, replace_tables, write_rows
 
 GROUP = "ml"
 KEY = ["symbol", "date"]
@@ -46,27 +46,71 @@ class LabelConfig(dg.Config):
                                      "of labels, outcomes, the expected-return model and the summary (they read it from the labels).")
 
 
+LABELS_SETTLED = "date < ? AND horizon_end < ?"
+"""The labels a change from day C (the placeholders: C, C) cannot touch: a signal before C whose whole
+horizon ended before C was followed on bars that are all still as they were. Every other row (newer,
+open, stale, or resolved early with its horizon still running) is followed again."""
+
+
 @dg.asset(group_name=GROUP, owners=OWNERS[GROUP], kinds={"duckdb", "pandas"}, deps=[consensus_signals])
 def signal_labels(config: LabelConfig, duckdb: DuckDBResource) -> dg.MaterializeResult:
     """Every consensus signal followed by the triple-barrier rule to its exit: outcome, exit date and
     price, net return after costs, MFE, MAE, days held, and the label (1 when the net return is above
     zero; missing while the signal is open). Training, the replay, the outcomes and the summary all
-    read this one table."""
-    consensus, prices = load_tables(duckdb, "consensus_signals", "price_history")
-    outcomes = follow_signals(prices, consensus, OutcomeParams(TradingCosts(config.cost_bps_per_side)))
-    table = pd.concat([consensus[KEY + LEVELS].reset_index(drop=True), outcomes.reset_index(drop=True)], axis=1)
-    table["cost_bps_per_side"] = config.cost_bps_per_side
+    read this one table. Incremental: after a change from day C, only the signals not settled before C
+    (:data:`LABELS_SETTLED`) are followed again, on the prices from the oldest of them."""
+    settings = settings_key(TradingCosts(config.cost_bps_per_side))
     with duckdb.get_connection() as conn:
-        replace_table(conn, "signal_labels", table)
-    resolved = table[table["label"].notna()]
+        plan = changes.plan(conn, "signal_labels", ["consensus_signals", SOURCE], settings)
+        to_follow, prices = None, None
+        if plan.whole:
+            to_follow, prices = read_table(conn, "consensus_signals"), read_table(conn, "price_history")
+        elif not plan.nothing:
+            day = plan.since.date()
+            settled = conn.execute(f"SELECT symbol, date, true AS settled FROM signal_labels WHERE {LABELS_SETTLED}", [day, day]).df()
+            consensus = read_table(conn, "consensus_signals")
+            marked = consensus.merge(settled.astype({"date": "datetime64[ns]"}), on=KEY, how="left")
+            to_follow = consensus[marked["settled"].isna().to_numpy()]
+            prices = read_table(conn, "price_history", since=to_follow["date"].min() if len(to_follow) else plan.since)
+        if to_follow is not None:
+            outcomes = follow_signals(prices, to_follow, OutcomeParams(TradingCosts(config.cost_bps_per_side)))
+            fresh = pd.concat([to_follow[KEY + LEVELS].reset_index(drop=True), outcomes.reset_index(drop=True)], axis=1)
+            fresh["cost_bps_per_side"] = config.cost_bps_per_side
+
+            def log(c) -> None:
+                changes.record(c, "signal_labels", plan, settings, plan.since, plan.whole)
+
+            if plan.whole:
+                replace_tables(conn, {"signal_labels": fresh}, then=log)
+            else:
+                replace_settled_rows(conn, fresh, plan.since, log)
+        stored = conn.execute("SELECT outcome, count(*) n, count(label) resolved, avg(label) success FROM signal_labels "
+                              "GROUP BY 1 ORDER BY n DESC, outcome").df()
+    resolved = int(stored["resolved"].sum())
     return dg.MaterializeResult(metadata=tidy({
         **table_metadata(duckdb, "signal_labels"),
-        "outcomes": dg.MetadataValue.json(table["outcome"].value_counts().to_dict()),
-        "resolved": len(resolved),
-        "success_rate": float(resolved["label"].mean()) if len(resolved) else float("nan"),
+        "recomputed": "nothing (no input changed)" if to_follow is None else f"{len(to_follow):,} signals followed ({plan.why})",
+        "rows_recomputed": 0 if to_follow is None else len(to_follow),
+        "outcomes": dg.MetadataValue.json(dict(zip(stored["outcome"], stored["n"].astype(int)))),
+        "resolved": resolved,
+        "success_rate": float((stored["success"] * stored["resolved"]).sum() / resolved) if resolved else float("nan"),
         "definition": "success = net return at the triple-barrier exit, after round-trip costs, above zero",
         "cost_bps_per_side": config.cost_bps_per_side,
     }))
+
+
+def replace_settled_rows(conn, fresh: pd.DataFrame, since: pd.Timestamp, then) -> None:
+    """In one transaction: drop the labels not settled before ``since``, insert ``fresh`` (those
+    signals followed again), and run ``then`` (the change log)."""
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        conn.execute(f"DELETE FROM signal_labels WHERE NOT coalesce({LABELS_SETTLED}, false)", [since.date(), since.date()])
+        write_rows(conn, "signal_labels", fresh, create=False)
+        then(conn)
+        conn.execute("COMMIT")
+    except Exception:
+        conn.execute("ROLLBACK")
+        raise
 
 
 @dg.asset(group_name=GROUP, owners=OWNERS[GROUP], kinds={"duckdb", "pandas"}, deps=[consensus_signals, market_context])
