@@ -95,6 +95,14 @@ def log_change(conn: duckdb.DuckDBPyConnection, asset: str, changed_from: pd.Tim
         [asset, None if changed_from is None else pd.Timestamp(changed_from).date(), whole, asset])
 
 
+def newest_change(conn: duckdb.DuckDBPyConnection, asset: str) -> tuple[bool, pd.Timestamp | None] | None:
+    """(whole, first changed day) of ``asset``'s newest logged change, or None when it logged none."""
+    if not table_exists(conn, CHANGES):
+        return None
+    row = conn.execute(f"SELECT whole, changed_from FROM {CHANGES} WHERE asset = ? ORDER BY version DESC LIMIT 1", [asset]).fetchone()
+    return None if row is None else (bool(row[0]), None if row[1] is None else pd.Timestamp(row[1]))
+
+
 def first_changed_day(conn: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, day_column: str | None) -> tuple[bool, pd.Timestamp | None]:
     """(whole, first day) of the difference between stored ``table`` and the ``frame`` about to
     replace it: whole when the table does not exist yet or its columns differ (or, for a table

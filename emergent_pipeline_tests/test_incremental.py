@@ -11,7 +11,7 @@ import pytest
 from emergent_pipeline.defs.prices.resources import PriceSourceResource
 from emergent_pipeline.sources.bundled import ANNUAL_FILE, PRICES_FILE, UNIVERSE_FILE
 
-from emergent_pipeline_tests.conftest import materialization_metadata, materialize, read
+from emergent_pipeline_tests.conftest import materialization_metadata, materialize, read, table_text
 from emergent_pipeline_tests.bundled_inputs import STATEMENT_MAP
 
 ASSETS = ["strategy_signals", "shariah_screen", "consensus_signals", "signal_features"]
@@ -146,6 +146,43 @@ def test_changed_settings_recompute_everything(definitions, stores, files):
     assert materialization_metadata(result, "strategy_signals")["recomputed"].value.startswith("the whole history (the settings of strategy_signals changed)")
     # consensus follows: its input was rewritten whole
     assert materialization_metadata(result, "consensus_signals")["recomputed"].value.startswith("the whole history")
+
+
+def test_the_refresh_checks_the_new_day_with_its_look_back(stores):
+    newest = pd.Timestamp(read(stores["full"], "SELECT max(date) d FROM price_history")["d"].item())
+    evaluations = [e for e in stores["refresh"].get_asset_check_evaluations() if e.asset_key == dg.AssetKey("price_history")]
+    assert {e.check_name for e in evaluations} >= {"price_history_unique_keys", "price_history_split_jumps"}
+    for evaluation in evaluations:
+        if evaluation.check_name != "price_history_freshness":
+            note = evaluation.metadata["checked"].value
+            assert note.startswith("the days from ") and f"changed them from {newest:%Y-%m-%d}" in note, note
+
+
+def test_a_check_of_the_new_days_sees_their_bad_rows_and_a_full_check_every_days(definitions, stores, files, tmp_path):
+    """A row written by something else: on the newest day the daily check sees it; on a day long
+    before, only a full check does (the monthly one, or one asked for)."""
+    import shutil
+
+    import duckdb
+
+    store = tmp_path / "planted.duckdb"
+    shutil.copy(stores["incremental"], store)
+    with duckdb.connect(str(store)) as conn:
+        for day in ("(SELECT max(date) FROM price_history)", "(SELECT min(date) + 100 FROM price_history)"):
+            conn.execute(f"INSERT INTO price_history SELECT * FROM price_history WHERE date = (SELECT min(date) FROM price_history "
+                         f"WHERE date >= {day}) ORDER BY symbol LIMIT 1")
+        planted = conn.execute("SELECT symbol, date FROM price_history GROUP BY ALL HAVING count(*) > 1 ORDER BY date").df()
+    assert len(planted) == 2
+    checks = dg.AssetSelection.checks_for_assets(dg.AssetKey("price_history"))
+
+    def duplicated_days(run_config: dict | None) -> set[str]:
+        result = materialize(definitions, store, source(files, files["all_days"]), selection=checks, run_config=run_config, raise_on_error=False)
+        unique = {e.check_name: e for e in result.get_asset_check_evaluations()}["price_history_unique_keys"]
+        return {f"{d:%Y-%m-%d}" for d in planted["date"] if f"{d:%Y-%m-%d}" in table_text(unique.metadata["rows"])}
+
+    daily, full = duplicated_days(None), duplicated_days({"ops": {"price_history_checks": {"config": {"full": True}}}})
+    assert daily == {f"{planted['date'].iloc[1]:%Y-%m-%d}"}
+    assert full == {f"{d:%Y-%m-%d}" for d in planted["date"]}
 
 
 def test_a_history_built_in_chunks_on_a_dask_cluster_gives_what_one_pass_gives(definitions, stores, files, monkeypatch):

@@ -13,6 +13,14 @@ Which checks block downstream assets, and why:
   outcomes; what remains here are incomplete bars (a close without its range), which the indicators
   treat as flat. Staleness and moves are real and rare (spin-offs the source did not adjust such as
   EBAY 2015-07-20 and BAX 2015-07-01); the user sees the rows here.
+
+What is read: a daily refresh changes one day, so the checks read only the days the source step's
+newest change wrote, with :data:`CHECK_LOOKBACK_DAYS` trading days before them (the split rule's
+volume medians and reversal look around a jump, a move needs the previous close); staleness reads
+each symbol's newest day over the whole table, in SQL. They read every day when the source rewrote
+everything, when no change is logged (a table written by something else), on the first new day of a
+month (a periodic full check, which also covers a run that left the checks out), and when asked
+(`full: true`).
 """
 
 
@@ -22,15 +30,26 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
+from pydantic import Field
+
+from emergent_pipeline import changes
 from emergent_pipeline.core import price_quality
 from emergent_pipeline.core.price_quality import EXTREME_MOVE
-from emergent_pipeline.core.corporate_actions import split_jumps
+from emergent_pipeline.core.corporate_actions import SplitRule, split_jumps
 from emergent_pipeline.defs.metadata import table_preview
-from emergent_pipeline.defs.prices.assets import price_history
+from emergent_pipeline.defs.prices.assets import SOURCE, price_history
 from emergent_pipeline.defs.prices.resources import PriceSourceResource
-from emergent_pipeline.defs.tables import load_tables
+from emergent_pipeline.storage import read_table, table_exists
 
 SHOWN_ROWS = 50
+CHECK_LOOKBACK_DAYS = 2 * (SplitRule.volume_days + SplitRule.reversal_days)
+"""Trading days read before the first changed day: twice what the split rule looks at around a jump
+(volume medians on both sides, the reversal after it), so a jump near the change is judged as a full
+read judges it."""
+
+
+class PriceChecksConfig(dg.Config):
+    full: bool = Field(default=False, description="Check every stored day, not only the days the newest change wrote.")
 
 
 SPECS = [
@@ -59,46 +78,65 @@ def _result(name: str, found: pd.DataFrame, severity: dg.AssetCheckSeverity, wha
 
 
 @dg.multi_asset_check(specs=SPECS, can_subset=True)
-def price_history_checks(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource,
+def price_history_checks(context: dg.AssetCheckExecutionContext, config: PriceChecksConfig, duckdb: DuckDBResource,
                          price_source: PriceSourceResource) -> Iterable[dg.AssetCheckResult]:
-    """The six checks of `price_history` in one step: the table is read once, not once per check."""
-    prices, rejections, index = load_tables(duckdb, "price_history", "price_rejections", "benchmark_history")
-    if prices is None:
-        raise dg.Failure("price_history has not been materialized yet")
+    """The six checks of `price_history` in one step: the days to check are read once, not once per check."""
+    with duckdb.get_connection() as conn:
+        if not table_exists(conn, "price_history"):
+            raise dg.Failure("price_history has not been materialized yet")
+        since, checked = checked_days(conn, config.full)
+        prices, index = read_table(conn, "price_history", since=since), read_table(conn, "benchmark_history", since=since)
+        rejections = read_table(conn, "price_rejections")  # a short table, counted whole
+        newest_bars = conn.execute("SELECT symbol, max(date)::TIMESTAMP AS date FROM price_history GROUP BY symbol").df()
     selected = {key.name for key in context.selected_asset_check_keys}
     checks = {
         "price_history_unique_keys": lambda: _result(
-            "price_history_unique_keys", price_quality.duplicate_keys(prices), dg.AssetCheckSeverity.ERROR, "rows with a duplicated (symbol, date)"),
+            "price_history_unique_keys", price_quality.duplicate_keys(prices), dg.AssetCheckSeverity.ERROR, "rows with a duplicated (symbol, date)", checked=checked),
         "price_history_positive_prices": lambda: _result(
-            "price_history_positive_prices", price_quality.non_positive_prices(prices), dg.AssetCheckSeverity.ERROR, "rows with a non-positive price"),
-        "price_history_ohlc_consistency": lambda: ohlc_consistency(prices, rejections),
+            "price_history_positive_prices", price_quality.non_positive_prices(prices), dg.AssetCheckSeverity.ERROR, "rows with a non-positive price", checked=checked),
+        "price_history_ohlc_consistency": lambda: ohlc_consistency(prices, rejections, checked),
         "price_history_split_jumps": lambda: _result(
             "price_history_split_jumps", split_jumps(prices, index if price_source.has_index else None),
-            dg.AssetCheckSeverity.ERROR, "split-like jumps (prices on two share bases)",
+            dg.AssetCheckSeverity.ERROR, "split-like jumps (prices on two share bases)", checked=checked,
             remedy="list them in a corporate-actions file (price_source.config.corporate_actions_path: symbol, ex_date, ratio), "
                    "or set price_source.config.adjust_splits: true to adjust what the rule found, or give prices on one basis"),
-        "price_history_freshness": lambda: freshness(prices, price_source),
+        "price_history_freshness": lambda: freshness(newest_bars, price_source),
         "price_history_extreme_moves": lambda: _result(
             "price_history_extreme_moves", price_quality.extreme_moves(prices, EXTREME_MOVE), dg.AssetCheckSeverity.WARN,
-            f"one-day moves beyond ±{EXTREME_MOVE:.0%}", threshold=EXTREME_MOVE),
+            f"one-day moves beyond ±{EXTREME_MOVE:.0%}", threshold=EXTREME_MOVE, checked=checked),
     }
     for spec in SPECS:
         if spec.name in selected:
             yield checks[spec.name]()
 
 
-def ohlc_consistency(prices: pd.DataFrame, rejections: pd.DataFrame | None) -> dg.AssetCheckResult:
+def checked_days(conn, full: bool) -> tuple[pd.Timestamp | None, str]:
+    """(first day to read, what is checked): None for every day; see the module's docstring."""
+    change = changes.newest_change(conn, SOURCE)
+    if full or change is None or change[0]:
+        why = "asked" if full else "no change of the source is logged" if change is None else "the source rewrote everything"
+        return None, f"every day ({why})"
+    since = change[1]
+    previous = conn.execute("SELECT max(date) FROM price_history WHERE date < ?", [since.date()]).fetchone()[0]
+    if previous is None or pd.Timestamp(previous).to_period("M") != since.to_period("M"):
+        return None, f"every day (the periodic full check: {since:%Y-%m-%d} is the first new day of its month)"
+    start = changes.lookback_start(conn, since, CHECK_LOOKBACK_DAYS)
+    return start, f"the days from {start:%Y-%m-%d} (the source changed them from {since:%Y-%m-%d}; {CHECK_LOOKBACK_DAYS} trading days before)"
+
+
+def ohlc_consistency(prices: pd.DataFrame, rejections: pd.DataFrame | None, checked: str) -> dg.AssetCheckResult:
     found = price_quality.ohlc_inconsistencies(prices)
     by_problem = found["problem"].value_counts().to_dict() if len(found) else {}
     excluded = rejections[rejections["reason"].isin(["open or close outside the bar's low-high range", "high below low"])] if rejections is not None else pd.DataFrame()
     return _result("price_history_ohlc_consistency", found, dg.AssetCheckSeverity.WARN, "bars whose OHLC do not fit together",
                    by_problem=dg.MetadataValue.json(by_problem), excluded_at_ingestion=len(excluded),
-                   excluded_rows=table_preview(excluded, rows=SHOWN_ROWS),
+                   excluded_rows=table_preview(excluded, rows=SHOWN_ROWS), checked=checked,
                    rule="a bar with its open or close outside its own low-high range (or its high below its low) is rejected at "
                         "ingestion, so excluded from indicators and outcomes; an incomplete bar stays, treated as flat by the indicators")
 
 
 def freshness(prices: pd.DataFrame, price_source: PriceSourceResource) -> dg.AssetCheckResult:
+    """Judged on each symbol's newest bar (``prices`` may hold only those)."""
     source = price_source.build()
     # A live source should have the last business day; a fixed panel is judged against its own end.
     reference = pd.Timestamp.today().normalize() if source.live else pd.Timestamp(prices["date"].max())
