@@ -23,28 +23,6 @@ DATE_COLUMNS = (
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def publish_snapshot(conn: duckdb.DuckDBPyConnection, tables: list[str], target: str) -> dict[str, int]:
-    """Copy ``tables`` from the pipeline's database into a new DuckDB file and move it over
-    ``target`` in one rename, so that readers see either the old snapshot or the new one, never a
-    half-written file, and never wait for the pipeline's write lock. Returns rows per table."""
-    target_path = Path(target).expanduser()
-    target_path.parent.mkdir(parents=True, exist_ok=True)
-    staging = target_path.with_name(f".{target_path.name}.{os.getpid()}.tmp")
-    staging.unlink(missing_ok=True)
-    remove_abandoned_staging(target)
-    conn.execute("ATTACH ? AS snapshot", [str(staging)])
-    try:
-        counts = {}
-        for table in tables:
-            if table_exists(conn, table):
-                conn.execute(f"CREATE TABLE snapshot.{_checked(table)} AS SELECT * FROM main.{_checked(table)}")
-                counts[table] = conn.execute(f"SELECT count(*) FROM snapshot.{_checked(table)}").fetchone()[0]
-    finally:
-        conn.execute("DETACH snapshot")
-    os.replace(staging, target_path)
-    return counts
-
-
 def remove_abandoned_staging(target: str) -> list[Path]:
     """Staging files of a snapshot publication whose process is gone (a killed run): removed."""
     target_path = Path(target).expanduser()
@@ -63,14 +41,15 @@ def ensure_parent_dir(db_path: str) -> None:
         Path(db_path).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
-def _checked(name: str) -> str:
+def checked_identifier(name: str) -> str:
     if not _IDENTIFIER.match(name):
         raise ValueError(f"invalid table name {name!r}")
     return name
 
 
 def table_exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
-    query = "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_schema = 'main'"
+    # this database's tables only: an attached one (the snapshot being published) has a schema 'main' too
+    query = "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_schema = 'main' AND table_catalog = current_database()"
     return conn.execute(query, [name]).fetchall()[0][0] > 0  # fetched whole: no result left open on the connection
 
 
@@ -82,7 +61,7 @@ def read_table(conn: duckdb.DuckDBPyConnection, name: str, since: pd.Timestamp |
         return None
     bounds = [("date >= ?", since), ("date <= ?", until)]
     where = " AND ".join(condition for condition, day in bounds if day is not None)
-    frame = conn.execute(f"SELECT * FROM {_checked(name)}" + (f" WHERE {where}" if where else ""),
+    frame = conn.execute(f"SELECT * FROM {checked_identifier(name)}" + (f" WHERE {where}" if where else ""),
                          [pd.Timestamp(day).date() for _, day in bounds if day is not None]).df()
     # DuckDB hands DATE back as datetime64[us]; the core works in [ns], as pandas parses dates.
     for column in frame.columns:
@@ -104,9 +83,9 @@ def write_rows(conn: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame, 
     conn.register("staged", frame)
     try:
         if create:
-            conn.execute(f"CREATE OR REPLACE TABLE {_checked(name)} AS {_staged_select(frame)}")
+            conn.execute(f"CREATE OR REPLACE TABLE {checked_identifier(name)} AS {_staged_select(frame)}")
         else:
-            conn.execute(f"INSERT INTO {_checked(name)} BY NAME {_staged_select(frame)}")
+            conn.execute(f"INSERT INTO {checked_identifier(name)} BY NAME {_staged_select(frame)}")
     finally:
         conn.unregister("staged")
 
@@ -117,7 +96,7 @@ def replace_rows_from(conn: duckdb.DuckDBPyConnection, name: str, frame: pd.Data
     the frame's rows of those days (the rows outside are kept). No transaction of its own: the
     caller's transaction holds it."""
     last = pd.Timestamp.max if until is None else pd.Timestamp(until)
-    conn.execute(f"DELETE FROM {_checked(name)} WHERE date >= ?" + (" AND date <= ?" if until is not None else ""),
+    conn.execute(f"DELETE FROM {checked_identifier(name)} WHERE date >= ?" + (" AND date <= ?" if until is not None else ""),
                  [pd.Timestamp(since).date()] + ([last.date()] if until is not None else []))
     write_rows(conn, name, frame[(frame["date"] >= since) & (frame["date"] <= last)], create=False)
 

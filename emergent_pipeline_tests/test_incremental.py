@@ -17,6 +17,8 @@ from emergent_pipeline_tests.bundled_inputs import STATEMENT_MAP
 ASSETS = ["strategy_signals", "shariah_screen", "consensus_signals", "signal_features"]
 LABELS = "signal_labels"  # re-follows the signals still open, not a range of days
 SELECTION = ["price_history", "market_context", *ASSETS, LABELS]
+SERVING = ["ml_enhanced_signals", "signal_outcomes", "performance_summary", "serving_snapshot"]  # no model here: unscored
+SNAPSHOT_LOGGED = ["price_history", "strategy_signals", "shariah_screen", "consensus_breakdown", "signal_features"]
 PARTITIONED = ["strategy_signals", "shariah_screen"]
 TABLES = {
     "price_history": ["symbol", "date"],  # the source step rewrites only the days from the first changed one
@@ -28,6 +30,7 @@ TABLES = {
     "signal_features": ["symbol", "date"],
     "signal_labels": ["symbol", "date"],
 }
+SORT = {**TABLES, "signal_outcomes": ["symbol", "date"]}
 SYMBOLS = 150
 
 
@@ -65,18 +68,20 @@ def assert_same(left: pd.DataFrame, right: pd.DataFrame) -> None:
 
 
 def ordered(db: Path, table: str) -> pd.DataFrame:
-    return read(db, f"SELECT * FROM {table} ORDER BY {', '.join(TABLES[table])}").reset_index(drop=True)
+    return read(db, f"SELECT * FROM {table} ORDER BY {', '.join(SORT[table])}").reset_index(drop=True)
 
 
 @pytest.fixture(scope="module")
 def stores(definitions, files) -> dict:
     """One store refreshed after a new day, and one computed in full on every day."""
-    incremental, full = files["folder"] / "incremental.duckdb", files["folder"] / "full.duckdb"
-    assert materialize(definitions, incremental, source(files, files["but_the_last"]), selection=SELECTION).success
+    incremental, full = (files["folder"] / name / "store.duckdb" for name in ("incremental", "full"))  # each with its own snapshot
+    for store in (incremental, full):
+        store.parent.mkdir()
+    assert materialize(definitions, incremental, source(files, files["but_the_last"]), selection=SELECTION + SERVING).success
     before = {t: ordered(incremental, t) for t in TABLES}
-    refresh = materialize(definitions, incremental, source(files, files["all_days"]), selection=SELECTION)
+    refresh = materialize(definitions, incremental, source(files, files["all_days"]), selection=SELECTION + SERVING)
     assert refresh.success
-    assert materialize(definitions, full, source(files, files["all_days"]), selection=SELECTION).success
+    assert materialize(definitions, full, source(files, files["all_days"]), selection=SELECTION + SERVING).success
     return {"incremental": incremental, "full": full, "before": before, "refresh": refresh}
 
 
@@ -132,6 +137,18 @@ def test_the_refresh_follows_again_only_the_signals_not_settled_before_the_new_d
     assert followed == int((~settled(after)).sum())
     assert 0 < followed < len(after) / 10  # the open tail, not the history
     assert int((after["date"] == newest).sum()) > 0
+
+
+def test_the_snapshot_rewrites_only_the_new_day_of_its_long_tables(stores):
+    """The refreshed snapshot holds what a full recomputation's holds, and of its long tables the
+    publication wrote only the new day's rows."""
+    newest = pd.Timestamp(read(stores["full"], "SELECT max(date) d FROM price_history")["d"].item())
+    written = materialization_metadata(stores["refresh"], "serving_snapshot")["rows_written"].value
+    incremental, full = (stores[name].parent / "serving.duckdb" for name in ("incremental", "full"))
+    for table in [*SNAPSHOT_LOGGED, "signal_outcomes"]:
+        assert_same(ordered(incremental, table), ordered(full, table))
+    for table in SNAPSHOT_LOGGED:
+        assert written[table] == int((ordered(full, table)["date"] == newest).sum()) > 0, table
 
 
 def test_nothing_new_recomputes_nothing(definitions, stores, files):

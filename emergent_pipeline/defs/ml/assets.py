@@ -77,8 +77,8 @@ def signal_labels(config: LabelConfig, duckdb: DuckDBResource) -> dg.Materialize
             fresh = pd.concat([to_follow[KEY + LEVELS].reset_index(drop=True), outcomes.reset_index(drop=True)], axis=1)
             fresh["cost_bps_per_side"] = config.cost_bps_per_side
 
-            def log(c) -> None:
-                changes.record(c, "signal_labels", plan, settings, plan.since, plan.whole)
+            def log(c) -> None:  # rows change from the oldest signal followed again, before the inputs' change
+                changes.record(c, "signal_labels", plan, settings, fresh["date"].min() if len(fresh) else None, plan.whole)
 
             if plan.whole:
                 replace_tables(conn, {"signal_labels": fresh}, then=log)

@@ -13,7 +13,9 @@ from dagster_duckdb import DuckDBResource
 from emergent_pipeline.defs.owners import OWNERS
 from emergent_pipeline.defs.metadata import table_metadata
 from emergent_pipeline.defs.performance.assets import performance_summary, signal_outcomes
-from emergent_pipeline.storage import publish_snapshot, serving_db_path
+from emergent_pipeline.defs.prices.assets import SOURCE
+from emergent_pipeline.snapshot import publish_snapshot
+from emergent_pipeline.storage import serving_db_path
 
 MANIFEST = """
 CREATE OR REPLACE TABLE snapshot_manifest AS
@@ -33,19 +35,26 @@ SERVED_TABLES = [
     "performance_meaning", "performance_holdout", "replay_retrains", "model_evaluations", "run_failures", "snapshot_manifest",
 ]
 
+LOGGED_BY = {"price_history": SOURCE, "strategy_signals": "strategy_signals", "shariah_screen": "shariah_screen",
+             "consensus_breakdown": "consensus_signals", "signal_features": "signal_features"}
+"""The long served tables, each with the asset whose change log says which of its days changed: a
+publication rewrites only those days (the other tables are short and copied whole)."""
+
 
 @dg.asset(group_name="serving", owners=OWNERS["serving"], kinds={"duckdb"}, deps=[signal_outcomes, performance_summary])
 def serving_snapshot(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
     """The tables the REST and Python APIs read, copied to `serving.duckdb` and swapped in atomically,
-    with a manifest of the price day and model version they hold."""
+    with a manifest of the price day and model version they hold. The long tables are rewritten only
+    from their first day changed since the snapshot in place (:mod:`emergent_pipeline.snapshot`)."""
     target = serving_db_path(duckdb.database)
     with duckdb.get_connection() as conn:
         conn.execute(MANIFEST, [context.run_id])
         manifest = conn.execute("SELECT price_date, signal_date, model_version FROM snapshot_manifest").fetchone()
-        counts = publish_snapshot(conn, SERVED_TABLES, target)
+        published = publish_snapshot(conn, SERVED_TABLES, target, LOGGED_BY)
     price_date, signal_date, model_version = manifest
     return dg.MaterializeResult(metadata={
         **table_metadata(duckdb, "snapshot_manifest"),
-        "path": dg.MetadataValue.path(target), "tables": dg.MetadataValue.json(counts), "price_date": str(price_date),
+        "path": dg.MetadataValue.path(target), "tables": dg.MetadataValue.json(published.rows),
+        "rows_written": dg.MetadataValue.json(published.written), "rows_kept": sum(published.rows.values()) - sum(published.written.values()), "price_date": str(price_date),
         "newest_signal_date": str(signal_date), "model_version": model_version or "none (no signal scored)",
     })

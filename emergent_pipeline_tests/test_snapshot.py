@@ -1,0 +1,79 @@
+"""The serving snapshot is rewritten only where the change log says the store changed, and always
+equals the store's tables: a real DuckDB store and a real snapshot file, small hand-made tables."""
+
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from emergent_pipeline import changes
+from emergent_pipeline.snapshot import publish_snapshot
+
+TABLES = ["prices", "summary"]
+LOGGED_BY = {"prices": "source"}
+DAYS = pd.bdate_range("2024-01-01", periods=10)
+
+
+def store(path: Path) -> duckdb.DuckDBPyConnection:
+    """Two symbols over ten days, and a short summary table, written whole and logged so."""
+    conn = duckdb.connect(str(path))
+    prices = pd.DataFrame({"symbol": ["A", "B"] * len(DAYS), "date": DAYS.repeat(2).date, "close": range(2 * len(DAYS))})
+    conn.register("frame", prices)
+    conn.execute("CREATE TABLE prices AS SELECT * FROM frame")
+    conn.execute("CREATE TABLE summary AS SELECT 1 AS trades")
+    changes.log_change(conn, "source", None, whole=True)
+    return conn
+
+
+def same(conn: duckdb.DuckDBPyConnection, target: Path) -> None:
+    with duckdb.connect(str(target), read_only=True) as snapshot:
+        for table in TABLES:
+            query = f"SELECT * FROM {table} ORDER BY ALL"
+            pd.testing.assert_frame_equal(snapshot.execute(query).df(), conn.execute(query).df())
+
+
+@pytest.fixture
+def published(tmp_path):
+    conn, target = store(tmp_path / "store.duckdb"), tmp_path / "serving.duckdb"
+    first = publish_snapshot(conn, TABLES, str(target), LOGGED_BY)
+    yield conn, target, first
+    conn.close()
+
+
+def test_the_first_publication_copies_everything(published):
+    conn, target, first = published
+    assert first.written == first.rows == {"prices": 20, "summary": 1}
+    same(conn, target)
+
+
+def test_a_new_day_rewrites_only_that_day_of_a_logged_table_and_the_short_tables_whole(published):
+    conn, target, _ = published
+    new_day = pd.Timestamp("2024-01-15")
+    conn.execute("INSERT INTO prices VALUES ('A', ?, 100), ('B', ?, 101)", [new_day.date(), new_day.date()])
+    conn.execute("UPDATE summary SET trades = 2")
+    changes.log_change(conn, "source", new_day, whole=False)
+    second = publish_snapshot(conn, TABLES, str(target), LOGGED_BY)
+    assert second.written == {"prices": 2, "summary": 1} and second.rows == {"prices": 22, "summary": 1}
+    same(conn, target)
+    assert publish_snapshot(conn, TABLES, str(target), LOGGED_BY).written["prices"] == 0  # nothing changed since
+
+
+def test_a_table_rewritten_whole_is_copied_whole(published):
+    conn, target, _ = published
+    conn.execute("UPDATE prices SET close = close * 2")
+    changes.log_change(conn, "source", None, whole=True)
+    assert publish_snapshot(conn, TABLES, str(target), LOGGED_BY).written["prices"] == 20
+    same(conn, target)
+
+
+def test_a_snapshot_of_another_store_or_an_unreadable_one_is_replaced_whole(published, tmp_path):
+    conn, target, _ = published
+    other = store(tmp_path / "other.duckdb")  # its own change log: the same versions, other entries
+    other.execute("UPDATE prices SET close = -close")
+    assert publish_snapshot(other, TABLES, str(target), LOGGED_BY).written["prices"] == 20
+    same(other, target)
+    other.close()
+    target.write_bytes(b"not a database")
+    assert publish_snapshot(conn, TABLES, str(target), LOGGED_BY).written["prices"] == 20
+    same(conn, target)
