@@ -86,7 +86,7 @@ def sorted_panel(prices: pd.DataFrame) -> pd.DataFrame:
         "bar": np.arange(len(codes)) - np.repeat(starts, ends - starts),
         "day": day_codes,  # index of the date among the panel's trading days, for cross-sections
     }
-    for column in ["open", "high", "low", "close", "volume"]:
+    for column in [c for c in ["open", "high", "low", "close", "volume"] if c in prices]:  # a reader may need only the close
         frame[column] = prices[column].to_numpy(dtype="float64")[order]
     return pd.DataFrame(frame)
 

@@ -27,7 +27,7 @@ from emergent_pipeline.defs.store import summary_forward_start
 from emergent_pipeline.defs.tables import load_tables
 from emergent_pipeline.model_registry import CHAMPION
 from emergent_pipeline.plots import calibration_chart, equity_chart
-from emergent_pipeline.storage import replace_table, replace_tables
+from emergent_pipeline.storage import read_table, replace_table, replace_tables
 
 GROUP = "performance"
 KEY = ["symbol", "date"]
@@ -105,7 +105,10 @@ def performance_summary(context: dg.AssetExecutionContext, config: SummaryConfig
     champion, label_end, holdout = serving_model(mlflow.store())
     forward_from = summary_forward_start(label_end, config.start)  # refused before anything is read or written
     caveat = price_source.survivorship
-    outcomes, prices, benchmark, breakdown = load_tables(duckdb, "signal_outcomes", "price_history", "benchmark_history", "consensus_breakdown")
+    with duckdb.get_connection() as conn:  # of the long tables, only what the report reads
+        outcomes, benchmark = read_table(conn, "signal_outcomes"), read_table(conn, "benchmark_history")
+        prices = read_table(conn, "price_history", columns=["symbol", "date", "close"])
+        breakdown = read_table(conn, "consensus_breakdown", columns=["symbol", "date", "strategy", "agrees"])
     report = out_of_sample_report(outcomes, prices, benchmark, breakdown, forward_from)
     if report is None:
         reason = ("no as-issued score yet, so nothing can be called out of sample: run the replay_history job "
