@@ -127,3 +127,26 @@ def test_a_corporate_actions_file_is_read_as_written_and_checked():
         corporate_actions(table.assign(ratio=["1", "2", "x:y"]))
     with pytest.raises(CorporateActionsError, match="lists ITC on 2005-09-21 twice"):
         corporate_actions(pd.concat([table, table.tail(1)], ignore_index=True))
+
+
+def test_recent_days_alone_give_the_verdicts_the_whole_history_gives():
+    """The daily check reads only recent days. A 5:4 bonus whose volume shift is borderline: over
+    the whole history its median volume before is 1.1 M (ten days at 1.0 M, ten at 1.2 M) and the
+    shift after it (1.25 M) is enough; from a read that starts ten days before it, the median is
+    1.2 M and it is not. Judging only the days with a whole volume median before them, every read
+    gives the whole history's verdicts on those days; judging every day does not."""
+    bars = calm_series(7)
+    bars["volume"] = np.select([bars.index < EVENT - 10, bars.index < EVENT], [1.0e6, 1.2e6], 1.0e6)
+    prices = pd.concat([after_action(bars, 1.25).assign(symbol="BONUS"), *(calm_series(50 + k).assign(symbol=f"CALM{k}") for k in range(6))],
+                       ignore_index=True)
+    whole = split_jumps(prices, None)
+    assert whole[["symbol", "date"]].values.tolist() == [["BONUS", DAYS[EVENT]]]
+    naive_differs = False
+    for start in range(EVENT - 30, EVENT):
+        recent = prices[prices["date"] >= DAYS[start]]
+        judged = split_jumps(recent, None, judged_whole_only=True)
+        first_judged = DAYS[start + 20]
+        pd.testing.assert_frame_equal(judged.reset_index(drop=True), whole[whole["date"] >= first_judged].reset_index(drop=True))
+        naive = split_jumps(recent, None)
+        naive_differs |= not naive.equals(whole[whole["date"] >= DAYS[start]].reset_index(drop=True))
+    assert naive_differs

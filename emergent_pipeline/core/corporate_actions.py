@@ -106,10 +106,15 @@ def _nearest_ratio_log(move: np.ndarray) -> np.ndarray:
     return nearest * np.sign(np.nan_to_num(move))
 
 
-def split_jumps(prices: pd.DataFrame, benchmark: pd.DataFrame | None, rule: SplitRule = SplitRule()) -> pd.DataFrame:
+def split_jumps(prices: pd.DataFrame, benchmark: pd.DataFrame | None, rule: SplitRule = SplitRule(),
+                judged_whole_only: bool = False) -> pd.DataFrame:
     """The days the rule (module docstring) takes for a corporate action the prices were not adjusted
     for. Rows: symbol, date, previous_close, open, close, ratio (shares after per share before: > 1 a
-    split or bonus, < 1 a consolidation), index_move, volume_shift (median volume after / before)."""
+    split or bonus, < 1 a consolidation), index_move, volume_shift (median volume after / before).
+
+    ``judged_whole_only``, for ``prices`` that are the recent days of a longer history: only the
+    days with ``rule.volume_days`` bars of their symbol before them, judged as the whole history
+    judges them (a day nearer the start would have a median of fewer volumes, another verdict)."""
     ordered = prices.sort_values(["symbol", "date"], kind="mergesort").reset_index(drop=True)
     symbols = ordered["symbol"].to_numpy()
     previous = ordered.groupby("symbol", sort=False)["close"].shift(1).to_numpy()
@@ -129,6 +134,8 @@ def split_jumps(prices: pd.DataFrame, benchmark: pd.DataFrame | None, rule: Spli
     with np.errstate(divide="ignore", invalid="ignore"):
         shift = np.log(after / before)
         volume_fits = (shift / ratio_log >= rule.min_volume_shift) & (volume[priced] <= rule.max_day_volume * np.exp(np.abs(ratio_log)) * before)
+    if judged_whole_only:
+        volume_fits &= ordered.groupby("symbol", sort=False).cumcount().to_numpy()[priced] >= rule.volume_days
     candidates, shift = priced[volume_fits], shift[volume_fits]
     held = ~_reverts(ordered, previous, candidates, rule)
     found = candidates[held]

@@ -44,8 +44,10 @@ from emergent_pipeline.storage import read_table, table_exists
 SHOWN_ROWS = 50
 CHECK_LOOKBACK_DAYS = 2 * (SplitRule.volume_days + SplitRule.reversal_days)
 """Trading days read before the first changed day: twice what the split rule looks at around a jump
-(volume medians on both sides, the reversal after it), so a jump near the change is judged as a full
-read judges it."""
+(volume medians on both sides, the reversal after it). A jump whose verdict the change can alter lies
+at most that far before it, and is judged with its whole context read; the read's first days, with
+less than a volume median before them, are not judged (``split_jumps(judged_whole_only=True)``): a
+median of fewer days would give another verdict than the whole history's."""
 
 
 class PriceChecksConfig(dg.Config):
@@ -96,7 +98,7 @@ def price_history_checks(context: dg.AssetCheckExecutionContext, config: PriceCh
             "price_history_positive_prices", price_quality.non_positive_prices(prices), dg.AssetCheckSeverity.ERROR, "rows with a non-positive price", checked=checked),
         "price_history_ohlc_consistency": lambda: ohlc_consistency(prices, rejections, checked),
         "price_history_split_jumps": lambda: _result(
-            "price_history_split_jumps", split_jumps(prices, index if price_source.has_index else None),
+            "price_history_split_jumps", split_jumps(prices, index if price_source.has_index else None, judged_whole_only=since is not None),
             dg.AssetCheckSeverity.ERROR, "split-like jumps (prices on two share bases)", checked=checked,
             remedy="list them in a corporate-actions file (price_source.config.corporate_actions_path: symbol, ex_date, ratio), "
                    "or set price_source.config.adjust_splits: true to adjust what the rule found, or give prices on one basis"),
