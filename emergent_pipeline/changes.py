@@ -103,11 +103,14 @@ def newest_change(conn: duckdb.DuckDBPyConnection, asset: str) -> tuple[bool, pd
     return None if row is None else (bool(row[0]), None if row[1] is None else pd.Timestamp(row[1]))
 
 
-def first_changed_day(conn: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, day_column: str | None) -> tuple[bool, pd.Timestamp | None]:
+def first_changed_day(conn: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, day_column: str | None,
+                      key: list[str] | None = None) -> tuple[bool, pd.Timestamp | None]:
     """(whole, first day) of the difference between stored ``table`` and the ``frame`` about to
     replace it: whole when the table does not exist yet or its columns differ (or, for a table
     without a ``day_column``, when any row differs); else the earliest ``day_column`` of any row
-    added, removed or changed (None when they are identical)."""
+    added, removed or changed (None when they are identical). With a ``key`` unique in both (a
+    validated price table), one join on it finds the rows that differ; without, the two multisets
+    of rows are compared (``EXCEPT ALL`` both ways, several times slower on a long history)."""
     if not table_exists(conn, table):
         return True, None
     stored_columns = [r[0] for r in conn.execute(f"DESCRIBE {table}").fetchall()]
@@ -115,16 +118,32 @@ def first_changed_day(conn: duckdb.DuckDBPyConnection, table: str, frame: pd.Dat
         return True, None
     conn.register("incoming", frame)
     try:
-        columns = ", ".join(f'CAST("{c}" AS DATE) AS "{c}"' if c == day_column else f'"{c}"' for c in frame.columns)
-        first, differing = conn.execute(
-            f'SELECT {f"min({chr(34)}{day_column}{chr(34)})" if day_column else "NULL"}, count(*) FROM ('
-            f'(SELECT {columns} FROM incoming EXCEPT ALL SELECT {columns} FROM {table}) '
-            f'UNION ALL (SELECT {columns} FROM {table} EXCEPT ALL SELECT {columns} FROM incoming))').fetchall()[0]
+        query = _keyed_difference(table, list(frame.columns), day_column, key) if key and day_column else \
+            _multiset_difference(table, list(frame.columns), day_column)
+        first, differing = conn.execute(query).fetchall()[0]
     finally:
         conn.unregister("incoming")
     if day_column is None or (differing and first is None):
         return bool(differing), None  # no day to start from: a difference means everything
     return False, None if first is None else pd.Timestamp(first)
+
+
+def _multiset_difference(table: str, columns: list[str], day_column: str | None) -> str:
+    selected = ", ".join(f'CAST("{c}" AS DATE) AS "{c}"' if c == day_column else f'"{c}"' for c in columns)
+    return (f'SELECT {f"min({chr(34)}{day_column}{chr(34)})" if day_column else "NULL"}, count(*) FROM ('
+            f'(SELECT {selected} FROM incoming EXCEPT ALL SELECT {selected} FROM {table}) '
+            f'UNION ALL (SELECT {selected} FROM {table} EXCEPT ALL SELECT {selected} FROM incoming))')
+
+
+def _keyed_difference(table: str, columns: list[str], day_column: str, key: list[str]) -> str:
+    def value(side: str, c: str) -> str:
+        return f'CAST({side}."{c}" AS DATE)' if c == day_column and side == "i" else f'{side}."{c}"'
+
+    joined = " AND ".join(f"{value('i', c)} = {value('s', c)}" for c in key)
+    differs = " OR ".join(f"{value('i', c)} IS DISTINCT FROM {value('s', c)}" for c in columns if c not in key)
+    missing = f'i."{key[0]}" IS NULL OR s."{key[0]}" IS NULL'
+    return (f"SELECT min(coalesce({value('i', day_column)}, s.\"{day_column}\")), count(*) FROM incoming i FULL OUTER JOIN {table} s "
+            f"ON {joined} WHERE {missing}" + (f" OR {differs}" if differs else ""))
 
 
 def lookback_start(conn: duckdb.DuckDBPyConnection, since: pd.Timestamp, trading_days: int) -> pd.Timestamp:

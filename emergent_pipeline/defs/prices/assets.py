@@ -282,8 +282,8 @@ def source_change(conn, members: pd.DataFrame, prices: pd.DataFrame, statements:
     universe (sectors, names) changes every day; prices and the index from their first differing
     day; a statement from the day it became available."""
     found = [changes.first_changed_day(conn, "universe", members, None),
-             changes.first_changed_day(conn, "price_history", prices, "date"),
+             changes.first_changed_day(conn, "price_history", prices, "date", key=["symbol", "date"]),
              changes.first_changed_day(conn, "fundamentals", statements, "available_from"),
-             changes.first_changed_day(conn, "benchmark_history", index, "date")]
+             changes.first_changed_day(conn, "benchmark_history", index, "date", key=["date"])]
     days = [day for _, day in found if day is not None]
     return any(whole for whole, _ in found), min(days) if days else None
