@@ -52,14 +52,16 @@ def validate_ohlcv(raw: pd.DataFrame) -> ValidatedPrices:
             f"price data lacks the column(s) {missing}; it has {list(raw.columns)}. "
             "Map the source's names onto symbol, date, open, high, low, close, volume."
         )
-    frame = raw[OHLCV_COLUMNS].copy()
-    frame["symbol"] = frame["symbol"].astype("string").str.strip().str.upper()
-    frame["date"] = pd.to_datetime(frame["date"], errors="coerce", format="mixed")
-    if getattr(frame["date"].dt, "tz", None) is not None:
-        frame["date"] = frame["date"].dt.tz_localize(None)
-    frame["date"] = frame["date"].dt.normalize().astype("datetime64[ns]")
-    for column in [*PRICE_COLUMNS, "volume"]:
-        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    dates = pd.to_datetime(raw["date"], errors="coerce", format="mixed")
+    if getattr(dates.dt, "tz", None) is not None:
+        dates = dates.dt.tz_localize(None)
+    # Built column by column into a new frame: copying the raw frame first, then replacing its
+    # columns, cost seconds on a long history (pandas consolidates the blocks on every copy).
+    frame = pd.DataFrame({
+        "symbol": raw["symbol"].astype("string").str.strip().str.upper(),
+        "date": dates.dt.normalize().astype("datetime64[ns]"),
+        **{column: pd.to_numeric(raw[column], errors="coerce").astype("float64") for column in [*PRICE_COLUMNS, "volume"]},
+    })
 
     prices = frame[PRICE_COLUMNS]
     rules = [
@@ -80,8 +82,7 @@ def validate_ohlcv(raw: pd.DataFrame) -> ValidatedPrices:
         reason = reason.mask(mask.fillna(False).to_numpy(), label)
     bad = reason.notna().to_numpy()
 
-    accepted = frame.loc[~bad].copy()
-    accepted["symbol"] = accepted["symbol"].astype(str)
+    accepted = (frame.loc[~bad] if bad.any() else frame).assign(symbol=lambda f: f["symbol"].astype(str))
     accepted = accepted.sort_values(["symbol", "date"], kind="mergesort").reset_index(drop=True)
     rejected = raw.loc[bad].copy()
     rejected.insert(0, "reason", reason[bad].astype(str).to_numpy())

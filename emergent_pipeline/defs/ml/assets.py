@@ -437,8 +437,9 @@ def ml_enhanced_signals(context: dg.AssetExecutionContext, duckdb: DuckDBResourc
     and the scores are appended to `signal_scores`, issued on the newest price day: a new champion
     adds rows and never rewrites what was issued before. With no champion, or a model that fails,
     every signal still flows, unscored, with the reason."""
-    consensus, features, market, labels, stored, prices = load_tables(
-        duckdb, "consensus_signals", "signal_features", "market_context", "signal_labels", "signal_scores", "price_history")
+    consensus, features, market, labels, stored = load_tables(
+        duckdb, "consensus_signals", "signal_features", "market_context", "signal_labels", "signal_scores")
+    day = pd.Timestamp(stored_query(duckdb, "SELECT max(date) AS day FROM price_history")["day"].item())  # the issue day
     stored = stored if stored is not None else empty_scores()
     newest = newest_scores(stored)
     champion = mlflow.store().version_by_alias(CHAMPION)
@@ -450,7 +451,6 @@ def ml_enhanced_signals(context: dg.AssetExecutionContext, duckdb: DuckDBResourc
     todo = consensus[due.to_numpy()].reset_index(drop=True)
     joined = todo[KEY].merge(features, on=KEY, how="left", validate="one_to_one")
     scoring = score_with_champion(mlflow.store(), todo, joined[FEATURES])
-    day = prices["date"].max()
     fresh = scoring.signals[scoring.signals["ml_status"] == "scored"]
     rows = score_rows(fresh, origin="live", issued_on=day, model_version=fresh["model_version"], label_end=scoring.label_end)
     scores = pd.concat([stored, rows], ignore_index=True)[SCORE_COLUMNS] if len(rows) else stored[SCORE_COLUMNS]
