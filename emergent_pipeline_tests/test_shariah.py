@@ -330,3 +330,15 @@ def test_the_old_nse_scheme_and_a_bank_through_the_screen():
     row = screened("SP", [statement("HDFCBANK")], {"HDFCBANK": 10.0}, sector="Financial Services",
                    sub_industry="Private Sector Bank").loc[("HDFCBANK", ON)]
     assert row["status"] == "NON_COMPLIANT"
+
+
+def test_screening_from_a_day_gives_the_rows_of_the_whole_screen(bundled_screen):
+    """A refresh screens only its new days, the earlier rows feeding the 36-month average: the rows
+    equal those of the whole screen from that day on."""
+    panel, whole = bundled_screen
+    _, universe, _, _ = bundled()
+    from_day = pd.Timestamp("2017-06-01")
+    recent = shariah.screen(panel, universe, from_day=from_day)
+    expected = whole[whole["date"] >= from_day].reset_index(drop=True)
+    assert len(recent) == len(expected) > 0
+    pd.testing.assert_frame_equal(recent.reset_index(drop=True), expected)

@@ -125,8 +125,11 @@ def trailing_mean(panel: pd.DataFrame, values: np.ndarray, months: int) -> np.nd
         return np.where(count > 0, (sums[last] - sums[first]) / count, np.nan)
 
 
-def screen(panel: pd.DataFrame, universe: pd.DataFrame | None, settings: ShariahSettings = ShariahSettings()) -> pd.DataFrame:
-    """One row per panel row (:data:`SCREEN_COLUMNS`): the status of (symbol, D) with its reasons.
+def screen(panel: pd.DataFrame, universe: pd.DataFrame | None, settings: ShariahSettings = ShariahSettings(),
+           from_day: pd.Timestamp | None = None) -> pd.DataFrame:
+    """One row per panel row (:data:`SCREEN_COLUMNS`) dated ``from_day`` or later (every row without
+    it): the status of (symbol, D) with its reasons. The rows before serve the trailing average only,
+    so a refresh builds the reasons of its new days, not of the whole look-back.
 
     ``panel`` is the price panel with the point-in-time fundamentals joined
     (``strategy_panel.join_fundamentals``): ``market_cap_pit``, ``total_debt``, ``total_cash``,
@@ -145,6 +148,10 @@ def screen(panel: pd.DataFrame, universe: pd.DataFrame | None, settings: Shariah
     else:
         basis = trailing_mean(panel, panel["market_cap_pit"].to_numpy(dtype="float64"), months)
         basis_problem = f"no market cap in the last {months} months (no share count)"
+    if from_day is not None:
+        shown = (panel["date"] >= from_day).to_numpy()
+        panel, basis = panel[shown], basis[shown]
+        symbol, activity_status, activity_reason = symbol[shown], activity_status[shown], activity_reason[shown]
     basis = np.where(basis > 0, basis, np.nan)
 
     no_statement = panel["fund_period_end"].isna().to_numpy()

@@ -110,12 +110,14 @@ def chunk_bounds(days: np.ndarray, symbols: int) -> list[tuple[pd.Timestamp, pd.
     return [(pd.Timestamp(days[i]), pd.Timestamp(days[min(i + size, len(days)) - 1])) for i in range(0, len(days), size)]
 
 
-Compute = Callable[[list], tuple[dict[str, pd.DataFrame], object]]
+Compute = Callable[[list, pd.Timestamp], tuple[dict[str, pd.DataFrame], object]]
+"""(inputs, the chunk's first day) → (output tables, an extra); outputs before the first day are
+dropped, so a computation may skip them (the look-back only feeds its windows)."""
 
 
 def compute_chunk(compute: Compute, frames: list, first: pd.Timestamp, last: pd.Timestamp) -> tuple[dict[str, pd.DataFrame], object]:
     """The chunk's output rows (its days only, without the look-back) and the computation's extra."""
-    outputs, extra = compute(frames)
+    outputs, extra = compute(frames, first)
     return {name: f[(f["date"] >= first) & (f["date"] <= last)].reset_index(drop=True) for name, f in outputs.items()}, extra
 
 

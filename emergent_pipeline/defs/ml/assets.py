@@ -117,7 +117,7 @@ def replace_settled_rows(conn, fresh: pd.DataFrame, since: pd.Timestamp, then) -
 def signal_features(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
     """The model's inputs for every consensus signal: only what is known at D's close. Incremental:
     the signals of the days whose consensus or inputs changed, with the strategies' look-back."""
-    def compute(frames: list) -> tuple[dict[str, pd.DataFrame], None]:
+    def compute(frames: list, first: pd.Timestamp) -> tuple[dict[str, pd.DataFrame], None]:
         consensus, prices, benchmark, context, universe, fundamentals = frames
         panel = build_strategy_panel(prices, universe, fundamentals, benchmark)
         features = build_features(consensus.reset_index(drop=True), panel, context)

@@ -38,7 +38,7 @@ def strategy_signals(context: dg.AssetExecutionContext, config: StrategyConfig, 
     from the first changed input day are recomputed (reading a 500-trading-day look-back before it)."""
     params = resolve_params(config.params)
 
-    def compute(frames: list) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    def compute(frames: list, first: pd.Timestamp) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
         prices, index, members, statements = frames
         panel = build_strategy_panel(prices, members, statements, index)
         coverage = pd.DataFrame({"date": panel["date"], "rows": 1, "statement": panel["fund_available_from"].notna(),
@@ -106,10 +106,10 @@ def shariah_screen(context: dg.AssetExecutionContext, config: ShariahConfig, duc
 
     newest_panel = {}
 
-    def compute(frames: list) -> tuple[dict[str, pd.DataFrame], None]:
+    def compute(frames: list, first: pd.Timestamp) -> tuple[dict[str, pd.DataFrame], None]:
         prices, members, statements = frames
         newest_panel["panel"] = panel = join_fundamentals(sorted_panel(prices), statements)  # the last chunk's, for the metadata
-        return {"shariah_screen": shariah.screen(panel, members, settings)}, None
+        return {"shariah_screen": shariah.screen(panel, members, settings, from_day=first)}, None
 
     done = recompute_asset(context, duckdb, Incremental(
         "shariah_screen", [SOURCE], settings_key(settings), shariah_lookback(months), ["price_history"], ["universe", "fundamentals"]), compute)
@@ -159,7 +159,7 @@ def consensus_signals(context: dg.AssetExecutionContext, config: ConsensusConfig
     (type, confidence, weight, reason) is in the table `consensus_breakdown`."""
     params = config.to_params()
 
-    def compute(frames: list) -> tuple[dict[str, pd.DataFrame], int]:
+    def compute(frames: list, first: pd.Timestamp) -> tuple[dict[str, pd.DataFrame], int]:
         prices, signals, screen = frames
         result = compute_consensus(prices, signals, params)
         # Each signal carries the Shariah status of its own day.
