@@ -54,14 +54,17 @@ def table_exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
 
 
 def read_table(conn: duckdb.DuckDBPyConnection, name: str, since: pd.Timestamp | None = None,
-               until: pd.Timestamp | None = None, columns: list[str] | None = None) -> pd.DataFrame | None:
-    """The table as a DataFrame (only its rows dated from ``since`` to ``until``, and only
-    ``columns``, when given), or None when it does not exist yet."""
+               until: pd.Timestamp | None = None, columns: list[str] | None = None,
+               without: list[str] | None = None) -> pd.DataFrame | None:
+    """The table as a DataFrame (only its rows dated from ``since`` to ``until``, only ``columns``,
+    and not the columns ``without``, when given), or None when it does not exist yet."""
     if not table_exists(conn, name):
         return None
     bounds = [("date >= ?", since), ("date <= ?", until)]
     where = " AND ".join(condition for condition, day in bounds if day is not None)
     selected = ", ".join(f'"{checked_identifier(c)}"' for c in columns) if columns else "*"
+    if without:
+        selected += f" EXCLUDE ({', '.join(chr(34) + checked_identifier(c) + chr(34) for c in without)})"
     frame = conn.execute(f"SELECT {selected} FROM {checked_identifier(name)}" + (f" WHERE {where}" if where else ""),
                          [pd.Timestamp(day).date() for _, day in bounds if day is not None]).df()
     # DuckDB hands DATE back as datetime64[us]; the core works in [ns], as pandas parses dates.

@@ -71,6 +71,9 @@ class Incremental:
     """Inputs read from the look-back before each chunk to the chunk's last day."""
     whole_tables: list[str]
     """Inputs read whole, once (universe, statements)."""
+    unread: dict[str, list[str]] = field(default_factory=dict)
+    """Columns of an input the computation does not read: left in the store (the strategies'
+    indicator maps cost ten times the rest of their table to read into pandas)."""
 
 
 @dataclass
@@ -127,7 +130,7 @@ def computed_chunks(conn: duckdb.DuckDBPyConnection, spec: Incremental, compute:
     sends each chunk's inputs, keeping as many chunks in flight as the cluster has workers."""
     def inputs(first: pd.Timestamp, last: pd.Timestamp) -> tuple[pd.Timestamp, list]:
         read_from = spec.lookback(conn, first)
-        return read_from, [read_table(conn, t, since=read_from, until=last) for t in spec.tables]
+        return read_from, [read_table(conn, t, since=read_from, until=last, without=spec.unread.get(t)) for t in spec.tables]
 
     address = os.environ.get(SCHEDULER)
     if not address or len(bounds) <= 1:

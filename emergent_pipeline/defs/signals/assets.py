@@ -171,7 +171,7 @@ def consensus_signals(context: dg.AssetExecutionContext, config: ConsensusConfig
 
     done = recompute_asset(context, duckdb, Incremental(
         "consensus_signals", ["strategy_signals", "shariah_screen"], settings_key(params), consensus_lookback,
-        ["price_history", "strategy_signals", "shariah_screen"], []), compute)
+        ["price_history", "strategy_signals", "shariah_screen"], [], unread={"strategy_signals": ["indicators"]}), compute)
     with duckdb.get_connection() as conn:
         consensus = read_table(conn, "consensus_signals")  # the whole table, for the metadata (recomputed or not)
 
