@@ -196,7 +196,8 @@ def recompute_incrementally(duckdb: DuckDBResource, spec: Incremental, compute: 
             for number, (first, last, read_from, outputs, extra) in enumerate(chunks):
                 for name, part in outputs.items():
                     done.rows[name] = done.rows.get(name, 0) + len(part)
-                    done.newest[name] = part
+                    if number == len(bounds) - 1:
+                        done.newest[name] = part
                     if name in created:
                         write_rows(conn, name, part, create=False)
                     elif since is not None and table_exists(conn, name):
@@ -208,6 +209,7 @@ def recompute_incrementally(duckdb: DuckDBResource, spec: Incremental, compute: 
                     # else: an empty first chunk waits, so the table is created from rows that carry its column types
                 done.chunks.append((first, last, read_from))
                 done.extras.append(extra)
+                outputs = part = extra = None  # written: freed before the next chunk is computed
             if window is None:
                 changes.record(conn, spec.asset, recompute, spec.settings, since, recompute.whole)
             else:

@@ -108,6 +108,7 @@ def shariah_screen(context: dg.AssetExecutionContext, config: ShariahConfig, duc
 
     def compute(frames: list, first: pd.Timestamp) -> tuple[dict[str, pd.DataFrame], None]:
         prices, members, statements = frames
+        newest_panel.clear()  # the previous chunk's panel, freed before this one is built
         newest_panel["panel"] = panel = join_fundamentals(sorted_panel(prices), statements)  # the last chunk's, for the metadata
         return {"shariah_screen": shariah.screen(panel, members, settings, from_day=first)}, None
 
