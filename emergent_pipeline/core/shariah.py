@@ -161,8 +161,9 @@ def screen(panel: pd.DataFrame, universe: pd.DataFrame | None, settings: Shariah
         "receivables": panel["receivables"].to_numpy(dtype="float64")
         + (panel["total_cash"].to_numpy(dtype="float64") if settings.standard == "MSCI" else 0.0),
     }
-    reasons = [np.where(activity_status != "permissible", activity_reason, "")]
-    reasons.append(np.where(no_statement, "no statement usable on this day", ""))
+    not_permissible = activity_status != "permissible"
+    reasons = [text_where(not_permissible, activity_reason[not_permissible])]
+    reasons.append(text_where(no_statement, "no statement usable on this day"))
     failed = activity_status == "prohibited"
     unknown = activity_status == "unknown"
     values = {}
@@ -175,18 +176,20 @@ def screen(panel: pd.DataFrame, universe: pd.DataFrame | None, settings: Shariah
                 value = numerators[name] / basis
             of = f"of {settings.basis}"
             what = "receivables and cash" if name == "receivables" and settings.standard == "MSCI" else name
-            problem = np.where(np.isnan(numerators[name]), f"no {what} in the statement", basis_problem)
+            problem = text_where(np.isnan(numerators[name]), f"no {what} in the statement", basis_problem)
         label = "non-permissible income" if name == "non_permissible_income" else f"{name} ratio"
         fails, missing = value >= limit, np.isnan(value)
-        reasons.append(np.where(fails, f"{label} at or above {limit * 100:g}% {of}", ""))
-        reasons.append(np.where(missing & ~no_statement, f"{label} unknown: " + np.asarray(problem, dtype=object), ""))
+        reasons.append(text_where(fails, f"{label} at or above {limit * 100:g}% {of}"))
+        unknown_here = missing & ~no_statement
+        problems = np.broadcast_to(np.asarray(problem, dtype=object), unknown_here.shape)  # one text, or one a row
+        reasons.append(text_where(unknown_here, f"{label} unknown: " + problems[unknown_here]))
         failed, unknown, values[name] = failed | fails, unknown | missing, value
 
     nan = np.full(len(panel), np.nan)
     return pd.DataFrame({
         "symbol": symbol.to_numpy(),
         "date": panel["date"].to_numpy(),
-        "status": np.select([failed, unknown], ["NON_COMPLIANT", "UNKNOWN"], "COMPLIANT"),
+        "status": text_where(failed, "NON_COMPLIANT", text_where(unknown, "UNKNOWN", "COMPLIANT")),
         "standard": settings.standard,
         "reasons": join_texts(reasons, "; "),
         "activity": symbol.map(activity["activity"]).to_numpy(),
@@ -236,10 +239,25 @@ def exclusion_summary(screened: pd.DataFrame, top: int = 10) -> dict:
     }
 
 
+def text_where(mask: np.ndarray, text: str | np.ndarray, other: str | np.ndarray = "") -> np.ndarray:
+    """``text`` where ``mask`` holds, else ``other``, as an array of references to strings. Not
+    ``np.where``: with two strings it makes a fixed-width unicode array, four bytes a character a
+    row, and the screen's dozen reason columns took gigabytes on a long history.
+    An array ``text`` holds the masked rows' values only, in order."""
+    out = np.full(len(mask), other, dtype=object) if isinstance(other, str) else np.array(other, dtype=object)
+    out[mask] = text
+    return out
+
+
 def join_texts(parts: list[np.ndarray], sep: str) -> np.ndarray:
-    """Element-wise join of the non-empty strings of ``parts`` (vectorised, no loop over rows)."""
-    joined = np.asarray(parts[0], dtype=object)
+    """Element-wise join of the non-empty strings of ``parts`` (vectorised, no loop over rows; only
+    the rows a part has text for are touched)."""
+    joined = np.asarray(parts[0], dtype=object).copy()
     for part in parts[1:]:
         part = np.asarray(part, dtype=object)
-        joined = joined + np.where((joined != "") & (part != ""), sep, "") + part
+        has = part != ""
+        both = has & (joined != "")
+        joined[both] = joined[both] + sep + part[both]
+        alone = has & ~both
+        joined[alone] = part[alone]
     return joined
