@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from emergent_pipeline.core.corporate_actions import (
-    CorporateActionsError, adjust_for_splits, corporate_actions, parse_ratio, split_jumps,
+    CorporateActionsError, adjust_detected_splits, adjust_for_splits, corporate_actions, parse_ratio, split_jumps,
 )
 from emergent_pipeline.sources.bundled import load_bundled_inputs
 
@@ -150,3 +150,23 @@ def test_recent_days_alone_give_the_verdicts_the_whole_history_gives():
         naive = split_jumps(recent, None)
         naive_differs |= not naive.equals(whole[whole["date"] >= DAYS[start]].reset_index(drop=True))
     assert naive_differs
+
+
+def test_an_action_the_raw_volumes_hide_is_found_once_the_one_before_it_is_adjusted():
+    """A 2:1 split, then a 5:4 bonus eight days later. On the raw bars the bonus day trades 2.5 M
+    shares against a median of 1 M before it (most of its window is pre-split): more than the rule
+    allows a calm day, so only the split is found. Adjusted for the split, the volumes before the
+    bonus are 2 M and it is found; adjusting both leaves nothing for the check."""
+    bonus = EVENT + 8
+    bars = after_action(calm_series(3), 2.0)
+    bars["volume"] = np.select([bars.index < EVENT, bars.index < bonus], [1.0e6, 2.0e6], 2.5e6)
+    bars.loc[bars.index >= bonus, ["open", "high", "low", "close"]] /= 1.25
+    prices = pd.concat([bars.assign(symbol="TWICE"), *(calm_series(60 + k).assign(symbol=f"CALM{k}") for k in range(6))], ignore_index=True)
+    first = split_jumps(prices, None)
+    assert first[["symbol", "date"]].values.tolist() == [["TWICE", DAYS[EVENT]]]
+    assert split_jumps(adjust_for_splits(prices, first), None)[["date"]].values.tolist() == [[DAYS[bonus]]]  # one pass leaves it
+    adjusted, jumps = adjust_detected_splits(prices, None, first)
+    assert jumps["date"].tolist() == [DAYS[EVENT], DAYS[bonus]] and jumps["ratio"].tolist() == pytest.approx([2.0, 1.25])
+    assert split_jumps(adjusted, None).empty
+    original = calm_series(3)["close"].to_numpy()  # on the basis after both: ÷ 2 ÷ 1.25 before the split
+    assert adjusted[adjusted["symbol"] == "TWICE"]["close"].to_numpy() == pytest.approx(original / 2.0 / 1.25)

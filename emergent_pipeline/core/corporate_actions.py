@@ -147,6 +147,27 @@ def split_jumps(prices: pd.DataFrame, benchmark: pd.DataFrame | None, rule: Spli
     return rows.reset_index(drop=True)
 
 
+ADJUSTMENT_PASSES = 3
+"""At most this many rounds of finding and adjusting: adjusting one action rescales the volumes
+around the next (a bonus eight days after a split is judged on volumes half of them pre-split), so
+the adjusted prices can show an action the raw ones hid."""
+
+
+def adjust_detected_splits(prices: pd.DataFrame, benchmark: pd.DataFrame | None, found: pd.DataFrame,
+                           rule: SplitRule = SplitRule()) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(prices, jumps): ``prices`` adjusted for the jumps ``found`` on them, then for those the rule
+    finds on the adjusted prices, until it finds none (at most :data:`ADJUSTMENT_PASSES` rounds);
+    every jump adjusted, in the order found. What remains after the last round is left to the check."""
+    rounds = [found]
+    for _ in range(ADJUSTMENT_PASSES):
+        if rounds[-1].empty:
+            break
+        prices = adjust_for_splits(prices, rounds[-1])
+        if len(rounds) < ADJUSTMENT_PASSES:
+            rounds.append(split_jumps(prices, benchmark, rule))
+    return prices, pd.concat(rounds, ignore_index=True)
+
+
 def _reverts(ordered: pd.DataFrame, previous: np.ndarray, candidates: np.ndarray, rule: SplitRule) -> np.ndarray:
     """Whether a close of the next ``reversal_days`` days of the same symbol returns within the close
     tolerance to the level before the jump (a bad print, not a new share basis)."""

@@ -19,7 +19,9 @@ from pydantic import Field
 from emergent_pipeline import changes
 from emergent_pipeline.core.benchmark import equal_weight_index
 from emergent_pipeline.core.fundamentals import AvailabilityParams, FundamentalsError, canonical, merge_statements, point_in_time
-from emergent_pipeline.core.corporate_actions import CorporateActionsError, adjust_for_splits, corporate_actions, listed_on_days, split_jumps
+from emergent_pipeline.core.corporate_actions import (
+    CorporateActionsError, adjust_detected_splits, adjust_for_splits, corporate_actions, listed_on_days, split_jumps,
+)
 from emergent_pipeline.core.price_update import PriceFetch, PriceUpdate, PriceUpdateError, apply_fetch
 from emergent_pipeline.defs.owners import OWNERS
 from emergent_pipeline.defs.metadata import date_range, table_metadata, table_preview, tidy
@@ -142,7 +144,8 @@ def fetch_from(source, price_source: PriceSourceResource, config: SourceConfig, 
     table = adjust_for_splits(update.table, listed)  # the source's own list first: the source of truth
     jumps = split_jumps(table, index)
     adjusted = price_source.adjusts_splits(source) and len(jumps) > 0
-    table = adjust_for_splits(table, jumps) if adjusted else table
+    if adjusted:
+        table, jumps = adjust_detected_splits(table, index, jumps)
     if index is None:
         index = equal_weight_index(table)
     index = index.assign(index_name=origin)
