@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -62,9 +63,10 @@ def read_table(conn: duckdb.DuckDBPyConnection, name: str, since: pd.Timestamp |
         return None
     bounds = [("date >= ?", since), ("date <= ?", until)]
     where = " AND ".join(condition for condition, day in bounds if day is not None)
-    selected = ", ".join(f'"{checked_identifier(c)}"' for c in columns) if columns else "*"
-    if without:
-        selected += f" EXCLUDE ({', '.join(chr(34) + checked_identifier(c) + chr(34) for c in without)})"
+    if columns:
+        selected = ", ".join(f'"{checked_identifier(c)}"' for c in columns)
+    else:
+        selected = "*" + (f" EXCLUDE ({', '.join(chr(34) + checked_identifier(c) + chr(34) for c in without)})" if without else "")
     frame = conn.execute(f"SELECT {selected} FROM {checked_identifier(name)}" + (f" WHERE {where}" if where else ""),
                          [pd.Timestamp(day).date() for _, day in bounds if day is not None]).df()
     # DuckDB hands DATE back as datetime64[us]; the core works in [ns], as pandas parses dates.
@@ -113,12 +115,19 @@ def replace_tables(conn: duckdb.DuckDBPyConnection, frames: Mapping[str, pd.Data
     Datetime columns named in :data:`DATE_COLUMNS` are stored as DATE (daily data has no time).
     Either every table is replaced or, on any error, none is.
     """
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn):
         for name, frame in frames.items():
             write_rows(conn, name, frame, create=True)
         if then is not None:
             then(conn)
+
+
+@contextmanager
+def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One DuckDB transaction around the block: committed when it ends, rolled back on any error."""
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        yield conn
         conn.execute("COMMIT")
     except Exception:
         conn.execute("ROLLBACK")

@@ -23,7 +23,7 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from emergent_pipeline import changes
-from emergent_pipeline.storage import read_table, replace_rows_from, table_exists, write_rows
+from emergent_pipeline.storage import read_table, replace_rows_from, table_exists, transaction, write_rows
 
 STRATEGY_LOOKBACK_DAYS = 500
 """Trading days read before the first day a run recomputes: the longest window (200 bars) with room
@@ -189,8 +189,7 @@ def recompute_incrementally(duckdb: DuckDBResource, spec: Incremental, compute: 
         symbols = conn.execute("SELECT count(DISTINCT symbol) FROM price_history").fetchall()[0][0]
         whole = [read_table(conn, t) for t in spec.whole_tables]
         created: set[str] = set()
-        conn.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(conn):
             bounds = chunk_bounds(days, symbols)
             chunks = computed_chunks(conn, spec, compute, bounds, whole)
             for number, (first, last, read_from, outputs, extra) in enumerate(chunks):
@@ -214,10 +213,6 @@ def recompute_incrementally(duckdb: DuckDBResource, spec: Incremental, compute: 
                 changes.record(conn, spec.asset, recompute, spec.settings, since, recompute.whole)
             else:
                 changes.log_change(conn, spec.asset, since, whole=False)
-            conn.execute("COMMIT")
-        except Exception:
-            conn.execute("ROLLBACK")
-            raise
     return done
 
 

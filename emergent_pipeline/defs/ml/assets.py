@@ -34,7 +34,7 @@ from emergent_pipeline.training_log import DatasetInput
 from emergent_pipeline.plots import calibration_chart
 from emergent_pipeline.scoring import score_with_champion
 from emergent_pipeline.core.issued_scores import SCORE_COLUMNS, empty_scores, newest_scores, score_rows
-from emergent_pipeline.storage import read_table, replace_table, replace_tables, write_rows
+from emergent_pipeline.storage import read_table, replace_table, replace_tables, transaction, write_rows
 
 GROUP = "ml"
 KEY = ["symbol", "date"]
@@ -102,15 +102,10 @@ def signal_labels(config: LabelConfig, duckdb: DuckDBResource) -> dg.Materialize
 def replace_settled_rows(conn, fresh: pd.DataFrame, since: pd.Timestamp, then) -> None:
     """In one transaction: drop the labels not settled before ``since``, insert ``fresh`` (those
     signals followed again), and run ``then`` (the change log)."""
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn):
         conn.execute(f"DELETE FROM signal_labels WHERE NOT coalesce({LABELS_SETTLED}, false)", [since.date(), since.date()])
         write_rows(conn, "signal_labels", fresh, create=False)
         then(conn)
-        conn.execute("COMMIT")
-    except Exception:
-        conn.execute("ROLLBACK")
-        raise
 
 
 @dg.asset(group_name=GROUP, owners=OWNERS[GROUP], kinds={"duckdb", "pandas"}, deps=[consensus_signals, market_context])
