@@ -2,6 +2,7 @@
 full recomputation gives: real bundled bars through the file source, real Dagster runs, real DuckDB."""
 
 import math
+import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -79,10 +80,12 @@ def stores(definitions, files) -> dict:
         store.parent.mkdir()
     assert materialize(definitions, incremental, source(files, files["but_the_last"]), selection=SELECTION + SERVING).success
     before = {t: ordered(incremental, t) for t in TABLES}
+    shutil.copy(incremental, files["folder"] / "before_the_refresh.duckdb")
     refresh = materialize(definitions, incremental, source(files, files["all_days"]), selection=SELECTION + SERVING)
     assert refresh.success
     assert materialize(definitions, full, source(files, files["all_days"]), selection=SELECTION + SERVING).success
-    return {"incremental": incremental, "full": full, "before": before, "refresh": refresh}
+    return {"incremental": incremental, "full": full, "before": before, "refresh": refresh,
+            "before_the_refresh": files["folder"] / "before_the_refresh.duckdb"}
 
 
 def test_the_refresh_says_it_recomputed_only_the_new_day(stores):
@@ -149,6 +152,30 @@ def test_the_snapshot_rewrites_only_the_new_day_of_its_long_tables(stores):
         assert_same(ordered(incremental, table), ordered(full, table))
     for table in SNAPSHOT_LOGGED:
         assert written[table] == int((ordered(full, table)["date"] == newest).sum()) > 0, table
+
+
+def test_a_refresh_of_the_labels_that_fails_midway_changes_nothing(definitions, stores, files, monkeypatch, tmp_path):
+    """The labels' refresh deletes the rows not settled and inserts them followed again: a failure
+    after the insert leaves the labels and the change log as they were, and names its cause."""
+    from emergent_pipeline.defs.ml import assets as ml_assets
+
+    from emergent_pipeline_tests.conftest import assert_tables_unchanged, failure_message, stored_tables
+
+    store = tmp_path / "labels.duckdb"
+    shutil.copy(stores["before_the_refresh"], store)
+    upstream = [asset for asset in SELECTION if asset != LABELS]
+    assert materialize(definitions, store, source(files, files["all_days"]), selection=upstream).success
+    before = stored_tables(store)
+    real_write = ml_assets.write_rows
+
+    def written_then_lost(conn, name, frame, create):
+        real_write(conn, name, frame, create)
+        raise RuntimeError(f"the disk filled after {len(frame)} rows of {name}")
+
+    monkeypatch.setattr(ml_assets, "write_rows", written_then_lost)
+    result = materialize(definitions, store, source(files, files["all_days"]), selection=[LABELS], raise_on_error=False)
+    assert not result.success and "the disk filled after" in failure_message(result) and "rows of signal_labels" in failure_message(result)
+    assert_tables_unchanged(before, store)
 
 
 def test_nothing_new_recomputes_nothing(definitions, stores, files):
