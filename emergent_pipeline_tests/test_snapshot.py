@@ -77,3 +77,17 @@ def test_a_snapshot_of_another_store_or_an_unreadable_one_is_replaced_whole(publ
     target.write_bytes(b"not a database")
     assert publish_snapshot(conn, TABLES, str(target), LOGGED_BY).written["prices"] == 20
     same(conn, target)
+
+
+def test_a_publication_that_fails_midway_leaves_the_snapshot_in_place(published, tmp_path):
+    """The first tables are written to the staging copy, then a bad name stops it: the snapshot in
+    place is the one published before, and no staging file is left."""
+    conn, target, _ = published
+    before = target.read_bytes()
+    new_day = pd.Timestamp("2024-01-15")
+    conn.execute("INSERT INTO prices VALUES ('A', ?, 100)", [new_day.date()])
+    changes.log_change(conn, "source", new_day, whole=False)
+    with pytest.raises(ValueError, match="invalid table name 'no such; table'"):
+        publish_snapshot(conn, [*TABLES, "no such; table"], str(target), LOGGED_BY)
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".serving")] == []
