@@ -265,6 +265,12 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "reason": "The first row rule the raw row broke (e.g. missing close, high below low, duplicate (symbol, date)).",
         **{c: f"{c} as given in the rejected raw row (text, unvalidated)." for c in ("symbol", "date", "open", "high", "low", "close", "volume")},
     },
+    "price_fingerprints": {
+        "through": "The symbol's newest bar the fingerprint covers (the day after which a fetch may add bars without a full pass).",
+        "bars": "How many validated bars of the symbol the fingerprint covers.",
+        "fingerprint": "Sum mod 2^64 of the hashes of the symbol's bars as given, its listed actions and the source's settings "
+                       "(core.price_append).",
+    },
     "fundamentals": {
         "eps": "Earnings per share over the twelve months to period_end, on the prices' split-adjusted basis (filed EPS ÷ split_factor).",
         "shares": "Shares on the prices' basis (filed × split_factor); carried from the previous statement when missing.",

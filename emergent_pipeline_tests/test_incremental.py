@@ -303,3 +303,35 @@ def test_a_range_of_months_that_fails_midway_changes_nothing(definitions, stores
     assert len(calls) == 3
     assert_tables_unchanged(before, store)
     assert not instance.get_materialized_partitions(dg.AssetKey("strategy_signals"))
+
+
+def test_the_refresh_split_checks_and_writes_only_the_new_days_bars(stores, files):
+    """The file hands over every bar again, but its stored days are unchanged (their fingerprints):
+    only the new day's bars are checked for splits and written; the history stays as stored."""
+    metadata = materialization_metadata(stores["refresh"], "price_history")
+    new_day = pd.read_parquet(files["all_days"]).pipe(lambda p: p[p["date"] == p["date"].max()])
+    assert metadata["bars_processed"].value.startswith("only the new days"), metadata["bars_processed"].value
+    assert metadata["bars_written"].value == len(new_day)
+
+
+@pytest.mark.parametrize("table", ["price_history", "benchmark_history", "price_fingerprints"])
+def test_the_source_tables_of_an_appended_day_equal_a_full_pass_to_the_bit(stores, table):
+    order = {"price_fingerprints": "symbol"}.get(table, ", ".join(TABLES.get(table, [])))
+    incremental, full = (read(stores[s], f"SELECT * FROM {table} ORDER BY {order}") for s in ("incremental", "full"))
+    pd.testing.assert_frame_equal(incremental, full, check_exact=True)
+
+
+def test_a_stored_day_changed_in_the_file_takes_the_whole_history_and_says_why(stores, files, definitions, tmp_path):
+    """A vendor's revision of an old bar is no appended day: the whole history is checked and
+    stored again, and the metadata names the symbol whose stored days changed."""
+    store = tmp_path / "store.duckdb"
+    shutil.copy(stores["before_the_refresh"], store)
+    prices = pd.read_parquet(files["all_days"])
+    revised = prices.index[(prices["symbol"] == prices["symbol"].min()) & (prices["date"] == prices["date"].min())]
+    prices.loc[revised, "volume"] += 100
+    prices.to_parquet(tmp_path / "revised.parquet")
+    result = materialize(definitions, store, source(files, tmp_path / "revised.parquet"), selection=["price_history"])
+    processed = materialization_metadata(result, "price_history")["bars_processed"].value
+    assert processed.startswith("the whole history (the stored days of 1 symbol(s) changed") and prices["symbol"].min() in processed
+    stored = read(store, "SELECT volume FROM price_history ORDER BY symbol, date LIMIT 1")["volume"].item()
+    assert stored == prices.loc[revised, "volume"].item()

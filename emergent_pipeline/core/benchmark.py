@@ -20,9 +20,39 @@ def equal_weight_index(prices: pd.DataFrame, base: float = 100.0) -> pd.DataFram
     defined; open, high, low and volume stay missing.
     """
     closes = close_matrix(prices)
-    daily_return = closes.pct_change(fill_method=None).mean(axis=1, skipna=True).fillna(0.0)
-    close = base * (1.0 + daily_return).cumprod()
-    frame = pd.DataFrame({"date": close.index, "close": close.to_numpy()})
+    return _index_frame(closes.index, _compounded(base, _mean_returns(closes.to_numpy())))
+
+
+def extended_equal_weight_index(last: pd.Series, recent: pd.DataFrame, symbols: pd.Index) -> pd.DataFrame:
+    """The rows :func:`equal_weight_index` would add after its ``last`` row (date, close) when the
+    prices gain the days of ``recent`` (long OHLCV of the day ``last`` and the new days), ``symbols``
+    being every symbol of the whole prices: the same returns averaged over rows of the same width,
+    compounded from the stored close, so the values are identical to the bit."""
+    closes = close_matrix(recent).reindex(columns=symbols.sort_values())
+    days = closes.index > last["date"]
+    returns = _mean_returns(closes.to_numpy())[days]
+    return _index_frame(closes.index[days], _compounded(float(last["close"]), returns))
+
+
+def _mean_returns(closes: np.ndarray) -> np.ndarray:
+    """Each day's mean close-to-close return over the symbols with both closes (0 when none has):
+    row by row over C-ordered rows, so a row's mean does not depend on how many rows are computed."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        returns = np.vstack([np.full((1, closes.shape[1]), np.nan), closes[1:] / closes[:-1] - 1.0]) if len(closes) else closes
+    known = np.isfinite(returns)
+    counts = known.sum(axis=1)
+    sums = np.ascontiguousarray(np.where(known, returns, 0.0)).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
+
+
+def _compounded(start: float, returns: np.ndarray) -> np.ndarray:
+    """``start`` compounded by each return in turn (close after close: a later day extends it exactly)."""
+    return np.cumprod(np.concatenate([[start], 1.0 + returns]))[1:]
+
+
+def _index_frame(days: pd.Index, close: np.ndarray) -> pd.DataFrame:
+    frame = pd.DataFrame({"date": pd.DatetimeIndex(days), "close": close})
     for column in ["open", "high", "low", "volume"]:
         frame[column] = float("nan")
     return frame[BENCHMARK_COLUMNS]

@@ -60,8 +60,9 @@ def validate_ohlcv(raw: pd.DataFrame) -> ValidatedPrices:
     frame = pd.DataFrame({
         "symbol": raw["symbol"].astype("string").str.strip().str.upper(),
         "date": dates.dt.normalize().astype("datetime64[ns]"),
-        **{column: pd.to_numeric(raw[column], errors="coerce").astype("float64") for column in [*PRICE_COLUMNS, "volume"]},
+        **{column: pd.to_numeric(raw[column], errors="coerce").astype("float64", copy=False) for column in [*PRICE_COLUMNS, "volume"]},
     })
+    order, repeated = _sorted_with_repeats(frame)
 
     prices = frame[PRICE_COLUMNS]
     rules = [
@@ -75,19 +76,31 @@ def validate_ohlcv(raw: pd.DataFrame) -> ValidatedPrices:
         ("open or close outside the bar's low-high range", (frame["open"] < frame["low"]) | (frame["open"] > frame["high"])
          | (frame["close"] < frame["low"]) | (frame["close"] > frame["high"])),
         ("negative volume", frame["volume"] < 0),
-        ("duplicate (symbol, date)", frame.duplicated(["symbol", "date"], keep="first")),
+        ("duplicate (symbol, date)", pd.Series(repeated, index=frame.index)),
     ]
     reason = pd.Series(pd.NA, index=frame.index, dtype="object")
     for label, mask in reversed(rules):  # the first rule that applies wins
         reason = reason.mask(mask.fillna(False).to_numpy(), label)
     bad = reason.notna().to_numpy()
 
-    accepted = (frame.loc[~bad] if bad.any() else frame).assign(symbol=lambda f: f["symbol"].astype(str))
-    accepted = accepted.sort_values(["symbol", "date"], kind="mergesort").reset_index(drop=True)
+    accepted = frame.take(order[~bad[order]]).reset_index(drop=True)
+    accepted["symbol"] = accepted["symbol"].astype(str)
     rejected = raw.loc[bad].copy()
     rejected.insert(0, "reason", reason[bad].astype(str).to_numpy())
     rejected.insert(0, "source_row", np.flatnonzero(bad))
     return ValidatedPrices(accepted=accepted, rejected=rejected.reset_index(drop=True))
+
+
+def _sorted_with_repeats(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(the rows' order by symbol, then date, stable; whether a row repeats the (symbol, date) of an
+    earlier row of the file): one sort of integer codes instead of a sort and a hash of strings."""
+    codes = pd.factorize(frame["symbol"], sort=True)[0]  # a missing symbol is -1, like any other key
+    days = frame["date"].to_numpy(dtype="datetime64[ns]").view("int64")
+    order = np.lexsort((days, codes))  # stable: equal keys keep the file's order, so the first is the earlier row
+    same_as_previous = (codes[order][1:] == codes[order][:-1]) & (days[order][1:] == days[order][:-1])
+    repeated = np.zeros(len(frame), dtype=bool)
+    repeated[order[1:]] = same_as_previous
+    return order, repeated
 
 
 def merge_new_bars(stored: pd.DataFrame, fresh: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -3,7 +3,7 @@
 Universe, prices, statements and the benchmark come from one source and must agree with each other,
 so they are one Dagster step (a multi-asset): everything is fetched and checked first, and only then
 are the six tables (`universe`, `price_history`, `price_rejections`, `fundamental_statements`,
-`fundamentals`, `benchmark_history`) written in one DuckDB transaction. A run that fails anywhere
+`fundamentals`, `benchmark_history`) and the bars' fingerprints written in one DuckDB transaction. A run that fails anywhere
 in here, for any reason, leaves every stored table as it was, and says why in plain words.
 """
 
@@ -25,6 +25,7 @@ from emergent_pipeline.core.corporate_actions import (
 from emergent_pipeline.core.price_update import PriceFetch, PriceUpdate, PriceUpdateError, apply_fetch
 from emergent_pipeline.defs.owners import OWNERS
 from emergent_pipeline.defs.metadata import date_range, table_metadata, table_preview, tidy
+from emergent_pipeline.defs.prices.append import FINGERPRINTS, fingerprints_of, read_fingerprints, try_append
 from emergent_pipeline.defs.prices.resources import PriceSourceResource
 from emergent_pipeline.sources.base import FundamentalsFetch
 from emergent_pipeline.sources.file import SourceFileError
@@ -92,8 +93,9 @@ def source_data(context: dg.AssetExecutionContext, config: SourceConfig, duckdb:
         stored_prices = read_table(conn, "price_history") if source.incremental else None
         stored_rows = conn.execute("SELECT count(*) FROM price_history").fetchall()[0][0] if table_exists(conn, "price_history") else 0
         stored_statements, earlier_rejections = (read_table(conn, t) for t in ("fundamental_statements", "price_rejections"))
+        stored_fingerprints = None if source.incremental else read_fingerprints(conn)
     try:
-        fetched = fetch_from(source, price_source, config, stored_prices, stored_statements)
+        fetched = fetch_from(source, price_source, config, stored_prices, stored_statements, duckdb, stored_fingerprints)
     except INPUT_PROBLEMS as error:
         # What a source or a user's file can get wrong, in plain words; nothing has been written. Any
         # other exception is a bug and surfaces as one, with its traceback in the run log.
@@ -130,30 +132,49 @@ class Fetched:
     statements: pd.DataFrame
     point_in_time_rows: pd.DataFrame
     splits: pd.DataFrame
+    fingerprints: pd.DataFrame | None = None
+    """Each symbol's fingerprint (``core.price_append``), for a source that hands over its whole history."""
+    appended: bool = False
+    """``table`` (and an equal-weight ``index``) hold only the days added to an unchanged stored history."""
+    processed: str = "the whole history"
+    """Which bars were split-checked and adjusted, and why, in words."""
 
 
 def fetch_from(source, price_source: PriceSourceResource, config: SourceConfig, stored_prices: pd.DataFrame | None,
-               stored_statements: pd.DataFrame | None) -> Fetched:
-    """Fetch the universe, prices, index and statements, and validate them together (nothing is written)."""
+               stored_statements: pd.DataFrame | None, duckdb: DuckDBResource | None = None,
+               stored_fingerprints: pd.DataFrame | None = None) -> Fetched:
+    """Fetch the universe, prices, index and statements, and validate them together (nothing is
+    written). A source that hands over its whole history and only added days to the stored one has
+    only those days split-checked (``defs.prices.append``); otherwise the whole history is."""
     members = checked_universe(source.universe())
     fetch = source.fetch_prices(stored_prices if stored_prices is not None else pd.DataFrame())
     update = apply_fetch(stored_prices, fetch, source.incremental)
     index = source.benchmark()
     origin = source.index_name() if index is not None else EQUAL_WEIGHT
     listed, unmatched = listed_actions(source, update.table, stored_prices)
+    statements_fetch = source.fundamentals(stored_statements)
+    statements = merge_statements(stored_statements, canonical(statements_fetch.statements))
+    point_in_time_rows, splits = point_in_time(statements, config.to_params())
+    parts = dict(members=members, fetch=fetch, update=update, listed=listed, unmatched=unmatched, origin=origin,
+                 statements_fetch=statements_fetch, statements=statements, point_in_time_rows=point_in_time_rows, splits=splits)
+    adjusts = price_source.adjusts_splits(source)
+    fingerprints = None if source.incremental else fingerprints_of(update.table, listed, adjusts, origin)
+    why = "the source adds days to the stored ones itself"
+    if fingerprints is not None and duckdb is not None:
+        appended, why = try_append(duckdb, members, update.table, fingerprints, stored_fingerprints, index, origin)
+        if appended is not None:
+            index = appended.index.assign(index_name=origin)
+            return Fetched(**parts, table=appended.table, jumps=appended.jumps, adjusted=False, index=index, fingerprints=fingerprints,
+                           appended=True, processed="only the new days: the stored ones are unchanged in the source")
     table = adjust_for_splits(update.table, listed)  # the source's own list first: the source of truth
     jumps = split_jumps(table, index)
-    adjusted = price_source.adjusts_splits(source) and len(jumps) > 0
+    adjusted = adjusts and len(jumps) > 0
     if adjusted:
         table, jumps = adjust_detected_splits(table, index, jumps)
     if index is None:
         index = equal_weight_index(table)
-    index = index.assign(index_name=origin)
-    statements_fetch = source.fundamentals(stored_statements)
-    statements = merge_statements(stored_statements, canonical(statements_fetch.statements))
-    point_in_time_rows, splits = point_in_time(statements, config.to_params())
-    return Fetched(members, fetch, update, table, listed, unmatched, jumps, adjusted, index, origin, statements_fetch, statements,
-                   point_in_time_rows, splits)
+    return Fetched(**parts, table=table, jumps=jumps, adjusted=adjusted, index=index.assign(index_name=origin),
+                   fingerprints=fingerprints, processed=f"the whole history ({why})")
 
 
 def listed_actions(source, prices: pd.DataFrame, stored_prices: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -177,19 +198,24 @@ def store_source(duckdb: DuckDBResource, source, fetched: Fetched, earlier_rejec
         rejected = pd.concat([earlier_rejections.astype("string"), rejected], ignore_index=True)  # earlier runs' stay on record
     with duckdb.get_connection() as conn:
         rows_added = new_price_rows(conn, fetched.table)
-        whole, changed_from = source_change(conn, fetched.members, fetched.table, fetched.point_in_time_rows, fetched.index)
-        # The long tables are identical before the first changed day: only the days from it are rewritten.
+        whole, first_days = source_change(conn, fetched)
+        changed_from = min((day for day in first_days.values() if day is not None), default=None)
+        # The long tables are identical before their first changed day: only the days from it are rewritten.
         dated = {"price_history": fetched.table, "benchmark_history": fetched.index}
 
         def and_then(c) -> None:
-            if not whole and changed_from is not None:
+            if not whole:
                 for name, frame in dated.items():
-                    replace_rows_from(c, name, frame, changed_from)
+                    if first_days[name] is not None:
+                        replace_rows_from(c, name, frame, first_days[name])
+            if fetched.fingerprints is None:
+                c.execute(f"DROP TABLE IF EXISTS {FINGERPRINTS}")  # an incremental source writes bars no fingerprint knows
             changes.log_change(c, SOURCE, changed_from, whole)
 
         replace_tables(conn, {
             "universe": fetched.members, "price_rejections": rejected, "fundamental_statements": fetched.statements,
             "fundamentals": fetched.point_in_time_rows, **(dated if whole else {}),
+            **({FINGERPRINTS: fetched.fingerprints} if fetched.fingerprints is not None else {}),
         }, then=and_then)
     return ("everything downstream recomputes (new store, or the universe changed)" if whole
             else f"downstream recomputes the days from {changed_from:%Y-%m-%d}" if changed_from is not None
@@ -227,9 +253,14 @@ def describe_source(context: dg.AssetExecutionContext, duckdb: DuckDBResource, s
         "missing_sub_industry": int(members["sub_industry"].isna().sum()), "missing_sector": no_sector,
         "sector_warning": sector_warning, "preview": table_preview(members[["symbol", "name", "sector"]]),
     }))
+    with duckdb.get_connection() as conn:  # from the store: an appended fetch holds only the new days
+        symbols, first_day, newest_day = conn.execute("SELECT count(DISTINCT symbol), min(date), max(date) FROM price_history").fetchall()[0]
+        newest = conn.execute("SELECT symbol, date, close, volume FROM price_history WHERE date = ? ORDER BY symbol", [newest_day]).df()
+        index = conn.execute("SELECT date, close, volume FROM benchmark_history ORDER BY date").df()
     yield dg.MaterializeResult(asset_key=price_history, metadata=tidy({
-        **source.describe(), **table_metadata(duckdb, "price_history", "price_rejections"), "symbols": int(table["symbol"].nunique()),
-        "date_range": date_range(table), "newest_date": f"{table['date'].max():%Y-%m-%d}",
+        **source.describe(), **table_metadata(duckdb, "price_history", "price_rejections", FINGERPRINTS), "symbols": int(symbols),
+        "date_range": f"{first_day:%Y-%m-%d} → {newest_day:%Y-%m-%d}", "newest_date": f"{newest_day:%Y-%m-%d}",
+        "bars_processed": fetched.processed, "bars_written": len(table),
         "rows_added": rows_added, "rows_rejected": len(update.rejected),
         "rejections_by_reason": table_preview(update.rejected["reason"].value_counts().rename_axis("reason").reset_index(name="rows")),
         "rejected_rows": table_preview(update.rejected[["symbol", "date", "reason", "source_row"]], rows=50),
@@ -242,12 +273,12 @@ def describe_source(context: dg.AssetExecutionContext, duckdb: DuckDBResource, s
         "listed_but_not_in_prices": table_preview(fetched.unmatched, rows=50),
         "changed_from": recompute_note,
         "split_adjustment": split_adjustment(fetched),
-        "preview": table_preview(table.loc[table["date"] == table["date"].max(), ["symbol", "date", "close", "volume"]]),
+        "preview": table_preview(newest),
     }))
     yield dg.MaterializeResult(asset_key=fundamentals, metadata=tidy(fundamentals_metadata(duckdb, fetched, config)))
     yield dg.MaterializeResult(asset_key=benchmark_history, metadata=tidy({
-        "origin": fetched.origin, **table_metadata(duckdb, "benchmark_history"), "date_range": date_range(fetched.index),
-        "preview": table_preview(fetched.index.tail(5)[["date", "close", "volume"]]),
+        "origin": fetched.origin, **table_metadata(duckdb, "benchmark_history"), "date_range": date_range(index),
+        "preview": table_preview(index.tail(5)),
     }))
 
 
@@ -279,14 +310,19 @@ def fundamentals_metadata(duckdb: DuckDBResource, fetched: Fetched, config: Sour
     }
 
 
-def source_change(conn, members: pd.DataFrame, prices: pd.DataFrame, statements: pd.DataFrame,
-                  index: pd.DataFrame) -> tuple[bool, pd.Timestamp | None]:
-    """(whole, first changed day) of what this fetch changes against the stored tables: a changed
-    universe (sectors, names) changes every day; prices and the index from their first differing
-    day; a statement from the day it became available."""
-    found = [changes.first_changed_day(conn, "universe", members, None),
-             changes.first_changed_day(conn, "price_history", prices, "date", key=["symbol", "date"]),
-             changes.first_changed_day(conn, "fundamentals", statements, "available_from"),
-             changes.first_changed_day(conn, "benchmark_history", index, "date", key=["date"])]
-    days = [day for _, day in found if day is not None]
-    return any(whole for whole, _ in found), min(days) if days else None
+def source_change(conn, fetched: Fetched) -> tuple[bool, dict[str, pd.Timestamp | None]]:
+    """(whole, each table's first changed day) of what this fetch changes against the stored tables:
+    a changed universe (sectors, names) changes every day; prices and the index from their first
+    differing day (the first new day when only days were added); a statement from the day it became
+    available."""
+    whole_universe, _ = changes.first_changed_day(conn, "universe", fetched.members, None)
+    whole_statements, statements_day = changes.first_changed_day(conn, "fundamentals", fetched.point_in_time_rows, "available_from")
+    if fetched.appended:
+        prices = (False, fetched.table["date"].min() if len(fetched.table) else None)
+        index = (False, fetched.index["date"].min() if len(fetched.index) else None) if fetched.origin == EQUAL_WEIGHT else \
+            changes.first_changed_day(conn, "benchmark_history", fetched.index, "date", key=["date"])
+    else:
+        prices = changes.first_changed_day(conn, "price_history", fetched.table, "date", key=["symbol", "date"])
+        index = changes.first_changed_day(conn, "benchmark_history", fetched.index, "date", key=["date"])
+    whole = whole_universe or whole_statements or prices[0] or index[0]
+    return whole, {"price_history": prices[1], "benchmark_history": index[1], "fundamentals": statements_day}
