@@ -38,7 +38,7 @@ import pandas as pd
 import yaml
 
 from emergent_pipeline.dask_cluster import local_cluster
-from emergent_pipeline.defs.incremental import SCHEDULER
+from emergent_pipeline.engine import SCHEDULER
 from emergent_pipeline.paths import private_stores
 from emergent_pipeline.sources.bundled import PRICES_FILE, UNIVERSE_FILE
 

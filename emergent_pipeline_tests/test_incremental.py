@@ -235,15 +235,16 @@ def test_a_history_built_in_chunks_on_a_dask_cluster_gives_what_one_pass_gives(d
     processes over TCP on 127.0.0.1) and written in order by the run's process, give the same tables."""
     from distributed import Client, get_task_stream
 
+    from emergent_pipeline import engine
     from emergent_pipeline.dask_cluster import local_cluster
     from emergent_pipeline.defs import incremental
 
     monkeypatch.setattr(incremental, "ROWS_PER_CHUNK", SYMBOLS * 200)
     chunked = files["folder"] / "on_the_cluster.duckdb"
     with local_cluster(workers=2) as cluster, Client(cluster.address, set_as_default=False) as client, get_task_stream(client) as tasks:
-        monkeypatch.setenv(incremental.SCHEDULER, cluster.address)
+        monkeypatch.setenv(engine.SCHEDULER, cluster.address)
         result = materialize(definitions, chunked, source(files, files["all_days"]), selection=SELECTION)
-    chunks_by_worker = pd.Series([task["worker"] for task in tasks.data if task["key"].startswith("compute_chunk")]).value_counts()
+    chunks_by_worker = pd.Series([task["worker"] for task in tasks.data if task["key"].startswith("_computed_chunk")]).value_counts()
     assert len(chunks_by_worker) == 2, chunks_by_worker  # both worker processes computed chunks
     assert "in 7 chunk(s)" in materialization_metadata(result, "strategy_signals")["recomputed"].value
     for table in TABLES:

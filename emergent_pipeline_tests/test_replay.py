@@ -78,3 +78,22 @@ def test_the_replay_learns_the_planted_edge_and_issues_every_design(replayed):
     for row in designs.itertuples():  # returns follow the label: every design recommends winners
         assert row.mean_return > trades["return_net"].mean() and row.vs_unfiltered_low > 0, row.design
         assert row.verdict.startswith("edge:")
+
+
+def test_the_replay_trained_on_a_dask_cluster_issues_what_it_issues_in_process(replayed, monkeypatch):
+    """The retraining points' trainings fan out on a real Dask cluster (a scheduler and two worker
+    processes over TCP on 127.0.0.1): the same scores, to the bit, and the same retraining record."""
+    from distributed import Client, get_task_stream
+
+    from emergent_pipeline import engine
+    from emergent_pipeline.dask_cluster import local_cluster
+
+    X, labels, in_process = replayed
+    params = ReplayParams(min_labelled=300, min_new_outcomes=600, max_age_days=90, splits=SplitParams(folds=0))
+    with local_cluster(workers=2) as cluster, Client(cluster.address, set_as_default=False) as client, get_task_stream(client) as tasks:
+        monkeypatch.setenv(engine.SCHEDULER, cluster.address)
+        on_cluster = walk_forward_replay(X, labels, np.full(len(X), 0.5), CALENDAR, params, engine.ordered_map)
+    trainings = pd.Series([t["worker"] for t in tasks.data if t["key"].startswith("trained_at")])
+    assert len(trainings) == len(in_process.retrains) > 2 and trainings.nunique() == 2
+    pd.testing.assert_frame_equal(on_cluster.scores, in_process.scores, check_exact=True)
+    pd.testing.assert_frame_equal(on_cluster.retrains, in_process.retrains, check_exact=True)

@@ -15,6 +15,7 @@ served one, so that the designs can be compared on the same signals.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,7 +27,7 @@ from emergent_pipeline.core.model_selection import SplitParams
 from emergent_pipeline.core.native_threads import bounded
 from emergent_pipeline.core.performance import BootstrapParams, bootstrap_comparison, edge_verdict
 from emergent_pipeline.core.recommendations import SKIP, recommendations
-from emergent_pipeline.core.signal_model import EXPECTED_RETURN_DESIGNS, ModelParams, PromotionRule, ReturnModel, judge, train
+from emergent_pipeline.core.signal_model import EXPECTED_RETURN_DESIGNS, ModelParams, PromotionRule, ReturnModel, TrainingResult, judge, train
 
 
 @dataclass(frozen=True)
@@ -73,12 +74,54 @@ def retraining_points(exit_dates: np.ndarray, calendar: pd.DatetimeIndex, params
     return points
 
 
+Mapper = Callable[[Callable, Iterable, Sequence], Iterator]
+"""``(function, items, shared)`` → ``function(item, *shared)`` for each item, in order; where they run
+is the caller's (``engine.ordered_map`` runs them on a Dask cluster when one is configured)."""
+
+
+def in_this_process(function: Callable, items: Iterable, shared: Sequence = ()) -> Iterator:
+    return (function(item, *shared) for item in items)
+
+
+@dataclass(frozen=True)
+class LearningRecord:
+    """Every consensus signal's features and label (NaN while open), sent once to whoever trains."""
+
+    X: pd.DataFrame
+    y: np.ndarray
+    returns: np.ndarray
+    dates: np.ndarray
+    exits: np.ndarray
+    validity_days: pd.Series
+    calendar: pd.DatetimeIndex
+    params: ReplayParams
+
+    def known_before(self, point: pd.Timestamp) -> np.ndarray:
+        """The rows whose label had resolved before ``point``."""
+        return np.flatnonzero(~np.isnan(self.y) & (self.exits < np.datetime64(point)))
+
+
+@bounded
+def trained_at(point: pd.Timestamp, record: LearningRecord) -> TrainingResult | str:
+    """The challenger trained and calibrated on the labels resolved before ``point``, or why none could
+    be (too early: a hold-out without both outcomes). Independent of every other point: the points'
+    trainings can run anywhere, side by side; only the promotions that follow are sequential."""
+    known = record.known_before(point)
+    try:
+        return train(record.X.iloc[known].reset_index(drop=True), record.y[known].astype(int), record.returns[known],
+                     pd.Series(record.dates[known]), pd.Series(record.exits[known]), record.validity_days.iloc[known], record.calendar,
+                     record.params.splits, record.params.model, folds=False)
+    except ValueError as error:
+        return str(error)
+
+
 @bounded
 def walk_forward_replay(X: pd.DataFrame, labels: pd.DataFrame, consensus_confidence: np.ndarray, calendar: pd.DatetimeIndex,
-                        params: ReplayParams = ReplayParams()) -> ReplayResult:
+                        params: ReplayParams = ReplayParams(), mapper: Mapper = in_this_process) -> ReplayResult:
     """``X`` (features) and ``labels`` (``date``, ``exit_date``, ``label``, ``return_net``,
     ``validity_days``; NaN label while open; ``signal_type``, BUY when absent) describe every
-    consensus signal, in the same order."""
+    consensus signal, in the same order. The trainings at the retraining points run through
+    ``mapper``; the promotions, the other designs' fits and the scoring follow here, in order."""
     dates = pd.to_datetime(labels["date"]).to_numpy(dtype="datetime64[ns]")
     exits = pd.to_datetime(labels["exit_date"]).to_numpy(dtype="datetime64[ns]")
     resolved = labels["label"].notna().to_numpy()
@@ -86,22 +129,21 @@ def walk_forward_replay(X: pd.DataFrame, labels: pd.DataFrame, consensus_confide
     returns = labels["return_net"].to_numpy(dtype="float64")
     signal_types = labels["signal_type"].to_numpy() if "signal_type" in labels else np.full(len(labels), "BUY")
     points = retraining_points(np.where(resolved, exits, np.datetime64("NaT")), calendar, params)
+    record = LearningRecord(X, y, returns, dates, exits, labels["validity_days"], calendar, params)
+    trainings = mapper(trained_at, points, (record,))
 
     scores = pd.DataFrame({"issued_on": dates, "model_id": None, "model_label_end": pd.NaT, "ml_probability": np.nan,
                            "expected_return": np.nan, "ml_recommendation": None, "ml_quality_score": None, "confidence_adjustment": np.nan,
                            **{f"expected_return_{d}": np.nan for d in EXPECTED_RETURN_DESIGNS},
                            "ml_status": "unscored", "ml_reason": "no model yet: too few resolved outcomes to train on"})
     retrains, champion, champion_id, champion_end = [], None, None, None
-    for k, point in enumerate(points):
-        known = np.flatnonzero(resolved & (exits < np.datetime64(point)))
+    for k, (point, result) in enumerate(zip(points, trainings)):
+        known = record.known_before(point)
         until = np.datetime64(points[k + 1]) if k + 1 < len(points) else np.datetime64("NaT")
         scored = np.flatnonzero((dates >= np.datetime64(point)) & ((dates < until) if k + 1 < len(points) else True))
-        record = {"point": point, "labels_known": len(known), "signals_scored": len(scored)}
-        try:
-            result = train(X.iloc[known].reset_index(drop=True), y[known].astype(int), returns[known], pd.Series(dates[known]),
-                           pd.Series(exits[known]), labels["validity_days"].iloc[known], calendar, params.splits, params.model, folds=False)
-        except ValueError as error:  # too early: a hold-out without both outcomes
-            record |= {"decision": "not trained", "reason": str(error)}
+        row = {"point": point, "labels_known": len(known), "signals_scored": len(scored)}
+        if isinstance(result, str):
+            row |= {"decision": "not trained", "reason": result}
         else:
             verdict = judge(result, X.iloc[known].reset_index(drop=True), y[known].astype(int), params.model, params.model,
                             champion is not None, params.promotion)
@@ -112,12 +154,12 @@ def walk_forward_replay(X: pd.DataFrame, labels: pd.DataFrame, consensus_confide
                 champion_designs = {d: ReturnModel.fit(X.iloc[known].reset_index(drop=True), y[known].astype(int), returns[known],
                                                        np.arange(len(known)), params.model, d) for d in EXPECTED_RETURN_DESIGNS
                                     if d != params.model.expected_return}
-            record |= {"decision": "promoted" if promote else "kept champion", "reason": reason, "model_id": model_id,
-                       "label_end": result.label_end, "holdout_start": result.holdout_start,
-                       **{f"challenger_{m}": result.holdout_metrics[m] for m in ("count", "roc_auc", "brier", "brier_base_rate", "ece")},
-                       **{f"champion_{m}": (verdict.champion_metrics or {}).get(m, np.nan) for m in ("roc_auc", "brier")}}
-        record["serving"] = champion_id
-        retrains.append(record)
+            row |= {"decision": "promoted" if promote else "kept champion", "reason": reason, "model_id": model_id,
+                    "label_end": result.label_end, "holdout_start": result.holdout_start,
+                    **{f"challenger_{m}": result.holdout_metrics[m] for m in ("count", "roc_auc", "brier", "brier_base_rate", "ece")},
+                    **{f"champion_{m}": (verdict.champion_metrics or {}).get(m, np.nan) for m in ("roc_auc", "brier")}}
+        row["serving"] = champion_id
+        retrains.append(row)
         if champion is None or len(scored) == 0:
             continue
         issued = champion.score(X.iloc[scored], consensus_confidence[scored], signal_types[scored])

@@ -12,8 +12,8 @@ with its own entry in the log, in one transaction.
 
 import json
 import os
-from collections import deque
 from collections.abc import Callable, Iterator
+from functools import partial
 from dataclasses import asdict, dataclass, field, is_dataclass
 
 import dagster as dg
@@ -23,6 +23,7 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from emergent_pipeline import changes
+from emergent_pipeline.engine import ordered_map
 from emergent_pipeline.storage import read_table, replace_rows_from, table_exists, transaction, write_rows
 
 STRATEGY_LOOKBACK_DAYS = 500
@@ -40,13 +41,6 @@ ROWS_PER_CHUNK = int(os.environ.get("EMERGENT_PIPELINE_ROWS_PER_CHUNK", 2_000_00
 """Symbol-days computed at once (plus their look-back): a history longer than this is recomputed in
 chunks of trading days, so memory follows the universe, not the length of the history. The bundled
 panel (619,028 rows) is one chunk."""
-
-SCHEDULER = "EMERGENT_PIPELINE_DASK_SCHEDULER"
-"""The environment variable naming a Dask distributed scheduler (``tcp://host:port``): when set, the
-chunks of a recomputation are computed on its workers. They never open DuckDB: the run's process reads
-each chunk's inputs, sends them, and writes the results in order, in its one transaction (DuckDB takes
-one writer). Unset, everything is computed in the run's process. README's "Beyond one machine" has the
-recipe."""
 
 TRADING_MONTHS = dg.TimeWindowPartitionsDefinition(
     start=os.environ.get("EMERGENT_PIPELINE_HISTORY_START", "2013-01"), cron_schedule="0 0 1 * *", fmt="%Y-%m", end_offset=1)
@@ -125,39 +119,23 @@ def compute_chunk(compute: Compute, frames: list, first: pd.Timestamp, last: pd.
 
 
 def computed_chunks(conn: duckdb.DuckDBPyConnection, spec: Incremental, compute: Compute, bounds: list, whole: list) -> Iterator[tuple]:
-    """(first, last, read_from, outputs, extra) of each chunk, in order. Computed in this process, or,
-    when :data:`SCHEDULER` names a Dask cluster, on its workers: this process alone reads DuckDB and
-    sends each chunk's inputs, keeping as many chunks in flight as the cluster has workers."""
-    def inputs(first: pd.Timestamp, last: pd.Timestamp) -> tuple[pd.Timestamp, list]:
-        read_from = spec.lookback(conn, first)
-        return read_from, [read_table(conn, t, since=read_from, until=last, without=spec.unread.get(t)) for t in spec.tables]
-
-    address = os.environ.get(SCHEDULER)
-    if not address or len(bounds) <= 1:
+    """(first, last, read_from, outputs, extra) of each chunk, in order, computed where
+    ``engine.ordered_map`` computes: this process alone reads DuckDB, each chunk's inputs as it is
+    sent; the tables every chunk reads whole are sent once."""
+    def chunks() -> Iterator[tuple]:
         for first, last in bounds:
-            read_from, frames = inputs(first, last)
-            yield first, last, read_from, *compute_chunk(compute, frames + whole, first, last)
+            read_from = spec.lookback(conn, first)
+            yield first, last, read_from, [read_table(conn, t, since=read_from, until=last, without=spec.unread.get(t)) for t in spec.tables]
+
+    if len(bounds) <= 1:  # a day's refresh: sending one chunk to a cluster costs more than it saves
+        yield from (_computed_chunk(compute, chunk, *whole) for chunk in chunks())
         return
-    from distributed import Client
+    yield from ordered_map(partial(_computed_chunk, compute), chunks(), whole)
 
-    with Client(address, timeout="30s", set_as_default=False) as client:
-        in_flight = max(len(client.scheduler_info()["workers"]), 1)
-        shared = client.scatter(whole, broadcast=True) if whole else []  # the tables every chunk reads whole, sent once
-        pending: deque = deque()
 
-        def finished(keep: int) -> Iterator[tuple]:
-            # in order: wait for the oldest chunk until at most `keep` are still being computed
-            while len(pending) > keep:
-                first, last, read_from, future = pending.popleft()
-                yield first, last, read_from, *future.result()
-
-        for first, last in bounds:
-            read_from, frames = inputs(first, last)
-            sent = client.scatter(frames)
-            pending.append((first, last, read_from, client.submit(compute_chunk, compute, sent + shared, first, last, pure=False)))
-            del frames, sent
-            yield from finished(keep=in_flight)
-        yield from finished(keep=0)
+def _computed_chunk(compute: Compute, chunk: tuple, *whole: pd.DataFrame) -> tuple:
+    first, last, read_from, frames = chunk
+    return first, last, read_from, *compute_chunk(compute, frames + list(whole), first, last)
 
 
 def recompute_incrementally(duckdb: DuckDBResource, spec: Incremental, compute: Compute,

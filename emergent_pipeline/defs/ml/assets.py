@@ -17,6 +17,7 @@ from emergent_pipeline.core.costs import DEFAULT_COSTS, TradingCosts, recorded_c
 from emergent_pipeline.core.market_context import signal_context
 from emergent_pipeline.core.outcomes import OutcomeParams, follow_signals
 from emergent_pipeline.core.performance import score_meaning
+from emergent_pipeline.engine import ordered_map
 from emergent_pipeline.core.replay import ReplayParams, compare_designs, walk_forward_replay
 from emergent_pipeline.core.signal_model import ModelParams, PromotionRule, TrainingResult, judge, train
 from emergent_pipeline.core.strategy_panel import build_strategy_panel
@@ -375,7 +376,8 @@ def signal_replay(context: dg.AssetExecutionContext, config: TrainingConfig, duc
     params = ReplayParams(config.min_labelled_signals, retraining.min_new_outcomes, retraining.max_champion_age_days,
                           SplitParams(0, config.holdout_fraction, config.calibration_fraction, calibration_days=config.calibration_days),
                           config.model_params(costs), PromotionRule(auc_tolerance=config.auc_tolerance))
-    result = walk_forward_replay(signals[FEATURES], labels, signals["consensus_confidence"].to_numpy(), calendar, params)
+    # The trainings at the retraining points are independent: on a Dask cluster when one is configured (engine).
+    result = walk_forward_replay(signals[FEATURES], labels, signals["consensus_confidence"].to_numpy(), calendar, params, ordered_map)
     issued = pd.concat([signals[KEY + ["consensus_confidence"]], result.scores], axis=1)
     with duckdb.get_connection() as conn:
         stored = read_table(conn, "signal_scores")

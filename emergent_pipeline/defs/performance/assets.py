@@ -16,7 +16,7 @@ from pydantic import Field
 from emergent_pipeline.core import performance
 from emergent_pipeline.core.issued_scores import empty_scores, issued_with_signal
 from emergent_pipeline.core.market_context import signal_context
-from emergent_pipeline.core.out_of_sample import OutOfSampleReport, out_of_sample_report
+from emergent_pipeline.core.out_of_sample import OutOfSampleReport, out_of_sample_report, windows
 from emergent_pipeline.core.performance import RECOMMENDED
 from emergent_pipeline.defs.owners import OWNERS
 from emergent_pipeline.defs.metadata import date_range, png, table_metadata, table_preview, tidy
@@ -105,11 +105,13 @@ def performance_summary(context: dg.AssetExecutionContext, config: SummaryConfig
     champion, label_end, holdout = serving_model(mlflow.store())
     forward_from = summary_forward_start(label_end, config.start)  # refused before anything is read or written
     caveat = price_source.survivorship
-    with duckdb.get_connection() as conn:  # of the long tables, only what the report reads
+    with duckdb.get_connection() as conn:  # of the long tables, only what the report reads: the days from its first trade
         outcomes, benchmark = read_table(conn, "signal_outcomes"), read_table(conn, "benchmark_history")
-        prices = read_table(conn, "price_history", columns=["symbol", "date", "close"])
-        breakdown = read_table(conn, "consensus_breakdown", columns=["symbol", "date", "strategy", "agrees"])
-    report = out_of_sample_report(outcomes, prices, benchmark, breakdown, forward_from)
+        found = windows(outcomes, forward_from)
+        first = min(trades["date"].min() for trades in found.values()) if found else None
+        prices = read_table(conn, "price_history", since=first, columns=["symbol", "date", "close"]) if found else None
+        breakdown = read_table(conn, "consensus_breakdown", since=first, columns=["symbol", "date", "strategy", "agrees"]) if found else None
+    report = out_of_sample_report(outcomes, prices, benchmark, breakdown, forward_from) if found else None
     if report is None:
         reason = ("no as-issued score yet, so nothing can be called out of sample: run the replay_history job "
                   "(walk-forward replay) or let the daily refresh issue scores")
