@@ -166,8 +166,9 @@ def run_steps(home: Path, samples: pd.DataFrame) -> tuple[float, pd.DataFrame]:
     return stats.end_time - stats.start_time, table.drop(columns="start").reset_index(drop=True)
 
 
-def measure(symbols: int, years: float, keep: bool, dask_workers: int = 0) -> dict:
-    folder = Path(tempfile.mkdtemp(prefix=f"scale-{symbols}x{years}-"))
+def synthetic_inputs(folder: Path, symbols: int, years: float) -> pd.DataFrame:
+    """The synthetic panel's prices (returned) and universe as files in ``folder``, with the run
+    configuration reading them (``run.yaml``)."""
     prices, universe = synthetic_panel(symbols, years)
     prices.to_parquet(folder / "prices.parquet")
     universe.to_csv(folder / "universe.csv", index=False)
@@ -176,6 +177,12 @@ def measure(symbols: int, years: float, keep: bool, dask_workers: int = 0) -> di
         # Blocks of real bars joined at random can put a real large move next to a calm index: adjust, do not block.
         "adjust_splits": True}}}}
     (folder / "run.yaml").write_text(yaml.safe_dump(config))
+    return prices
+
+
+def measure(symbols: int, years: float, keep: bool, dask_workers: int = 0) -> dict:
+    folder = Path(tempfile.mkdtemp(prefix=f"scale-{symbols}x{years}-"))
+    prices = synthetic_inputs(folder, symbols, years)
     with contextlib.ExitStack() as stack:
         pids: tuple[int, ...] = ()
         if dask_workers:

@@ -18,6 +18,8 @@ found, the caller processes the whole history, as before.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -39,10 +41,19 @@ def _text_hash(text: str) -> np.uint64:
     return pd.util.hash_array(np.array([text], dtype=object))[0]
 
 
-def _per_symbol(prices: pd.DataFrame) -> tuple[np.ndarray, pd.Index, np.ndarray]:
-    """(each row's symbol code, the symbols sorted, each row's 64-bit hash of its day and values)."""
+@dataclass(frozen=True)
+class HashedBars:
+    """Each bar's symbol code (into ``symbols``, sorted) and 64-bit hash of its day and values:
+    computed once for both the fingerprints and the comparison with the stored ones."""
+
+    codes: np.ndarray
+    symbols: pd.Index
+    hashes: np.ndarray
+
+
+def hashed_bars(prices: pd.DataFrame) -> HashedBars:
     codes, symbols = pd.factorize(prices["symbol"], sort=True)
-    return codes, pd.Index(symbols.astype(str)), pd.util.hash_pandas_object(prices[HASHED], index=False).to_numpy()
+    return HashedBars(codes, pd.Index(symbols.astype(str)), pd.util.hash_pandas_object(prices[HASHED], index=False).to_numpy())
 
 
 def _wrapped_sums(codes: np.ndarray, values: np.ndarray, groups: int) -> np.ndarray:
@@ -51,12 +62,13 @@ def _wrapped_sums(codes: np.ndarray, values: np.ndarray, groups: int) -> np.ndar
     return sums
 
 
-def symbol_fingerprints(prices: pd.DataFrame, actions: pd.DataFrame, settings: str) -> pd.DataFrame:
+def symbol_fingerprints(prices: pd.DataFrame, actions: pd.DataFrame, settings: str, hashed: HashedBars | None = None) -> pd.DataFrame:
     """One row per symbol of validated ``prices``: its newest day (``through``), its bar count and
     the fingerprint of its bars, of its listed ``actions`` (``symbol, date, ratio``) and of
     ``settings`` (what else decides how bars are adjusted). Sums of 64-bit row hashes, wrapping:
     independent of row order, and the bars after a day can be subtracted out again."""
-    codes, symbols, hashes = _per_symbol(prices)
+    hashed = hashed or hashed_bars(prices)
+    codes, symbols, hashes = hashed.codes, hashed.symbols, hashed.hashes
     fingerprint = _wrapped_sums(codes, hashes, len(symbols)) + _text_hash(settings)
     if len(actions):
         acted = symbols.get_indexer(actions["symbol"].astype(str))
@@ -69,14 +81,16 @@ def symbol_fingerprints(prices: pd.DataFrame, actions: pd.DataFrame, settings: s
                          "bars": np.bincount(codes, minlength=len(symbols)), "fingerprint": fingerprint})
 
 
-def appended_rows(prices: pd.DataFrame, now: pd.DataFrame, stored: pd.DataFrame | None) -> tuple[pd.DataFrame | None, str]:
+def appended_rows(prices: pd.DataFrame, now: pd.DataFrame, stored: pd.DataFrame | None,
+                  hashed: HashedBars | None = None) -> tuple[pd.DataFrame | None, str]:
     """(the bars of ``prices`` after the stored ones, why not): the new bars when ``prices`` (with
     fingerprints ``now``) is the stored history plus days after its newest, else None and the reason."""
     if stored is None or stored.empty:
         return None, "no fingerprint of the stored bars yet"
     if set(now["symbol"]) != set(stored["symbol"]):
         return None, "symbols were added or removed"
-    codes, symbols, hashes = _per_symbol(prices)
+    hashed = hashed or hashed_bars(prices)
+    codes, symbols, hashes = hashed.codes, hashed.symbols, hashed.hashes
     before = stored.set_index("symbol").reindex(symbols)
     through = before["through"].to_numpy(dtype="datetime64[ns]")
     is_new = prices["date"].to_numpy(dtype="datetime64[ns]") > through[codes]

@@ -11,7 +11,7 @@ from dagster_duckdb import DuckDBResource
 
 from emergent_pipeline import changes
 from emergent_pipeline.core.benchmark import extended_equal_weight_index
-from emergent_pipeline.core.price_append import appended_rows, recent_jumps, symbol_fingerprints, window_days
+from emergent_pipeline.core.price_append import HashedBars, appended_rows, recent_jumps, symbol_fingerprints, window_days
 from emergent_pipeline.storage import read_table, table_exists
 
 FINGERPRINTS = "price_fingerprints"
@@ -29,21 +29,21 @@ class Appended:
     jumps: pd.DataFrame
 
 
-def fingerprints_of(prices: pd.DataFrame, listed: pd.DataFrame, adjusts: bool, origin: str) -> pd.DataFrame:
+def fingerprints_of(prices: pd.DataFrame, listed: pd.DataFrame, adjusts: bool, origin: str, hashed: HashedBars) -> pd.DataFrame:
     """The fingerprints of validated ``prices`` with the listed actions applied to them and what else
     decides how they are stored (whether detected splits are adjusted, which index judges them)."""
-    return symbol_fingerprints(prices, listed, f"adjust_splits={adjusts}; index={origin}")
+    return symbol_fingerprints(prices, listed, f"adjust_splits={adjusts}; index={origin}", hashed)
 
 
 def read_fingerprints(conn) -> pd.DataFrame | None:
     return read_table(conn, FINGERPRINTS)
 
 
-def try_append(duckdb: DuckDBResource, members: pd.DataFrame, prices: pd.DataFrame, fingerprints: pd.DataFrame,
+def try_append(duckdb: DuckDBResource, members: pd.DataFrame, prices: pd.DataFrame, hashed: HashedBars, fingerprints: pd.DataFrame,
                stored: pd.DataFrame | None, index: pd.DataFrame | None, origin: str) -> tuple[Appended | None, str]:
     """(what to write, why not): the short way when ``prices`` only adds days to the stored history
     and nothing about the newest stored days can change; else None and the reason in words."""
-    new, why = appended_rows(prices, fingerprints, stored)
+    new, why = appended_rows(prices, fingerprints, stored, hashed)
     if new is None:
         return None, why
     with duckdb.get_connection() as conn:

@@ -22,6 +22,7 @@ from emergent_pipeline.core.fundamentals import AvailabilityParams, Fundamentals
 from emergent_pipeline.core.corporate_actions import (
     CorporateActionsError, adjust_detected_splits, adjust_for_splits, corporate_actions, listed_on_days, split_jumps,
 )
+from emergent_pipeline.core.price_append import hashed_bars
 from emergent_pipeline.core.price_update import PriceFetch, PriceUpdate, PriceUpdateError, apply_fetch
 from emergent_pipeline.defs.owners import OWNERS
 from emergent_pipeline.defs.metadata import date_range, table_metadata, table_preview, tidy
@@ -158,10 +159,11 @@ def fetch_from(source, price_source: PriceSourceResource, config: SourceConfig, 
     parts = dict(members=members, fetch=fetch, update=update, listed=listed, unmatched=unmatched, origin=origin,
                  statements_fetch=statements_fetch, statements=statements, point_in_time_rows=point_in_time_rows, splits=splits)
     adjusts = price_source.adjusts_splits(source)
-    fingerprints = None if source.incremental else fingerprints_of(update.table, listed, adjusts, origin)
+    hashed = None if source.incremental else hashed_bars(update.table)
+    fingerprints = None if hashed is None else fingerprints_of(update.table, listed, adjusts, origin, hashed)
     why = "the source adds days to the stored ones itself"
     if fingerprints is not None and duckdb is not None:
-        appended, why = try_append(duckdb, members, update.table, fingerprints, stored_fingerprints, index, origin)
+        appended, why = try_append(duckdb, members, update.table, hashed, fingerprints, stored_fingerprints, index, origin)
         if appended is not None:
             index = appended.index.assign(index_name=origin)
             return Fetched(**parts, table=appended.table, jumps=appended.jumps, adjusted=False, index=index, fingerprints=fingerprints,
