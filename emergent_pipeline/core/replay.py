@@ -101,34 +101,18 @@ class LearningRecord:
         return np.flatnonzero(~np.isnan(self.y) & (self.exits < np.datetime64(point)))
 
 
-@dataclass
-class PointTraining:
-    """What a retraining point trains: the challenger, and the other expected-return designs' models
-    fitted beside it when the promotion rule can promote it (they serve only with a promoted one)."""
-
-    result: TrainingResult
-    designs: dict[str, ReturnModel] | None
-
-
 @bounded
-def trained_at(point: pd.Timestamp, record: LearningRecord) -> PointTraining | str:
-    """The challenger trained and calibrated on the labels resolved before ``point``, with the other
-    designs' models, or why none could be trained (too early: a hold-out without both outcomes).
-    Independent of every other point: the points' trainings can run anywhere, side by side; only the
-    promotions that follow are sequential. The rule compares a challenger with a champion of its own
-    method by the challenger's own hold-out, so whether it can promote is known here: promoted with
-    or without a champion before it."""
+def trained_at(point: pd.Timestamp, record: LearningRecord) -> TrainingResult | str:
+    """The challenger trained and calibrated on the labels resolved before ``point``, or why none could
+    be (too early: a hold-out without both outcomes). Independent of every other point: the points'
+    trainings can run anywhere, side by side; only the promotions that follow are sequential."""
     known = record.known_before(point)
-    X, y, params = record.X.iloc[known].reset_index(drop=True), record.y[known].astype(int), record.params
     try:
-        result = train(X, y, record.returns[known], pd.Series(record.dates[known]), pd.Series(record.exits[known]),
-                       record.validity_days.iloc[known], record.calendar, params.splits, params.model, folds=False)
+        return train(record.X.iloc[known].reset_index(drop=True), record.y[known].astype(int), record.returns[known],
+                     pd.Series(record.dates[known]), pd.Series(record.exits[known]), record.validity_days.iloc[known], record.calendar,
+                     record.params.splits, record.params.model, folds=False)
     except ValueError as error:
         return str(error)
-    promotable = any(judge(result, X, y, params.model, params.model, has_champion, params.promotion).promote for has_champion in (False, True))
-    designs = {d: ReturnModel.fit(X, y, record.returns[known], np.arange(len(known)), params.model, d)
-               for d in EXPECTED_RETURN_DESIGNS if d != params.model.expected_return} if promotable else None
-    return PointTraining(result, designs)
 
 
 @bounded
@@ -153,21 +137,23 @@ def walk_forward_replay(X: pd.DataFrame, labels: pd.DataFrame, consensus_confide
                            **{f"expected_return_{d}": np.nan for d in EXPECTED_RETURN_DESIGNS},
                            "ml_status": "unscored", "ml_reason": "no model yet: too few resolved outcomes to train on"})
     retrains, champion, champion_id, champion_end = [], None, None, None
-    for k, (point, training) in enumerate(zip(points, trainings)):
+    for k, (point, result) in enumerate(zip(points, trainings)):
         known = record.known_before(point)
         until = np.datetime64(points[k + 1]) if k + 1 < len(points) else np.datetime64("NaT")
         scored = np.flatnonzero((dates >= np.datetime64(point)) & ((dates < until) if k + 1 < len(points) else True))
         row = {"point": point, "labels_known": len(known), "signals_scored": len(scored)}
-        if isinstance(training, str):
-            row |= {"decision": "not trained", "reason": training}
+        if isinstance(result, str):
+            row |= {"decision": "not trained", "reason": result}
         else:
-            result = training.result
             verdict = judge(result, X.iloc[known].reset_index(drop=True), y[known].astype(int), params.model, params.model,
                             champion is not None, params.promotion)
             promote, reason = verdict.promote, verdict.reason
             model_id = f"replay-{point:%Y-%m-%d}"
             if promote:
-                champion, champion_id, champion_end, champion_designs = result.scorer, model_id, result.label_end, training.designs
+                champion, champion_id, champion_end = result.scorer, model_id, result.label_end
+                champion_designs = {d: ReturnModel.fit(X.iloc[known].reset_index(drop=True), y[known].astype(int), returns[known],
+                                                       np.arange(len(known)), params.model, d) for d in EXPECTED_RETURN_DESIGNS
+                                    if d != params.model.expected_return}
             row |= {"decision": "promoted" if promote else "kept champion", "reason": reason, "model_id": model_id,
                     "label_end": result.label_end, "holdout_start": result.holdout_start,
                     **{f"challenger_{m}": result.holdout_metrics[m] for m in ("count", "roc_auc", "brier", "brier_base_rate", "ece")},
