@@ -118,8 +118,8 @@ def recent_jumps(window: pd.DataFrame, source_window: pd.DataFrame, new: pd.Data
     keys = ["symbol", "date"]
     stored = window[OHLCV_COLUMNS].sort_values(keys, kind="mergesort").reset_index(drop=True)
     given = source_window[OHLCV_COLUMNS].sort_values(keys, kind="mergesort").reset_index(drop=True)
-    if len(stored) != len(given) or not (stored[keys].to_numpy() == given[keys].to_numpy()).all() \
-            or not np.array_equal(stored[HASHED[1:]].to_numpy(), given[HASHED[1:]].to_numpy(), equal_nan=True):
+    if len(stored) != len(given) or not all(np.array_equal(stored[c].to_numpy(), given[c].to_numpy(), equal_nan=c != "symbol")
+                                            for c in OHLCV_COLUMNS):
         return None, "a corporate action adjusted the newest stored days"
     bars = stored["symbol"].value_counts().reindex(new["symbol"].unique(), fill_value=0)
     short = bars[bars < 2 * rule.volume_days]
