@@ -262,7 +262,7 @@ def describe_source(context: dg.AssetExecutionContext, duckdb: DuckDBResource, s
     yield dg.MaterializeResult(asset_key=price_history, metadata=tidy({
         **source.describe(), **table_metadata(duckdb, "price_history", "price_rejections", FINGERPRINTS), "symbols": int(symbols),
         "date_range": f"{first_day:%Y-%m-%d} → {newest_day:%Y-%m-%d}", "newest_date": f"{newest_day:%Y-%m-%d}",
-        "bars_processed": fetched.processed, "bars_written": len(table),
+        "bars_processed": fetched.processed, "bars_split_checked": len(table),
         "rows_added": rows_added, "rows_rejected": len(update.rejected),
         "rejections_by_reason": table_preview(update.rejected["reason"].value_counts().rename_axis("reason").reset_index(name="rows")),
         "rejected_rows": table_preview(update.rejected[["symbol", "date", "reason", "source_row"]], rows=50),
