@@ -180,7 +180,7 @@ def synthetic_inputs(folder: Path, symbols: int, years: float) -> pd.DataFrame:
     return prices
 
 
-def measure(symbols: int, years: float, keep: bool, dask_workers: int = 0) -> dict:
+def measure(symbols: int, years: float, keep: bool, dask_workers: int = 0, new_day: bool = True) -> dict:
     folder = Path(tempfile.mkdtemp(prefix=f"scale-{symbols}x{years}-"))
     prices = synthetic_inputs(folder, symbols, years)
     with contextlib.ExitStack() as stack:
@@ -189,8 +189,10 @@ def measure(symbols: int, years: float, keep: bool, dask_workers: int = 0) -> di
             cluster = stack.enter_context(local_cluster(dask_workers))
             os.environ[SCHEDULER], pids = cluster.address, cluster.pids
         history = run(folder, "daily_refresh", folder / "run.yaml", pids)
-        pd.concat([prices, one_more_day(prices)], ignore_index=True).to_parquet(folder / "prices.parquet")
-        refresh = run(folder, "daily_refresh", folder / "run.yaml", pids)
+        refresh = None
+        if new_day:
+            pd.concat([prices, one_more_day(prices)], ignore_index=True).to_parquet(folder / "prices.parquet")
+            refresh = run(folder, "daily_refresh", folder / "run.yaml", pids)
         os.environ.pop(SCHEDULER, None)
     if not keep:
         subprocess.run(["rm", "-rf", str(folder)])
@@ -204,20 +206,21 @@ def main() -> None:
     parser.add_argument("--years-small", type=float, default=None, help="also measure the refresh with this much history")
     parser.add_argument("--keep", action="store_true", help="keep the temporary stores")
     parser.add_argument("--dask-workers", type=int, default=0, help="compute the chunks on a Dask cluster of this many worker processes")
+    parser.add_argument("--history-only", action="store_true", help="measure the first build only, not the new day")
     args = parser.parse_args()
-    runs = [measure(args.symbols, args.years, args.keep, args.dask_workers)]
+    runs = [measure(args.symbols, args.years, args.keep, args.dask_workers, not args.history_only)]
     if args.years_small:
         runs.append(measure(args.symbols, args.years_small, args.keep, args.dask_workers))
     print("chunks computed " + (f"on a Dask cluster of {args.dask_workers} worker processes (127.0.0.1)" if args.dask_workers
                                 else "in the run's process"))
     for r in runs:
         print(f"{r['symbols']:,} symbols × {r['years']:g} years ({r['rows']:,} rows):")
-        for name, (wall, peak, tree_peak, inside, steps) in (("history (daily_refresh on an empty store)", r["history"]),
-                                                             ("one new day (daily_refresh after it)", r["refresh"])):
+        measured = [("history (daily_refresh on an empty store)", r["history"]), ("one new day (daily_refresh after it)", r["refresh"])]
+        for name, (wall, peak, tree_peak, inside, steps) in [(n, m) for n, m in measured if m is not None]:
             print(f"  {name:42s} run {inside:6.1f} s, process {wall:6.1f} s, peak {peak:.2f} GB "
                   f"(with its workers, sampled: {tree_peak:.2f} GB)")
             print("    " + steps.to_string(index=False, float_format=lambda v: f"{v:.2f}").replace("\n", "\n    "))
-    if len(runs) == 2:
+    if len(runs) == 2 and runs[0]["refresh"] and runs[1]["refresh"]:
         print(f"refresh with {args.years:g} years / with {args.years_small:g}: {runs[0]['refresh'][3] / runs[1]['refresh'][3]:.1f}× (goal <= 2)")
 
 

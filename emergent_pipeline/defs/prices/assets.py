@@ -8,7 +8,7 @@ in here, for any reason, leaves every stored table as it was, and says why in pl
 """
 
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import dagster as dg
@@ -150,25 +150,31 @@ def fetch_from(source, price_source: PriceSourceResource, config: SourceConfig, 
     members = checked_universe(source.universe())
     fetch = source.fetch_prices(stored_prices if stored_prices is not None else pd.DataFrame())
     update = apply_fetch(stored_prices, fetch, source.incremental)
+    fetch = replace(fetch, raw=fetch.raw.iloc[:0])  # validated: the raw bars (a whole file's) are not read again
     index = source.benchmark()
     origin = source.index_name() if index is not None else EQUAL_WEIGHT
     listed, unmatched = listed_actions(source, update.table, stored_prices)
     statements_fetch = source.fundamentals(stored_statements)
     statements = merge_statements(stored_statements, canonical(statements_fetch.statements))
     point_in_time_rows, splits = point_in_time(statements, config.to_params())
+    validated = update.table
+    # What the steps after this one read of the update: its rejections and failures, not its bars
+    # (the table to store is returned on its own), so a whole file's bars are not held twice.
+    update = replace(update, table=validated.iloc[:0], added=validated.iloc[:0])
     parts = dict(members=members, fetch=fetch, update=update, listed=listed, unmatched=unmatched, origin=origin,
                  statements_fetch=statements_fetch, statements=statements, point_in_time_rows=point_in_time_rows, splits=splits)
     adjusts = price_source.adjusts_splits(source)
-    hashed = None if source.incremental else hashed_bars(update.table)
-    fingerprints = None if hashed is None else fingerprints_of(update.table, listed, adjusts, origin, hashed)
+    hashed = None if source.incremental else hashed_bars(validated)
+    fingerprints = None if hashed is None else fingerprints_of(validated, listed, adjusts, origin, hashed)
     why = "the source adds days to the stored ones itself"
     if fingerprints is not None and duckdb is not None:
-        appended, why = try_append(duckdb, members, update.table, hashed, fingerprints, stored_fingerprints, index, origin)
+        appended, why = try_append(duckdb, members, validated, hashed, fingerprints, stored_fingerprints, index, origin)
         if appended is not None:
             index = appended.index.assign(index_name=origin)
             return Fetched(**parts, table=appended.table, jumps=appended.jumps, adjusted=False, index=index, fingerprints=fingerprints,
                            appended=True, processed="only the new days: the stored ones are unchanged in the source")
-    table = adjust_for_splits(update.table, listed)  # the source's own list first: the source of truth
+    table = adjust_for_splits(validated, listed)  # the source's own list first: the source of truth
+    del validated, hashed
     jumps = split_jumps(table, index)
     adjusted = adjusts and len(jumps) > 0
     if adjusted:

@@ -94,6 +94,10 @@ def shariah_lookback(months: int):
     return lambda conn, since: since - pd.DateOffset(months=months + 1)
 
 
+SHARIAH_UNREAD = ["open", "high", "low", "volume"]
+"""The screen's market caps need the close alone: three years of look-back read without the rest."""
+
+
 @dg.asset(group_name=GROUP, owners=OWNERS[GROUP], kinds={"duckdb", "pandas"}, deps=[universe, fundamentals, price_history], **PARTITIONED)
 def shariah_screen(context: dg.AssetExecutionContext, config: ShariahConfig, duckdb: DuckDBResource) -> dg.MaterializeResult:
     """Per symbol and trading day: COMPLIANT / NON_COMPLIANT / UNKNOWN under the chosen standard
@@ -113,7 +117,8 @@ def shariah_screen(context: dg.AssetExecutionContext, config: ShariahConfig, duc
         return {"shariah_screen": shariah.screen(panel, members, settings, from_day=first)}, None
 
     done = recompute_asset(context, duckdb, Incremental(
-        "shariah_screen", [SOURCE], settings_key(settings), shariah_lookback(months), ["price_history"], ["universe", "fundamentals"]), compute)
+        "shariah_screen", [SOURCE], settings_key(settings), shariah_lookback(months), ["price_history"], ["universe", "fundamentals"],
+        unread={"price_history": SHARIAH_UNREAD}), compute)
     # The metadata describes the stored table, whether this run recomputed all of it, some days or none.
     with duckdb.get_connection() as conn:
         members = read_table(conn, "universe")
