@@ -56,14 +56,16 @@ def try_append(duckdb: DuckDBResource, members: pd.DataFrame, prices: pd.DataFra
             whole, first = changes.first_changed_day(conn, "benchmark_history", index.assign(index_name=origin), "date", key=["date"])
             if whole or (first is not None and first <= newest):
                 return None, "the configured index changed on a stored day"
-        last = conn.execute("SELECT date, close FROM benchmark_history ORDER BY date DESC LIMIT 1").df().iloc[0]
+            last = None
+        else:  # the equal-weight index is extended from its newest stored close
+            last_day, last_close = conn.execute("SELECT date, close FROM benchmark_history ORDER BY date DESC LIMIT 1").fetchone()
+            last = pd.Series({"date": pd.Timestamp(last_day), "close": last_close})
     jumps, why = recent_jumps(window, prices[(prices["date"] >= start) & (prices["date"] <= newest)], new, index)
     if jumps is None:
         return None, why
     if len(jumps):
         return None, f"a split-like jump ({jumps['symbol'].iloc[0]} on {jumps['date'].iloc[0]:%Y-%m-%d}) among the newest days"
-    if index is None:
-        recent = pd.concat([window[window["date"] == pd.Timestamp(last["date"])], new], ignore_index=True)
-        index = extended_equal_weight_index(pd.Series({"date": pd.Timestamp(last["date"]), "close": last["close"]}), recent,
-                                            pd.Index(fingerprints["symbol"]))
+    if last is not None:
+        recent = pd.concat([window[window["date"] == last["date"]], new], ignore_index=True)
+        index = extended_equal_weight_index(last, recent, pd.Index(fingerprints["symbol"]))
     return Appended(new, index, jumps), ""
