@@ -14,7 +14,10 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet uv
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
+	# --compile-bytecode: the libraries' .pyc written once here. Where PYTHONDONTWRITEBYTECODE is set (this
+	# machine's environment) nothing writes them at import, and every process compiled ~4,000 modules again:
+	# importing the project's definitions took 8.1–8.6 s instead of 3.6–4.0 s.
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[dev]'
 	touch $@
 
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
