@@ -17,7 +17,7 @@ as they were.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import duckdb
 import pandas as pd
@@ -82,6 +82,27 @@ def record(conn: duckdb.DuckDBPyConnection, asset: str, recompute: Recompute, se
     conn.execute(f"DELETE FROM {INPUTS} WHERE asset = ?", [asset])
     for upstream, version in recompute.versions.items():
         conn.execute(f"INSERT INTO {INPUTS} VALUES (?, ?, ?, ?)", [asset, upstream, version, settings])
+
+
+def taking_in_own_change(conn: duckdb.DuckDBPyConnection, recompute: Recompute, upstream: str) -> Recompute:
+    """``recompute`` with ``upstream``'s newest logged version taken in: for a reader that writes that
+    input itself in the same transaction (the scores it issues) and computed its rows with them."""
+    newest = conn.execute(f"SELECT max(version) FROM {CHANGES} WHERE asset = ?", [upstream]).fetchone()[0]
+    return recompute if newest is None else replace(recompute, versions={**recompute.versions, upstream: int(newest)})
+
+
+def unless_missing(conn: duckdb.DuckDBPyConnection, recompute: Recompute, table: str) -> Recompute:
+    """``recompute``, or everything when the input ``table`` is not stored: dropped or never
+    written, its rows are gone whatever the log says."""
+    if recompute.whole or table_exists(conn, table):
+        return recompute
+    return replace(recompute, whole=True, since=None, why=f"{table} is not stored")
+
+
+def earliest(*days: pd.Timestamp | None) -> pd.Timestamp | None:
+    """The earliest of the days given (None among them ignored; None when all are)."""
+    present = [pd.Timestamp(day) for day in days if day is not None and not pd.isna(day)]
+    return min(present) if present else None
 
 
 def log_change(conn: duckdb.DuckDBPyConnection, asset: str, changed_from: pd.Timestamp | None, whole: bool) -> None:

@@ -4,7 +4,7 @@ A daily refresh changes one day of the long tables (prices, strategy votes, the 
 so copying them whole every day would cost the history. The published snapshot records which
 versions of the change log (:mod:`emergent_pipeline.changes`) it holds; the next publication starts
 from a copy of it and rewrites, in each long table, only the days changed since. A table whose
-writer logs no changes (the outcomes, the summary, the scores: short tables) is copied whole, and so
+writer logs no changes (the summary, the model evaluations: short tables) is copied whole, and so
 is every table when the snapshot in place is missing, unreadable, or was published from another store.
 """
 

@@ -31,7 +31,8 @@ TABLES = {
     "signal_features": ["symbol", "date"],
     "signal_labels": ["symbol", "date"],
 }
-SORT = {**TABLES, "signal_outcomes": ["symbol", "date"]}
+PER_SIGNAL = ["ml_enhanced_signals", "signal_outcomes"]  # joins per signal, rewritten from their first changed signal day
+SORT = {**TABLES, **{t: ["symbol", "date"] for t in PER_SIGNAL}}
 SYMBOLS = 150
 
 
@@ -79,7 +80,7 @@ def stores(definitions, files) -> dict:
     for store in (incremental, full):
         store.parent.mkdir()
     assert materialize(definitions, incremental, source(files, files["but_the_last"]), selection=SELECTION + SERVING).success
-    before = {t: ordered(incremental, t) for t in TABLES}
+    before = {t: ordered(incremental, t) for t in [*TABLES, *PER_SIGNAL]}
     shutil.copy(incremental, files["folder"] / "before_the_refresh.duckdb")
     refresh = materialize(definitions, incremental, source(files, files["all_days"]), selection=SELECTION + SERVING)
     assert refresh.success
@@ -142,6 +143,24 @@ def test_the_refresh_follows_again_only_the_signals_not_settled_before_the_new_d
     assert int((after["date"] == newest).sum()) > 0
 
 
+@pytest.mark.parametrize("table", PER_SIGNAL)
+def test_the_per_signal_tables_rewrite_only_the_signals_whose_inputs_changed(stores, table):
+    """The outcomes join the labels, so they change from the oldest signal the labels followed again;
+    the enhanced signals join the consensus, the scores and the market, which changed on the new day
+    only. Those rows are rewritten and equal a full recomputation; the rows before are as they were."""
+    newest = pd.Timestamp(read(stores["full"], "SELECT max(date) d FROM price_history")["d"].item())
+    labels = ordered(stores["full"], LABELS)
+    followed_again = labels[~((labels["date"] < newest) & (labels["horizon_end"] < newest))]  # not settled (no horizon end: open)
+    first = followed_again["date"].min() if table == "signal_outcomes" else newest
+    before, after = stores["before"][table], ordered(stores["incremental"], table)
+    assert_same(after, ordered(stores["full"], table))
+    pd.testing.assert_frame_equal(after[after["date"] < first].reset_index(drop=True),
+                                  before[before["date"] < first].reset_index(drop=True), check_exact=True)
+    rewritten = materialization_metadata(stores["refresh"], table)["rows_recomputed"].value
+    assert rewritten == int((after["date"] >= first).sum())
+    assert 0 < rewritten < len(after) / 10
+
+
 def test_the_snapshot_rewrites_only_the_new_day_of_its_long_tables(stores):
     """The refreshed snapshot holds what a full recomputation's holds, and of its long tables the
     publication wrote only the new day's rows."""
@@ -152,6 +171,8 @@ def test_the_snapshot_rewrites_only_the_new_day_of_its_long_tables(stores):
         assert_same(ordered(incremental, table), ordered(full, table))
     for table in SNAPSHOT_LOGGED:
         assert written[table] == int((ordered(full, table)["date"] == newest).sum()) > 0, table
+    outcomes_rewritten = materialization_metadata(stores["refresh"], "signal_outcomes")["rows_recomputed"].value
+    assert written["signal_outcomes"] == outcomes_rewritten < len(ordered(full, "signal_outcomes")) / 10
 
 
 def test_a_refresh_of_the_labels_that_fails_midway_changes_nothing(definitions, stores, files, monkeypatch, tmp_path):

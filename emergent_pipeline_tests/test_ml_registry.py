@@ -85,6 +85,33 @@ def test_a_new_champion_adds_scores_and_never_rewrites_what_was_issued(definitio
     assert set(current["model_version"]) == {"2"}
 
 
+def test_after_a_new_champion_the_rows_rewritten_equal_a_whole_recomputation(definitions, workspace, tmp_path):
+    """The new champion's scores reach only the open signals' rows of `ml_enhanced_signals` and
+    `signal_outcomes` (rewritten from the oldest scored now); both tables then equal what a whole
+    recomputation from the same scores gives."""
+    db, store = workspace
+    materialize(definitions, db, PriceSourceResource(), selection=["signal_model"])
+    store.client().set_registered_model_alias(MODEL_NAME, CHAMPION, "2")
+    result = materialize(definitions, db, PriceSourceResource(), selection=["ml_enhanced_signals", "signal_outcomes"])
+    first_open = pd.Timestamp(read(db, "SELECT min(date) d FROM signal_labels WHERE outcome = 'open'")["d"].item())
+    total = read(db, "SELECT count(*) n FROM ml_enhanced_signals")["n"].item()
+    rewritten = materialization_metadata(result, "ml_enhanced_signals")["rows_recomputed"].value
+    assert rewritten == read(db, f"SELECT count(*) n FROM consensus_signals WHERE date >= DATE '{first_open:%Y-%m-%d}'")["n"].item() < total / 10
+    whole = tmp_path / "whole" / "emergent.duckdb"
+    whole.parent.mkdir()
+    shutil.copy(db, whole)
+    import duckdb
+
+    with duckdb.connect(str(whole)) as conn:  # no record of their inputs: the next run recomputes them whole
+        conn.execute("DELETE FROM asset_inputs WHERE asset IN ('ml_enhanced_signals', 'signal_outcomes')")
+    again = materialize(definitions, whole, PriceSourceResource(), selection=["ml_enhanced_signals", "signal_outcomes"],
+                        mlflow_dir=tmp_path / "mlruns")
+    assert materialization_metadata(again, "signal_outcomes")["recomputed"].value.startswith("the whole history")
+    for table in ("ml_enhanced_signals", "signal_outcomes"):
+        query = f"SELECT * FROM {table} ORDER BY symbol, date"
+        pd.testing.assert_frame_equal(read(db, query), read(whole, query), check_exact=True)
+
+
 def without_scores(bundled_db, tmp_path):
     db = tmp_path / "emergent.duckdb"
     shutil.copy(bundled_db, db)

@@ -194,6 +194,38 @@ def recompute_incrementally(duckdb: DuckDBResource, spec: Incremental, compute: 
     return done
 
 
+def replace_days(conn: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, since: pd.Timestamp | None,
+                 then: Callable[[duckdb.DuckDBPyConnection], None]) -> None:
+    """In one transaction: ``table`` replaced by ``frame`` whole (``since`` None), or its rows from
+    ``since`` by the frame's; then ``then`` (the change log)."""
+    with transaction(conn):
+        if since is None:
+            write_rows(conn, table, frame, create=True)
+        else:
+            replace_rows_from(conn, table, frame, since)
+        then(conn)
+
+
+def checked_since(conn: duckdb.DuckDBPyConnection, writer: str, full: bool, lookback_days: int = 0) -> tuple[pd.Timestamp | None, str]:
+    """(first day a check reads, what it checks) for a check of the days ``writer``'s newest change
+    wrote, with ``lookback_days`` trading days before them: None (every day) when asked, when no change
+    of it is logged (a table written by something else), when it rewrote everything, and on a run
+    whose newest price day is the first of its month (a periodic full check, which also covers a run
+    that left the checks out)."""
+    change = changes.newest_change(conn, writer)
+    if full or change is None or change[0]:
+        why = "asked" if full else f"no change of {writer} is logged" if change is None else f"{writer} rewrote everything"
+        return None, f"every day ({why})"
+    since = change[1]
+    newest, previous = conn.execute("SELECT max(date), max(date) FILTER (date < (SELECT max(date) FROM price_history)) "
+                                    "FROM price_history").fetchone()
+    if previous is None or pd.Timestamp(previous).to_period("M") != pd.Timestamp(newest).to_period("M"):
+        return None, f"every day (the periodic full check: {pd.Timestamp(newest):%Y-%m-%d} is the first trading day of its month)"
+    start = changes.lookback_start(conn, since, lookback_days) if lookback_days else since
+    return start, (f"the days from {start:%Y-%m-%d} ({writer} changed them from {since:%Y-%m-%d}; "
+                   f"{lookback_days} trading days before)")
+
+
 def run_window(context: dg.AssetExecutionContext) -> tuple[pd.Timestamp, pd.Timestamp] | None:
     """The [start, end) of the months a partitioned run was launched for; None for a run without one."""
     if not (context.has_partition_key or context.has_partition_key_range):

@@ -4,13 +4,14 @@
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from emergent_pipeline import changes
 from emergent_pipeline.core.market_context import compute_market_context
 from emergent_pipeline.defs.tables import load_tables
 from emergent_pipeline.defs.owners import OWNERS
 from emergent_pipeline.defs.metadata import date_range, png, table_metadata, table_preview, tidy
 from emergent_pipeline.defs.prices.assets import benchmark_history
 from emergent_pipeline.plots import regime_chart
-from emergent_pipeline.storage import replace_table
+from emergent_pipeline.storage import replace_tables
 
 GROUP = "market"
 
@@ -19,11 +20,13 @@ GROUP = "market"
 def market_context(duckdb: DuckDBResource) -> dg.MaterializeResult:
     """One row per trading day: regime (BULL/BEAR/SIDEWAYS, UNKNOWN before 200 bars), annualised
     20-day volatility, 20-day trend, and whether the index is above its SMA50 and SMA200. The newest
-    row is the current market context."""
+    row is the current market context. Rewritten whole (a row a day), with the first day that
+    differs from the stored table in the change log, for the per-signal tables that join it."""
     (index,) = load_tables(duckdb, "benchmark_history")
     context = compute_market_context(index)
     with duckdb.get_connection() as conn:
-        replace_table(conn, "market_context", context)
+        whole, changed_from = changes.first_changed_day(conn, "market_context", context, "date", key=["date"])
+        replace_tables(conn, {"market_context": context}, then=lambda c: changes.log_change(c, "market_context", changed_from, whole))
     latest = context.iloc[-1]
     shares = context["regime"].value_counts(normalize=True).round(4).to_dict()
     return dg.MaterializeResult(

@@ -35,10 +35,12 @@ from emergent_pipeline.training_log import DatasetInput
 from emergent_pipeline.plots import calibration_chart
 from emergent_pipeline.scoring import score_with_champion
 from emergent_pipeline.core.issued_scores import SCORE_COLUMNS, empty_scores, newest_scores, score_rows
-from emergent_pipeline.storage import read_table, replace_table, replace_tables, transaction, write_rows
+from emergent_pipeline.storage import read_table, replace_rows_from, replace_table, replace_tables, table_exists, transaction, write_rows
 
 GROUP = "ml"
 KEY = ["symbol", "date"]
+SCORES = "signal_scores"
+"""The as-issued record (`core.issued_scores`): appended by `ml_enhanced_signals`, its history rebuilt by `signal_replay`."""
 LEVELS = ["signal_type", "target_price", "stop_loss", "validity_days"]
 
 
@@ -397,7 +399,8 @@ def signal_replay(context: dg.AssetExecutionContext, config: TrainingConfig, duc
     meaning = score_meaning(trades) if len(trades) else pd.DataFrame()
     retrains = result.retrains if len(result.retrains) else pd.DataFrame({"point": pd.Series(dtype="datetime64[ns]"), "decision": pd.Series(dtype=str)})
     with duckdb.get_connection() as conn:
-        replace_tables(conn, {"signal_scores": pd.concat([live, rows], ignore_index=True)[SCORE_COLUMNS], "replay_retrains": retrains})
+        replace_tables(conn, {SCORES: pd.concat([live, rows], ignore_index=True)[SCORE_COLUMNS], "replay_retrains": retrains},
+                       then=lambda c: changes.log_change(c, SCORES, None, whole=True))  # the history's scores rebuilt
     chart = calibration_chart(reliability, "Calibration of the as-issued replay scores") if len(reliability) else None
     metrics = {"ece": ece, "scored_signals": float(len(fresh)), "resolved_scored": float(len(trades)),
                "retraining_points": float(len(retrains)), "promotions": float((retrains.get("decision") == "promoted").sum()) if len(retrains) else 0.0,
@@ -425,6 +428,11 @@ def signal_replay(context: dg.AssetExecutionContext, config: TrainingConfig, duc
     }))
 
 
+SCORED_FROM = ["consensus_signals", "market_context", SCORES]
+"""What `ml_enhanced_signals` joins per signal: a change in any of them rewrites its rows from the
+first signal day changed (the scores log the days of the signals they score)."""
+
+
 @dg.asset(group_name=GROUP, owners=OWNERS[GROUP], kinds={"duckdb", "mlflow"}, deps=[signal_features, signal_labels, champion_model, signal_replay, market_context],
           freshness_policy=DAILY_FRESHNESS)
 def ml_enhanced_signals(context: dg.AssetExecutionContext, duckdb: DuckDBResource, mlflow: MLflowResource) -> dg.MaterializeResult:
@@ -433,51 +441,109 @@ def ml_enhanced_signals(context: dg.AssetExecutionContext, duckdb: DuckDBResourc
     now by `@champion` (`ml_probability`, `expected_return`, `ml_recommendation`, ...)
     and the scores are appended to `signal_scores`, issued on the newest price day: a new champion
     adds rows and never rewrites what was issued before. With no champion, or a model that fails,
-    every signal still flows, unscored, with the reason."""
-    consensus, features, market, labels, stored = load_tables(
-        duckdb, "consensus_signals", "signal_features", "market_context", "signal_labels", "signal_scores")
-    day = pd.Timestamp(stored_query(duckdb, "SELECT max(date) AS day FROM price_history")["day"].item())  # the issue day
-    stored = stored if stored is not None else empty_scores()
-    newest = newest_scores(stored)
+    every signal still flows, unscored, with the reason. Incremental: only the open signals are
+    read for scoring, and only the rows from the first signal day whose inputs changed (the change
+    log, and the signals scored now) are rewritten."""
     champion = mlflow.store().version_by_alias(CHAMPION)
-    state = consensus[KEY].merge(newest[KEY + ["model_version"]], on=KEY, how="left").merge(labels[KEY + ["outcome"]], on=KEY, how="left")
-    # Only live signals are scored now: a signal that resolved before any score was issued keeps none
-    # (a score computed after its outcome is known would be no forecast of it).
-    open_now = (state["outcome"] == "open").to_numpy()
-    due = open_now & (state["model_version"].isna() | (champion is not None) & state["model_version"].ne(str(getattr(champion, "version", ""))))
-    todo = consensus[due.to_numpy()].reset_index(drop=True)
-    joined = todo[KEY].merge(features, on=KEY, how="left", validate="one_to_one")
-    scoring = score_with_champion(mlflow.store(), todo, joined[FEATURES])
+    with duckdb.get_connection() as conn:
+        plan = changes.unless_missing(conn, changes.plan(conn, "ml_enhanced_signals", SCORED_FROM, ""), SCORES)
+        day = pd.Timestamp(conn.execute("SELECT max(date) FROM price_history").fetchone()[0])  # the issue day
+        todo, features = signals_due(conn, champion, day)
+    scoring = score_with_champion(mlflow.store(), todo, features[FEATURES])
     fresh = scoring.signals[scoring.signals["ml_status"] == "scored"]
     rows = score_rows(fresh, origin="live", issued_on=day, model_version=fresh["model_version"], label_end=scoring.label_end)
-    scores = pd.concat([stored, rows], ignore_index=True)[SCORE_COLUMNS] if len(rows) else stored[SCORE_COLUMNS]
-    current = newest_scores(scores)
-    enhanced = consensus.merge(current.drop(columns=["consensus_confidence"], errors="ignore"), on=KEY, how="left")
-    enhanced["ml_status"] = enhanced["ml_status"].fillna("unscored")
     reason = scoring.reason if scoring.status != "scored" else "no score was issued while it was live"
-    enhanced["ml_reason"] = enhanced["ml_reason"].where(enhanced["ml_status"] == "scored", reason)
-    enhanced = enhanced.merge(signal_context(market), on="date", how="left")
+    since = None if plan.whole else changes.earliest(plan.since, rows["date"].min() if len(rows) else None)
     with duckdb.get_connection() as conn:
-        replace_tables(conn, {"signal_scores": scores, "ml_enhanced_signals": enhanced})
+        enhanced = enhanced_rows(conn, since, rows, reason) if plan.whole or since is not None else None
+        changed_from = store_enhanced(conn, plan, since, rows, enhanced, reason)
+        described = describe_enhanced(conn)
     if scoring.status != "scored" and len(todo):
         context.log.warning(f"signals not scored: {scoring.reason}")
-    scored = enhanced[enhanced["ml_status"] == "scored"]
     return dg.MaterializeResult(
         metadata=tidy({
-            **table_metadata(duckdb, "ml_enhanced_signals", "signal_scores"),
+            **table_metadata(duckdb, "ml_enhanced_signals", SCORES),
+            "recomputed": ("the whole history" if plan.whole else "nothing" if enhanced is None
+                           else f"the signals from {since:%Y-%m-%d}") + f" ({plan.why}; {len(rows)} scored now)",
+            "rows_recomputed": 0 if enhanced is None else len(enhanced),
+            "changed_from": "nothing" if changed_from is None else f"{changed_from:%Y-%m-%d}",
             "scored_now": len(rows),
             "scoring": scoring.reason if len(todo) else "nothing to score: every signal has its issued score",
             "champion_version": dg.MetadataValue.text(str(champion.version) if champion is not None else "none"),
             **(mlflow_links(mlflow.store(), champion) if champion is not None else {}),
-            "scored": len(scored),
-            "issued_rows": len(scores),
-            "mean_probability": float(scored["ml_probability"].mean()) if len(scored) else float("nan"),
-            "recommendations": dg.MetadataValue.json(scored["ml_recommendation"].value_counts().to_dict()),
-            "newest_day": table_preview(
-                enhanced[enhanced["date"] == enhanced["date"].max()].sort_values("ml_probability", ascending=False)[
-                    ["symbol", "ml_probability", "expected_return", "ml_recommendation"]],
-                rows=15,
-            ),
+            **described,
         })
     )
 
+
+def signals_due(conn, champion, day: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The open signals to score now (none scored yet, or last scored by another model than the
+    champion) and their features, same order. Only live signals are scored: a signal that resolved
+    before any score was issued keeps none (a score computed after its outcome is known would be no
+    forecast of it). Reads the days from the oldest open signal only."""
+    first_open = conn.execute("SELECT min(date) FROM signal_labels WHERE outcome = 'open'").fetchone()[0]
+    since = pd.Timestamp(first_open) if first_open is not None else day + pd.Timedelta(days=1)  # none open: no row, the columns
+    consensus = read_table(conn, "consensus_signals", since=since)
+    labels = read_table(conn, "signal_labels", since=since, columns=KEY + ["outcome"])
+    newest = newest_scores(read_table(conn, SCORES, since=since) if table_exists(conn, SCORES) else empty_scores())
+    state = consensus[KEY].merge(newest[KEY + ["model_version"]], on=KEY, how="left").merge(labels, on=KEY, how="left")
+    open_now = (state["outcome"] == "open").to_numpy()
+    other_model = (champion is not None) & state["model_version"].ne(str(getattr(champion, "version", "")))
+    todo = consensus[open_now & (state["model_version"].isna() | other_model).to_numpy()].reset_index(drop=True)
+    features = todo[KEY].merge(read_table(conn, "signal_features", since=since), on=KEY, how="left", validate="one_to_one")
+    return todo, features
+
+
+def enhanced_rows(conn, since: pd.Timestamp | None, issued_now: pd.DataFrame, reason: str) -> pd.DataFrame:
+    """The rows of `ml_enhanced_signals` for the signals from ``since`` (all when None): each with its
+    newest score (those stored and ``issued_now``) and its day's market context; an unscored one with
+    ``reason``."""
+    consensus = read_table(conn, "consensus_signals", since=since)
+    stored = read_table(conn, SCORES, since=since) if table_exists(conn, SCORES) else empty_scores()
+    scores = pd.concat([stored, issued_now], ignore_index=True)[SCORE_COLUMNS] if len(issued_now) else stored[SCORE_COLUMNS]
+    enhanced = consensus.merge(newest_scores(scores).drop(columns=["consensus_confidence"], errors="ignore"), on=KEY, how="left")
+    enhanced["ml_status"] = enhanced["ml_status"].fillna("unscored")
+    enhanced["ml_reason"] = enhanced["ml_reason"].where(enhanced["ml_status"] == "scored", reason)
+    return enhanced.merge(signal_context(read_table(conn, "market_context")), on="date", how="left")
+
+
+def store_enhanced(conn, plan: changes.Recompute, since: pd.Timestamp | None, issued_now: pd.DataFrame,
+                   enhanced: pd.DataFrame | None, reason: str) -> pd.Timestamp | None:
+    """In one transaction: append the scores issued now, rewrite the enhanced rows (whole, or from
+    ``since``), give every older unscored signal this run's ``reason`` (as a whole recomputation
+    would), and log both changes; the first day changed."""
+    with transaction(conn):
+        created = not table_exists(conn, SCORES)
+        if created or len(issued_now):
+            write_rows(conn, SCORES, issued_now if len(issued_now) else empty_scores(), create=created)
+            changes.log_change(conn, SCORES, None if created else issued_now["date"].min(), whole=created)
+        if enhanced is not None:
+            if plan.whole:
+                write_rows(conn, "ml_enhanced_signals", enhanced, create=True)
+            else:
+                replace_rows_from(conn, "ml_enhanced_signals", enhanced, since)
+        other_reason = "ml_status = 'unscored' AND ml_reason IS DISTINCT FROM ?"
+        reworded = conn.execute(f"SELECT min(date) FROM ml_enhanced_signals WHERE {other_reason}", [reason]).fetchone()[0]
+        if reworded is not None:
+            conn.execute(f"UPDATE ml_enhanced_signals SET ml_reason = ? WHERE {other_reason}", [reason, reason])
+        changed_from = None if plan.whole else changes.earliest(since if enhanced is not None else None, reworded)
+        changes.record(conn, "ml_enhanced_signals", changes.taking_in_own_change(conn, plan, SCORES), "", changed_from, plan.whole)
+    return changed_from
+
+
+def describe_enhanced(conn) -> dict[str, object]:
+    """What the stored table holds: its scored signals, their recommendations, the newest day's."""
+    scored, mean_probability = conn.execute(
+        "SELECT count(*), avg(ml_probability) FROM ml_enhanced_signals WHERE ml_status = 'scored'").fetchone()
+    recommendations = conn.execute("SELECT ml_recommendation, count(*) FROM ml_enhanced_signals WHERE ml_status = 'scored' "
+                                   "GROUP BY 1 ORDER BY 2 DESC, 1").fetchall()
+    newest_day = conn.execute(
+        "SELECT symbol, ml_probability, expected_return, ml_recommendation FROM ml_enhanced_signals "
+        "WHERE date = (SELECT max(date) FROM ml_enhanced_signals) ORDER BY ml_probability DESC NULLS LAST, symbol").df()
+    return {
+        "scored": int(scored),
+        "issued_rows": int(conn.execute(f"SELECT count(*) FROM {SCORES}").fetchone()[0]),
+        "mean_probability": float("nan") if mean_probability is None else float(mean_probability),
+        "recommendations": dg.MetadataValue.json({str(k): int(n) for k, n in recommendations}),
+        "newest_day": table_preview(newest_day, rows=15),
+    }

@@ -13,6 +13,7 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
+from emergent_pipeline import changes
 from emergent_pipeline.core import performance
 from emergent_pipeline.core.issued_scores import empty_scores, issued_with_signal
 from emergent_pipeline.core.market_context import signal_context
@@ -20,14 +21,14 @@ from emergent_pipeline.core.out_of_sample import OutOfSampleReport, out_of_sampl
 from emergent_pipeline.core.performance import RECOMMENDED
 from emergent_pipeline.defs.owners import OWNERS
 from emergent_pipeline.defs.metadata import date_range, png, table_metadata, table_preview, tidy
-from emergent_pipeline.defs.ml.assets import signal_labels, ml_enhanced_signals
+from emergent_pipeline.defs.incremental import replace_days
+from emergent_pipeline.defs.ml.assets import SCORES, signal_labels, ml_enhanced_signals
 from emergent_pipeline.defs.ml.resources import MLflowResource
 from emergent_pipeline.defs.prices.resources import PriceSourceResource
 from emergent_pipeline.defs.store import summary_forward_start
-from emergent_pipeline.defs.tables import load_tables
 from emergent_pipeline.model_registry import CHAMPION
 from emergent_pipeline.plots import calibration_chart, equity_chart
-from emergent_pipeline.storage import read_table, replace_table, replace_tables
+from emergent_pipeline.storage import read_table, replace_tables
 
 GROUP = "performance"
 KEY = ["symbol", "date"]
@@ -35,35 +36,55 @@ ISSUED = ["ml_probability", "expected_return", "ml_recommendation", "ml_quality_
           "model_label_end", "origin", "issued_on"]
 
 
+OUTCOMES_FROM = ["consensus_signals", "signal_labels", SCORES, "market_context"]
+"""What `signal_outcomes` joins per signal: a change in any of them rewrites its rows from the first
+signal day changed (the labels log the oldest signal they followed again)."""
+
+
 @dg.asset(group_name=GROUP, owners=OWNERS[GROUP], kinds={"duckdb", "pandas"}, deps=[ml_enhanced_signals, signal_labels])
 def signal_outcomes(duckdb: DuckDBResource) -> dg.MaterializeResult:
     """Every consensus signal, followed to its target, stop or time-out (`signal_labels`), with the
     score issued on its own day (none for a signal only scored later) and the market regime of that
-    day. Signals still inside their horizon are `open` and are followed again on every run."""
-    consensus, labels, scores, market = load_tables(duckdb, "consensus_signals", "signal_labels", "signal_scores", "market_context")
-    outcome_columns = [c for c in labels.columns if c not in consensus.columns or c in KEY]
-    table = consensus.merge(labels[outcome_columns], on=KEY, how="left", validate="one_to_one")
-    issued = issued_with_signal(scores if scores is not None else empty_scores())
-    table = table.merge(issued[KEY + ISSUED], on=KEY, how="left", validate="one_to_one")
-    table["ml_status"] = np.where(table["ml_probability"].notna(), "scored", "unscored")
-    table = table.merge(signal_context(market)[["date", "market_regime"]], on="date", how="left")
+    day. Signals still inside their horizon are `open` and are followed again on every run.
+    Incremental: only the rows from the first signal day whose inputs changed are rewritten."""
     with duckdb.get_connection() as conn:
-        replace_table(conn, "signal_outcomes", table)
-    resolved = table[table["label"].notna()]
+        plan = changes.unless_missing(conn, changes.plan(conn, "signal_outcomes", OUTCOMES_FROM, ""), SCORES)
+        table = None if plan.nothing else outcome_rows(conn, plan.since)
+        if table is not None:
+            replace_days(conn, "signal_outcomes", table, plan.since,
+                         then=lambda c: changes.record(c, "signal_outcomes", plan, "", plan.since, plan.whole))
+        counts = conn.execute("SELECT outcome, count(*) FROM signal_outcomes GROUP BY 1 ORDER BY 2 DESC, 1").fetchall()
+        scored = conn.execute("SELECT count(ml_probability) FROM signal_outcomes").fetchone()[0]
+        resolved = conn.execute("SELECT return_net FROM signal_outcomes WHERE label IS NOT NULL").df()
+    by_outcome = {str(k): int(n) for k, n in counts}
     stats = performance.trade_statistics(resolved["return_net"])
     return dg.MaterializeResult(
         metadata=tidy({
             **table_metadata(duckdb, "signal_outcomes"),
-            "outcomes": dg.MetadataValue.json(table["outcome"].value_counts().to_dict()),
-            "open_signals": int((table["outcome"] == "open").sum()),
-            "stale_signals": int((table["outcome"] == "stale").sum()),
-            "suspect_signals": int((table["outcome"] == "suspect").sum()),
-            "scored_on_their_day": int(table["ml_probability"].notna().sum()),
+            "recomputed": ("nothing" if table is None else "the whole history" if plan.whole
+                           else f"the signals from {plan.since:%Y-%m-%d}") + f" ({plan.why})",
+            "rows_recomputed": 0 if table is None else len(table),
+            "outcomes": dg.MetadataValue.json(by_outcome),
+            "open_signals": by_outcome.get("open", 0),
+            "stale_signals": by_outcome.get("stale", 0),
+            "suspect_signals": by_outcome.get("suspect", 0),
+            "scored_on_their_day": int(scored),
             "hit_rate_all_history": stats["hit_rate"],
             "mean_return_all_history": stats["mean_return"],
             "note": "ML figures are those issued on each signal's own day; performance_summary has the out-of-sample figures",
         })
     )
+
+
+def outcome_rows(conn, since: pd.Timestamp | None) -> pd.DataFrame:
+    """The rows of `signal_outcomes` for the signals from ``since`` (all when None)."""
+    consensus, labels, scores = (read_table(conn, t, since=since) for t in ("consensus_signals", "signal_labels", SCORES))
+    outcome_columns = [c for c in labels.columns if c not in consensus.columns or c in KEY]
+    table = consensus.merge(labels[outcome_columns], on=KEY, how="left", validate="one_to_one")
+    issued = issued_with_signal(scores if scores is not None else empty_scores())
+    table = table.merge(issued[KEY + ISSUED], on=KEY, how="left", validate="one_to_one")
+    table["ml_status"] = np.where(table["ml_probability"].notna(), "scored", "unscored")
+    return table.merge(signal_context(read_table(conn, "market_context"))[["date", "market_regime"]], on="date", how="left")
 
 
 class SummaryConfig(dg.Config):

@@ -32,10 +32,10 @@ from dagster_duckdb import DuckDBResource
 
 from pydantic import Field
 
-from emergent_pipeline import changes
 from emergent_pipeline.core import price_quality
 from emergent_pipeline.core.price_quality import EXTREME_MOVE
 from emergent_pipeline.core.corporate_actions import SplitRule, split_jumps
+from emergent_pipeline.defs.incremental import checked_since
 from emergent_pipeline.defs.metadata import table_preview
 from emergent_pipeline.defs.prices.assets import SOURCE, price_history
 from emergent_pipeline.defs.prices.resources import PriceSourceResource
@@ -114,16 +114,7 @@ def price_history_checks(context: dg.AssetCheckExecutionContext, config: PriceCh
 
 def checked_days(conn, full: bool) -> tuple[pd.Timestamp | None, str]:
     """(first day to read, what is checked): None for every day; see the module's docstring."""
-    change = changes.newest_change(conn, SOURCE)
-    if full or change is None or change[0]:
-        why = "asked" if full else "no change of the source is logged" if change is None else "the source rewrote everything"
-        return None, f"every day ({why})"
-    since = change[1]
-    previous = conn.execute("SELECT max(date) FROM price_history WHERE date < ?", [since.date()]).fetchone()[0]
-    if previous is None or pd.Timestamp(previous).to_period("M") != since.to_period("M"):
-        return None, f"every day (the periodic full check: {since:%Y-%m-%d} is the first new day of its month)"
-    start = changes.lookback_start(conn, since, CHECK_LOOKBACK_DAYS)
-    return start, f"the days from {start:%Y-%m-%d} (the source changed them from {since:%Y-%m-%d}; {CHECK_LOOKBACK_DAYS} trading days before)"
+    return checked_since(conn, SOURCE, full, CHECK_LOOKBACK_DAYS)
 
 
 def ohlc_consistency(prices: pd.DataFrame, rejections: pd.DataFrame | None, checked: str) -> dg.AssetCheckResult:

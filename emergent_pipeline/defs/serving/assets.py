@@ -12,6 +12,7 @@ from dagster_duckdb import DuckDBResource
 
 from emergent_pipeline.defs.owners import OWNERS
 from emergent_pipeline.defs.metadata import table_metadata
+from emergent_pipeline.defs.ml.assets import SCORES
 from emergent_pipeline.defs.performance.assets import performance_summary, signal_outcomes
 from emergent_pipeline.defs.prices.assets import SOURCE
 from emergent_pipeline.snapshot import publish_snapshot
@@ -36,9 +37,11 @@ SERVED_TABLES = [
 ]
 
 LOGGED_BY = {"price_history": SOURCE, "strategy_signals": "strategy_signals", "shariah_screen": "shariah_screen",
-             "consensus_breakdown": "consensus_signals", "signal_features": "signal_features"}
-"""The long served tables, each with the asset whose change log says which of its days changed: a
-publication rewrites only those days (the other tables are short and copied whole)."""
+             "consensus_breakdown": "consensus_signals", "signal_features": "signal_features", "signal_outcomes": "signal_outcomes",
+             "signal_scores": SCORES, "market_context": "market_context"}
+"""The served tables whose writers log their changes, each with the name it logs under: a
+publication rewrites only the days changed since the snapshot in place (the other tables are short
+and copied whole)."""
 
 
 @dg.asset(group_name="serving", owners=OWNERS["serving"], kinds={"duckdb"}, deps=[signal_outcomes, performance_summary])
