@@ -357,3 +357,31 @@ def test_a_stored_day_changed_in_the_file_takes_the_whole_history_and_says_why(s
     assert processed.startswith("the whole history (the stored days of 1 symbol(s) changed") and prices["symbol"].min() in processed
     stored = read(store, "SELECT volume FROM price_history ORDER BY symbol, date LIMIT 1")["volume"].item()
     assert stored == prices.loc[revised, "volume"].item()
+
+
+def test_the_outcomes_check_reads_the_rewritten_signals_and_a_full_check_all(definitions, stores, files, tmp_path):
+    """An exit price no bar allows, planted in a signal the refresh rewrote and in one long before:
+    the daily check finds the first, a full check both."""
+    import duckdb
+
+    store = tmp_path / "planted.duckdb"
+    shutil.copy(stores["incremental"], store)
+    rewritten_from = read(store, "SELECT changed_from FROM asset_changes WHERE asset = 'signal_outcomes' ORDER BY version DESC LIMIT 1")
+    since = pd.Timestamp(rewritten_from["changed_from"].item())
+    with duckdb.connect(str(store)) as conn:
+        for side in (f"date >= DATE '{since:%Y-%m-%d}'", f"date < DATE '{since - pd.Timedelta(days=400):%Y-%m-%d}'"):
+            conn.execute(f"UPDATE signal_outcomes SET exit_price = exit_price * 3 WHERE (symbol, date) = "
+                         f"(SELECT (symbol, date) FROM signal_outcomes WHERE outcome = 'timeout' AND {side} ORDER BY date, symbol LIMIT 1)")
+    planted = read(store, "SELECT o.symbol, o.date FROM signal_outcomes o JOIN price_history x ON x.symbol = o.symbol AND x.date = o.exit_date "
+                          "WHERE o.exit_price > x.high * 1.01 AND o.outcome = 'timeout' ORDER BY o.date")
+    assert len(planted) == 2
+    checks = dg.AssetSelection.checks_for_assets(dg.AssetKey("signal_outcomes"))
+
+    def found(run_config: dict | None) -> set[str]:
+        result = materialize(definitions, store, source(files, files["all_days"]), selection=checks, run_config=run_config, raise_on_error=False)
+        (evaluation,) = result.get_asset_check_evaluations()
+        return {f"{d:%Y-%m-%d}" for d in planted["date"] if f"{d:%Y-%m-%d}" in table_text(evaluation.metadata["rows"])}
+
+    daily, full = found(None), found({"ops": {"signal_outcomes_outcomes_match_prices": {"config": {"full": True}}}})
+    assert daily == {f"{planted['date'].iloc[1]:%Y-%m-%d}"}
+    assert full == {f"{d:%Y-%m-%d}" for d in planted["date"]}

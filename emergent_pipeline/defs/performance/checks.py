@@ -16,10 +16,10 @@ TOLERANCE = 1e-6
 INCONSISTENT = f"""
 SELECT o.symbol, o.date, o.signal_type, o.outcome, o.entry_date, o.entry_fill, e.open AS entry_day_open,
        o.exit_date, o.exit_price, x.low AS exit_day_low, x.high AS exit_day_high, o.target_price, o.stop_loss
-FROM signal_outcomes o
-LEFT JOIN price_history e ON e.symbol = o.symbol AND e.date = o.entry_date
-LEFT JOIN price_history x ON x.symbol = o.symbol AND x.date = o.exit_date
-WHERE o.outcome IN ('target', 'stop', 'timeout') AND o.date >= ? AND (
+FROM (SELECT * FROM signal_outcomes WHERE date >= $since) o
+LEFT JOIN (SELECT * FROM price_history WHERE date >= $since) e ON e.symbol = o.symbol AND e.date = o.entry_date
+LEFT JOIN (SELECT * FROM price_history WHERE date >= $since) x ON x.symbol = o.symbol AND x.date = o.exit_date
+WHERE o.outcome IN ('target', 'stop', 'timeout') AND (
     x.low IS NULL OR e.open IS NULL
     OR abs(o.entry_fill - e.open) > {TOLERANCE} * e.open
     OR o.exit_price < x.low * (1 - {TOLERANCE}) OR o.exit_price > x.high * (1 + {TOLERANCE})
@@ -30,7 +30,8 @@ WHERE o.outcome IN ('target', 'stop', 'timeout') AND o.date >= ? AND (
 ORDER BY o.date, o.symbol
 """
 """Resolved signals whose fills contradict the bars: the entry is not the entry day's open, the exit
-lies outside the exit day's range, or a target (stop) exit sits on the wrong side of its level."""
+lies outside the exit day's range, or a target (stop) exit sits on the wrong side of its level. Of
+the signals from ``$since`` (an entry and an exit are never before their signal's day)."""
 
 
 class OutcomesCheckConfig(dg.Config):
@@ -45,7 +46,7 @@ def outcomes_match_prices(config: OutcomesCheckConfig, duckdb: DuckDBResource) -
     with duckdb.get_connection() as conn:
         since, checked = checked_since(conn, "signal_outcomes", config.full)
         first = pd.Timestamp.min if since is None else since
-        bad = conn.execute(INCONSISTENT, [first.date()]).df()
+        bad = conn.execute(INCONSISTENT, {"since": first.date()}).df()
         resolved = conn.execute("SELECT count(*) FROM signal_outcomes WHERE outcome IN ('target', 'stop', 'timeout') AND date >= ?",
                                 [first.date()]).fetchall()[0][0]
     return dg.AssetCheckResult(
