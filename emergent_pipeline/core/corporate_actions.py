@@ -82,8 +82,9 @@ def _market_log_move(ordered: pd.DataFrame, close_logs: np.ndarray, benchmark: p
 def _windowed_median(values: np.ndarray, symbols: np.ndarray, rows: np.ndarray, window: int, forward: bool) -> np.ndarray:
     """At each of ``rows`` (positions in a table sorted by symbol, then date): the median of the
     ``window`` values of the same symbol before it (at least ``window // 2`` of them known), or
-    (``forward``) of the row and the ``window - 1`` after it (at least one known). Only the asked rows
-    are computed: the rule needs the volumes around its few candidates, not around every bar."""
+    (``forward``) of the row and the ``window - 1`` after it (at least one known); ``symbols`` are the
+    rows' symbol codes. Only the asked rows are computed: the rule needs the volumes around its few
+    candidates, not around every bar."""
     offsets = np.arange(window) if forward else -np.arange(window, 0, -1)
     positions = rows[:, None] + offsets[None, :]
     inside = (positions >= 0) & (positions < len(values))
@@ -115,9 +116,10 @@ def split_jumps(prices: pd.DataFrame, benchmark: pd.DataFrame | None, rule: Spli
     ``judged_whole_only``, for ``prices`` that are the recent days of a longer history: only the
     days with ``rule.volume_days`` bars of their symbol before them, judged as the whole history
     judges them (a day nearer the start would have a median of fewer volumes, another verdict)."""
-    ordered = prices.sort_values(["symbol", "date"], kind="mergesort").reset_index(drop=True)
-    symbols = ordered["symbol"].to_numpy()
-    previous = ordered.groupby("symbol", sort=False)["close"].shift(1).to_numpy()
+    ordered, symbols = _in_symbol_order(prices[["symbol", "date", "open", "close", "volume"]])
+    first_of_symbol = np.r_[True, symbols[1:] != symbols[:-1]] | (symbols < 0)  # a missing symbol has no previous bar
+    previous = np.r_[np.nan, ordered["close"].to_numpy()[:-1]]
+    previous[first_of_symbol] = np.nan
     with np.errstate(divide="ignore", invalid="ignore"):
         at_close = np.log(previous / ordered["close"].to_numpy())
         at_open = np.log(previous / ordered["open"].to_numpy())
@@ -135,9 +137,11 @@ def split_jumps(prices: pd.DataFrame, benchmark: pd.DataFrame | None, rule: Spli
         shift = np.log(after / before)
         volume_fits = (shift / ratio_log >= rule.min_volume_shift) & (volume[priced] <= rule.max_day_volume * np.exp(np.abs(ratio_log)) * before)
     if judged_whole_only:
-        volume_fits &= ordered.groupby("symbol", sort=False).cumcount().to_numpy()[priced] >= rule.volume_days
+        position = np.arange(len(ordered))
+        bars_before = position - np.maximum.accumulate(np.where(first_of_symbol, position, 0))
+        volume_fits &= bars_before[priced] >= rule.volume_days
     candidates, shift = priced[volume_fits], shift[volume_fits]
-    held = ~_reverts(ordered, previous, candidates, rule)
+    held = ~_reverts(ordered["close"].to_numpy(), symbols, previous, candidates, rule)
     found = candidates[held]
     rows = ordered.loc[found, ["symbol", "date", "open", "close"]].copy()
     rows.insert(2, "previous_close", previous[found])
@@ -145,6 +149,19 @@ def split_jumps(prices: pd.DataFrame, benchmark: pd.DataFrame | None, rule: Spli
     rows["index_move"] = np.expm1(market[found])
     rows["volume_shift"] = np.exp(shift[held])
     return rows.reset_index(drop=True)
+
+
+def _in_symbol_order(prices: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """(``prices`` ordered by symbol, then date, stable, with a fresh index; each row's symbol code,
+    equal codes for equal symbols). Validated bars come in that order already: then they are not
+    sorted (or copied) again, which on a whole history cost seconds and a second copy of it."""
+    codes, uniques = pd.factorize(prices["symbol"])
+    days = prices["date"].to_numpy(dtype="datetime64[ns]").view("int64")
+    code_step, day_step = np.diff(codes), np.diff(days)
+    if pd.Index(uniques).is_monotonic_increasing and np.all((code_step > 0) | ((code_step == 0) & (day_step >= 0))):
+        return prices.reset_index(drop=True), codes
+    ordered = prices.sort_values(["symbol", "date"], kind="mergesort").reset_index(drop=True)
+    return ordered, pd.factorize(ordered["symbol"])[0]
 
 
 ADJUSTMENT_PASSES = 3
@@ -168,15 +185,13 @@ def adjust_detected_splits(prices: pd.DataFrame, benchmark: pd.DataFrame | None,
     return prices, pd.concat(rounds, ignore_index=True)
 
 
-def _reverts(ordered: pd.DataFrame, previous: np.ndarray, candidates: np.ndarray, rule: SplitRule) -> np.ndarray:
-    """Whether a close of the next ``reversal_days`` days of the same symbol returns within the close
-    tolerance to the level before the jump (a bad print, not a new share basis)."""
-    closes = ordered["close"].to_numpy()
-    symbols = ordered["symbol"].to_numpy()
+def _reverts(closes: np.ndarray, symbols: np.ndarray, previous: np.ndarray, candidates: np.ndarray, rule: SplitRule) -> np.ndarray:
+    """Whether a close of the next ``reversal_days`` days of the same symbol (``symbols``: codes)
+    returns within the close tolerance to the level before the jump (a bad print, not a new share basis)."""
     back = np.zeros(len(candidates), dtype=bool)
     for offset in range(1, rule.reversal_days + 1):
-        later = np.minimum(candidates + offset, len(ordered) - 1)
-        same = (candidates + offset < len(ordered)) & (symbols[later] == symbols[candidates])
+        later = np.minimum(candidates + offset, len(closes) - 1)
+        same = (candidates + offset < len(closes)) & (symbols[later] == symbols[candidates])
         with np.errstate(divide="ignore", invalid="ignore"):
             back |= same & (np.abs(np.log(closes[later] / previous[candidates])) <= np.log1p(rule.close_tolerance))
     return back
@@ -234,12 +249,12 @@ def adjust_for_splits(prices: pd.DataFrame, jumps: pd.DataFrame) -> pd.DataFrame
     after it (prices divided by the ratio, volume multiplied), as a split-adjusting vendor would."""
     if jumps.empty:
         return prices
-    keyed = prices[["symbol", "date"]].reset_index().merge(jumps[["symbol", "date", "ratio"]].rename(columns={"date": "jump"}), on="symbol")
+    affected = prices["symbol"].isin(jumps["symbol"].unique()).to_numpy()  # the few symbols with an action: only their rows are joined
+    keyed = prices.loc[affected, ["symbol", "date"]].reset_index().merge(
+        jumps[["symbol", "date", "ratio"]].rename(columns={"date": "jump"}), on="symbol")
     factor = keyed[keyed["date"] < keyed["jump"]].groupby("index")["ratio"].prod()
     ratio = pd.Series(1.0, index=prices.index)
     ratio[factor.index] = factor.to_numpy()
-    adjusted = prices.copy()
-    for column in PRICE_COLUMNS:
-        adjusted[column] = prices[column] / ratio
-    adjusted["volume"] = prices["volume"] * ratio
-    return adjusted
+    # New price and volume columns only: the symbols and days are shared with ``prices``, not copied
+    # (a deep copy of a whole history's frame was its largest allocation).
+    return prices.assign(**{column: prices[column] / ratio for column in PRICE_COLUMNS}, volume=prices["volume"] * ratio)
