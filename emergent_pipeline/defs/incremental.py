@@ -222,8 +222,8 @@ def checked_since(conn: duckdb.DuckDBPyConnection, writer: str, full: bool, look
     if previous is None or pd.Timestamp(previous).to_period("M") != pd.Timestamp(newest).to_period("M"):
         return None, f"every day (the periodic full check: {pd.Timestamp(newest):%Y-%m-%d} is the first trading day of its month)"
     start = changes.lookback_start(conn, since, lookback_days) if lookback_days else since
-    return start, (f"the days from {start:%Y-%m-%d} ({writer} changed them from {since:%Y-%m-%d}; "
-                   f"{lookback_days} trading days before)")
+    before = f"; {lookback_days} trading days before" if lookback_days else ""
+    return start, f"the days from {start:%Y-%m-%d} ({writer} changed them from {since:%Y-%m-%d}{before})"
 
 
 def run_window(context: dg.AssetExecutionContext) -> tuple[pd.Timestamp, pd.Timestamp] | None:
