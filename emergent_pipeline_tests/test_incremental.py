@@ -298,8 +298,8 @@ def test_a_backfill_of_months_in_two_runs_gives_what_one_pass_gives(definitions,
 
 def test_a_range_of_months_that_fails_midway_changes_nothing(definitions, stores, files, monkeypatch, tmp_path):
     """A backfill run of a year of months, in chunks of about 100 days, whose third chunk fails: the
-    chunks written before it are rolled back with it, every table (the change log too) is as before,
-    and no month of the range is recorded as materialized."""
+    chunks staged before it are dropped with it (no table created or left), every table (the change
+    log too) is as before, and no month of the range is recorded as materialized."""
     import shutil
 
     from emergent_pipeline.defs import incremental
