@@ -72,10 +72,14 @@ def follow_signals(prices: pd.DataFrame, signals: pd.DataFrame, params: OutcomeP
         values = panel[column].to_numpy(dtype="float64")[positions]
         return np.where(inside, values, np.nan)
 
+    def or_close(column: str) -> np.ndarray:  # an incomplete bar (a close alone) is flat at its close
+        values = window(column)
+        return np.where(np.isnan(values), close, values)
+
+    # One (signals × horizon) window per column, each built once: on a long history every one of
+    # them is hundreds of MB.
     close = window("close")
-    opens = np.where(np.isnan(window("open")), close, window("open"))
-    high = np.where(np.isnan(window("high")), close, window("high"))
-    low = np.where(np.isnan(window("low")), close, window("low"))
+    opens, high, low = or_close("open"), or_close("high"), or_close("low")
     is_buy = (signals["signal_type"].to_numpy() == "BUY")[:, None]
     target = signals["target_price"].to_numpy(dtype="float64")[:, None]
     stop = signals["stop_loss"].to_numpy(dtype="float64")[:, None]

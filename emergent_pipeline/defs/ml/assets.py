@@ -49,6 +49,9 @@ class LabelConfig(dg.Config):
                                      "of labels, outcomes, the expected-return model and the summary (they read it from the labels).")
 
 
+BAR_COLUMNS = ["symbol", "date", "open", "high", "low", "close"]
+"""What following a signal reads of the bars (not the volume)."""
+
 LABELS_SETTLED = "date < ? AND horizon_end < ?"
 """The labels a change from day C (the placeholders: C, C) cannot touch: a signal before C whose whole
 horizon ended before C was followed on bars that are all still as they were. Every other row (newer,
@@ -67,14 +70,14 @@ def signal_labels(config: LabelConfig, duckdb: DuckDBResource) -> dg.Materialize
         plan = changes.plan(conn, "signal_labels", ["consensus_signals", SOURCE], settings)
         to_follow, prices = None, None
         if plan.whole:
-            to_follow, prices = read_table(conn, "consensus_signals"), read_table(conn, "price_history")
+            to_follow, prices = read_table(conn, "consensus_signals"), read_table(conn, "price_history", columns=BAR_COLUMNS)
         elif not plan.nothing:
             day = plan.since.date()
             settled = conn.execute(f"SELECT symbol, date, true AS settled FROM signal_labels WHERE {LABELS_SETTLED}", [day, day]).df()
             consensus = read_table(conn, "consensus_signals")
             marked = consensus.merge(settled.astype({"date": "datetime64[ns]"}), on=KEY, how="left")
             to_follow = consensus[marked["settled"].isna().to_numpy()]
-            prices = read_table(conn, "price_history", since=to_follow["date"].min() if len(to_follow) else plan.since)
+            prices = read_table(conn, "price_history", since=to_follow["date"].min() if len(to_follow) else plan.since, columns=BAR_COLUMNS)
         if to_follow is not None:
             outcomes = follow_signals(prices, to_follow, OutcomeParams(TradingCosts(config.cost_bps_per_side)))
             fresh = pd.concat([to_follow[KEY + LEVELS].reset_index(drop=True), outcomes.reset_index(drop=True)], axis=1)
