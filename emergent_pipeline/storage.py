@@ -102,9 +102,14 @@ def replace_rows_from(conn: duckdb.DuckDBPyConnection, name: str, frame: pd.Data
     the frame's rows of those days (the rows outside are kept). No transaction of its own: the
     caller's transaction holds it."""
     last = pd.Timestamp.max if until is None else pd.Timestamp(until)
-    conn.execute(f"DELETE FROM {checked_identifier(name)} WHERE date >= ?" + (" AND date <= ?" if until is not None else ""),
-                 [pd.Timestamp(since).date()] + ([last.date()] if until is not None else []))
+    delete_days(conn, name, since, until)
     write_rows(conn, name, frame[(frame["date"] >= since) & (frame["date"] <= last)], create=False)
+
+
+def delete_days(conn: duckdb.DuckDBPyConnection, name: str, since: pd.Timestamp, until: pd.Timestamp | None = None) -> None:
+    """Delete the rows of table ``name`` dated ``since`` or later (up to ``until``, when given)."""
+    conn.execute(f"DELETE FROM {checked_identifier(name)} WHERE date >= ?" + (" AND date <= ?" if until is not None else ""),
+                 [pd.Timestamp(since).date()] + ([pd.Timestamp(until).date()] if until is not None else []))
 
 
 def replace_tables(conn: duckdb.DuckDBPyConnection, frames: Mapping[str, pd.DataFrame],

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from emergent_pipeline.core.ohlcv import PRICE_COLUMNS
+from emergent_pipeline.core.ohlcv import PRICE_COLUMNS, in_key_order
 
 ACTION_COLUMNS = ["symbol", "ex_date", "ratio"]
 
@@ -157,8 +157,7 @@ def _in_symbol_order(prices: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     sorted (or copied) again, which on a whole history cost seconds and a second copy of it."""
     codes, uniques = pd.factorize(prices["symbol"])
     days = prices["date"].to_numpy(dtype="datetime64[ns]").view("int64")
-    code_step, day_step = np.diff(codes), np.diff(days)
-    if pd.Index(uniques).is_monotonic_increasing and np.all((code_step > 0) | ((code_step == 0) & (day_step >= 0))):
+    if pd.Index(uniques).is_monotonic_increasing and in_key_order(codes, days):
         return prices.reset_index(drop=True), codes
     ordered = prices.sort_values(["symbol", "date"], kind="mergesort").reset_index(drop=True)
     return ordered, pd.factorize(ordered["symbol"])[0]

@@ -106,8 +106,7 @@ def _sorted_with_repeats(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     earlier row of the file): one sort of integer codes instead of a sort and a hash of strings."""
     codes = pd.factorize(frame["symbol"], sort=True)[0]  # a missing symbol is -1, like any other key
     days = frame["date"].to_numpy(dtype="datetime64[ns]").view("int64")
-    code_step, day_step = np.diff(codes), np.diff(days)
-    if np.all((code_step > 0) | ((code_step == 0) & (day_step >= 0))):  # a file in order already: no sort
+    if in_key_order(codes, days):  # a file in order already: no sort
         order = np.arange(len(frame))
     else:
         order = np.lexsort((days, codes))  # stable: equal keys keep the file's order, so the first is the earlier row
@@ -115,6 +114,13 @@ def _sorted_with_repeats(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     repeated = np.zeros(len(frame), dtype=bool)
     repeated[order[1:]] = same_as_previous
     return order, repeated
+
+
+def in_key_order(codes: np.ndarray, days: np.ndarray) -> bool:
+    """Whether rows already run by ``codes``, then ``days`` (both integers): a stable sort would
+    leave them where they are."""
+    code_step, day_step = np.diff(codes), np.diff(days)
+    return bool(np.all((code_step > 0) | ((code_step == 0) & (day_step >= 0))))
 
 
 def merge_new_bars(stored: pd.DataFrame, fresh: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

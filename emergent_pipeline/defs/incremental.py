@@ -25,7 +25,7 @@ from dagster_duckdb import DuckDBResource
 
 from emergent_pipeline import changes
 from emergent_pipeline.engine import ordered_map
-from emergent_pipeline.storage import read_table, replace_rows_from, table_exists, transaction, write_rows
+from emergent_pipeline.storage import delete_days, read_table, replace_rows_from, table_exists, transaction, write_rows
 
 STRATEGY_LOOKBACK_DAYS = 500
 """Trading days read before the first day a run recomputes: the longest window (200 bars) with room
@@ -239,8 +239,7 @@ def swap_in(conn: duckdb.DuckDBPyConnection, names: set[str], since: pd.Timestam
             conn.execute(f"DROP TABLE IF EXISTS {name}")
             conn.execute(f"ALTER TABLE {stage} RENAME TO {name}")
             continue
-        last = [pd.Timestamp(until).date()] if until is not None else []
-        conn.execute(f"DELETE FROM {name} WHERE date >= ?" + (" AND date <= ?" if last else ""), [pd.Timestamp(since).date(), *last])
+        delete_days(conn, name, since, until)
         conn.execute(f"INSERT INTO {name} BY NAME SELECT * FROM {stage}")
         conn.execute(f"DROP TABLE {stage}")
 

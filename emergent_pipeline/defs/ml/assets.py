@@ -385,8 +385,8 @@ def signal_replay(context: dg.AssetExecutionContext, config: TrainingConfig, duc
     result = walk_forward_replay(signals[FEATURES], labels, signals["consensus_confidence"].to_numpy(), calendar, params, ordered_map)
     issued = pd.concat([signals[KEY + ["consensus_confidence"]], result.scores], axis=1)
     with duckdb.get_connection() as conn:
-        stored = read_table(conn, "signal_scores")
-    live = stored[stored["origin"] == "live"] if stored is not None else empty_scores()
+        stored = stored_scores(conn)
+    live = stored[stored["origin"] == "live"]
     fresh = issued[issued["ml_status"] == "scored"]
     fresh = fresh[~pd.MultiIndex.from_frame(fresh[KEY]).isin(pd.MultiIndex.from_frame(live[KEY]))]
     rows = score_rows(fresh, origin="replay", issued_on=fresh["date"], model_version=fresh["model_id"], label_end=fresh["model_label_end"])
@@ -488,7 +488,7 @@ def signals_due(conn, champion, day: pd.Timestamp) -> tuple[pd.DataFrame, pd.Dat
     since = pd.Timestamp(first_open) if first_open is not None else day + pd.Timedelta(days=1)  # none open: no row, the columns
     consensus = read_table(conn, "consensus_signals", since=since)
     labels = read_table(conn, "signal_labels", since=since, columns=KEY + ["outcome"])
-    newest = newest_scores(read_table(conn, SCORES, since=since) if table_exists(conn, SCORES) else empty_scores())
+    newest = newest_scores(stored_scores(conn, since))
     state = consensus[KEY].merge(newest[KEY + ["model_version"]], on=KEY, how="left").merge(labels, on=KEY, how="left")
     open_now = (state["outcome"] == "open").to_numpy()
     other_model = (champion is not None) & state["model_version"].ne(str(getattr(champion, "version", "")))
@@ -497,12 +497,18 @@ def signals_due(conn, champion, day: pd.Timestamp) -> tuple[pd.DataFrame, pd.Dat
     return todo, features
 
 
+def stored_scores(conn, since: pd.Timestamp | None = None) -> pd.DataFrame:
+    """The issued scores of the signals from ``since`` (all when None); none, typed, before any is stored."""
+    stored = read_table(conn, SCORES, since=since)
+    return stored if stored is not None else empty_scores()
+
+
 def enhanced_rows(conn, since: pd.Timestamp | None, issued_now: pd.DataFrame, reason: str) -> pd.DataFrame:
     """The rows of `ml_enhanced_signals` for the signals from ``since`` (all when None): each with its
     newest score (those stored and ``issued_now``) and its day's market context; an unscored one with
     ``reason``."""
     consensus = read_table(conn, "consensus_signals", since=since)
-    stored = read_table(conn, SCORES, since=since) if table_exists(conn, SCORES) else empty_scores()
+    stored = stored_scores(conn, since)
     scores = pd.concat([stored, issued_now], ignore_index=True)[SCORE_COLUMNS] if len(issued_now) else stored[SCORE_COLUMNS]
     enhanced = consensus.merge(newest_scores(scores).drop(columns=["consensus_confidence"], errors="ignore"), on=KEY, how="left")
     enhanced["ml_status"] = enhanced["ml_status"].fillna("unscored")

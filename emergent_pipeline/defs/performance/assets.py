@@ -15,14 +15,14 @@ from pydantic import Field
 
 from emergent_pipeline import changes
 from emergent_pipeline.core import performance
-from emergent_pipeline.core.issued_scores import empty_scores, issued_with_signal
+from emergent_pipeline.core.issued_scores import issued_with_signal
 from emergent_pipeline.core.market_context import signal_context
 from emergent_pipeline.core.out_of_sample import OutOfSampleReport, out_of_sample_report, windows
 from emergent_pipeline.core.performance import RECOMMENDED
 from emergent_pipeline.defs.owners import OWNERS
 from emergent_pipeline.defs.metadata import date_range, png, table_metadata, table_preview, tidy
 from emergent_pipeline.defs.incremental import replace_days
-from emergent_pipeline.defs.ml.assets import SCORES, signal_labels, ml_enhanced_signals
+from emergent_pipeline.defs.ml.assets import SCORES, signal_labels, ml_enhanced_signals, stored_scores
 from emergent_pipeline.defs.ml.resources import MLflowResource
 from emergent_pipeline.defs.prices.resources import PriceSourceResource
 from emergent_pipeline.defs.store import summary_forward_start
@@ -78,10 +78,10 @@ def signal_outcomes(duckdb: DuckDBResource) -> dg.MaterializeResult:
 
 def outcome_rows(conn, since: pd.Timestamp | None) -> pd.DataFrame:
     """The rows of `signal_outcomes` for the signals from ``since`` (all when None)."""
-    consensus, labels, scores = (read_table(conn, t, since=since) for t in ("consensus_signals", "signal_labels", SCORES))
+    consensus, labels = (read_table(conn, t, since=since) for t in ("consensus_signals", "signal_labels"))
     outcome_columns = [c for c in labels.columns if c not in consensus.columns or c in KEY]
     table = consensus.merge(labels[outcome_columns], on=KEY, how="left", validate="one_to_one")
-    issued = issued_with_signal(scores if scores is not None else empty_scores())
+    issued = issued_with_signal(stored_scores(conn, since))
     table = table.merge(issued[KEY + ISSUED], on=KEY, how="left", validate="one_to_one")
     table["ml_status"] = np.where(table["ml_probability"].notna(), "scored", "unscored")
     return table.merge(signal_context(read_table(conn, "market_context"))[["date", "market_regime"]], on="date", how="left")
