@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from emergent_pipeline.core.consensus import ConsensusParams, compute_consensus
+from emergent_pipeline.core.consensus import ConsensusParams, compute_consensus, row_nanmedian
 
 DAYS = pd.bdate_range("2020-01-06", periods=10)
 
@@ -128,3 +128,17 @@ def test_symbols_are_kept_apart():
     frame = pd.concat([prices(symbol="AAA"), prices(symbol="BBB")])
     rows = [signal("momentum", 5, symbol="AAA"), signal("breakout", 5, symbol="AAA"), signal("swing", 5, symbol="BBB")]
     assert compute_consensus(frame, pd.DataFrame(rows)).signals.empty
+
+
+def test_a_signal_on_a_symbols_last_bar_does_not_carry_into_the_next_symbol():
+    # AAA's swing fires on its last bar with 10 days of validity; BBB's first bar has two signals of
+    # its own. Were swing carried over (the next rows belong to BBB), BBB would have three supporters.
+    frame = pd.concat([prices(symbol="AAA"), prices(symbol="BBB")])
+    rows = [signal("swing", 9, symbol="AAA"), signal("momentum", 0, symbol="BBB"), signal("breakout", 0, symbol="BBB")]
+    assert compute_consensus(frame, pd.DataFrame(rows)).signals.empty
+
+
+def test_row_median_skips_missing_values_and_averages_the_middle_pair():
+    values = np.array([[110.0, np.nan, 120.0, 130.0], [np.nan, 90.0, np.nan, 100.0], [np.nan] * 4])
+    # Row 1: 110, 120, 130 -> 120; row 2: 90, 100 -> 95; row 3: nothing -> missing.
+    np.testing.assert_array_equal(row_nanmedian(values), [120.0, 95.0, np.nan])

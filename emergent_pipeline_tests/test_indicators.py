@@ -91,6 +91,9 @@ def test_sorted_panel_numbers_each_symbols_bars():
     assert panel["symbol"].astype(str).tolist() == ["A", "A", "B", "B"]
     assert panel["close"].tolist() == [1.0, 2.0, 3.0, 4.0]
     assert panel["bar"].tolist() == [0, 1, 0, 1]
+    assert panel["day"].tolist() == [0, 1, 0, 1]  # 2020-01-02 is the panel's first trading day
+    # Rows already in (symbol, date) order (as every stored table is read) give the same panel.
+    pd.testing.assert_frame_equal(sorted_panel(prices.iloc[[3, 1, 2, 0]].reset_index(drop=True)), panel)
 
 
 def test_volume_ratio_against_no_known_volume_is_missing_not_infinite():

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from emergent_pipeline.core.indicators import locate_rows, sorted_panel
+from emergent_pipeline.core.indicators import SymbolBlocks, locate_rows, sorted_panel
 from emergent_pipeline.core.recommendations import QUALITY_SCALE
 from emergent_pipeline.core.strategies.registry import DEFAULT_WEIGHTS
 
@@ -59,6 +59,16 @@ class ConsensusResult:
     """Symbol-days that qualified (before keeping only the first day of each run)."""
 
 
+def row_nanmedian(values: np.ndarray) -> np.ndarray:
+    """``np.nanmedian(values, axis=1)`` (NaN for a row with no value) from one sort of the matrix:
+    numpy's own takes a slow masked path on a wide matrix of short rows."""
+    ordered = np.sort(values, axis=1)  # NaN sort last
+    count = (~np.isnan(values)).sum(axis=1)
+    rows = np.arange(len(values))
+    low, high = ordered[rows, (count - 1) // 2], ordered[rows, count // 2]  # the same element when the count is odd
+    return np.where(count > 0, (low + high) / 2.0, np.nan)
+
+
 def active_signal_matrix(grid: pd.DataFrame, signals: pd.DataFrame, strategies: list[str], same_day_only: bool) -> tuple[np.ndarray, pd.DataFrame]:
     """(grid rows × strategies) matrix of the row number in the returned signals frame of each
     strategy's newest signal active on that symbol-day, -1 where none.
@@ -66,33 +76,34 @@ def active_signal_matrix(grid: pd.DataFrame, signals: pd.DataFrame, strategies: 
     ``grid`` is ordered by (symbol, date) with ``bar`` numbering each symbol's bars. A signal is
     active from its bar for ``validity_days`` bars; the newest one wins.
     """
-    grid_codes = grid["symbol"].cat.codes.to_numpy().astype("int64")
     position = locate_rows(grid, signals["symbol"], signals["date"])
     on_grid = position >= 0
     keyed = signals[on_grid].reset_index(drop=True)
     grid_row = position[on_grid]
+    # A symbol's bars are consecutive rows, so "within validity bars, same symbol" is "before the row
+    # where the signal expires": its own row + validity, or the symbol's end, whichever comes first.
+    symbol_end = SymbolBlocks.from_positions(grid["bar"].to_numpy()).ends
+    end_of_row = np.repeat(symbol_end, np.diff(np.r_[0, symbol_end]))
+    expires = np.minimum(grid_row + keyed["validity_days"].to_numpy(dtype="int64"), end_of_row[grid_row])
 
-    bar = grid["bar"].to_numpy()
-    ids = np.full((len(grid), len(strategies)), -1, dtype=np.int64)
-    strategy_of = keyed["strategy"].to_numpy()
-    validity = keyed["validity_days"].to_numpy(dtype="int64")
-    for column, name in enumerate(strategies):  # ten strategies: a loop over columns, not rows
-        own = np.flatnonzero(strategy_of == name)
+    ids = np.full((len(grid), len(strategies)), -1, dtype=np.int64, order="F")  # filled a whole column at a time
+    strategy_codes, strategy_names = pd.factorize(keyed["strategy"])  # compare small integers, not 260 k strings
+    strategy_of = np.r_[pd.Index(strategies).get_indexer(strategy_names), -1][strategy_codes]
+    rows = np.arange(len(grid))
+    for column in range(len(strategies)):  # ten strategies: a loop over columns, not rows
+        own = np.flatnonzero(strategy_of == column)
         if own.size == 0:
             continue
-        fired_at = np.full(len(grid), -1, dtype=np.int64)
-        fired_at[grid_row[own]] = grid_row[own]
         signal_at = np.full(len(grid), -1, dtype=np.int64)
         signal_at[grid_row[own]] = own
-        # The newest firing at or before each row (a running maximum of firing positions; with
-        # same_day_only, only a firing on the row itself) ...
-        newest = fired_at if same_day_only else np.maximum.accumulate(fired_at)
-        has = newest >= 0
-        at = np.where(has, newest, 0)
-        source = signal_at[at]
-        # ... counts if it belongs to the same symbol and is still within its validity.
-        active = has & (grid_codes[at] == grid_codes) & (bar - bar[at] < validity[np.where(has, source, 0)])
-        ids[active, column] = source[active]
+        expires_at = np.zeros(len(grid), dtype=np.int64)
+        expires_at[grid_row[own]] = expires[own]
+        # The newest firing at or before each row (a running maximum of firing rows; with
+        # same_day_only, only a firing on the row itself) counts until it expires.
+        fired_row = np.where(signal_at >= 0, rows, -1)
+        newest = fired_row if same_day_only else np.maximum.accumulate(fired_row)
+        at = np.maximum(newest, 0)
+        ids[:, column] = np.where((newest >= 0) & (rows < expires_at[at]), signal_at[at], -1)
     return ids, keyed
 
 
@@ -107,7 +118,7 @@ def compute_consensus(prices: pd.DataFrame, signals: pd.DataFrame, params: Conse
     has = ids >= 0
     safe = np.where(has, ids, 0)
 
-    signal_direction = np.where(keyed["signal_type"].to_numpy() == "BUY", 1, -1).astype(np.int8)
+    signal_direction = np.where((keyed["signal_type"] == "BUY").to_numpy(dtype=bool), 1, -1).astype(np.int8)
     direction = np.where(has, signal_direction[safe], 0).astype(np.int8)
     confidence = np.where(has, keyed["confidence"].to_numpy(dtype="float64")[safe], np.nan)
     weights = np.array([params.weights[s] for s in strategies])
@@ -126,7 +137,7 @@ def compute_consensus(prices: pd.DataFrame, signals: pd.DataFrame, params: Conse
         consensus_confidence[rows_c] = weighted / (weights * agree_c).sum(axis=1)
         for out, column in ((target, "target_price"), (stop, "stop_loss"), (validity, "validity_days")):
             values = keyed[column].to_numpy(dtype="float64")[safe[candidate]]
-            out[rows_c] = np.nanmedian(np.where(agree_c, values, np.nan), axis=1)
+            out[rows_c] = row_nanmedian(np.where(agree_c, values, np.nan))
     entry = grid["close"].to_numpy()[considered]
     composite = (
         params.confidence_weight * consensus_confidence

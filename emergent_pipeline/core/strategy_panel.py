@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from emergent_pipeline.core.fundamentals import FIELDS, as_of_rows, empty_point_in_time
-from emergent_pipeline.core.indicators import compute_indicators
+from emergent_pipeline.core.indicators import compute_indicators, with_columns
 
 JOINED = [*FIELDS, "eps_growth", "revenue_growth"]
 """Statement items each row carries: each from the newest statement usable on D that reports it."""
@@ -59,7 +59,7 @@ def join_fundamentals(panel: pd.DataFrame, fundamentals: pd.DataFrame | None) ->
         joined[column] = values
         if origin is not None:
             joined["shares_from_period_end"] = origin
-    panel = panel.assign(**joined)
+    panel = with_columns(panel, joined)
 
     close = panel["close"]
     equity = panel["total_equity"].where(panel["total_equity"] > 0)
@@ -78,7 +78,9 @@ def with_sector(panel: pd.DataFrame, universe: pd.DataFrame | None) -> pd.DataFr
     codes = panel["symbol"].cat.codes.to_numpy()
     if universe is not None and "sector" in universe.columns:
         sector_of = universe.drop_duplicates("symbol").set_index("symbol")["sector"].reindex(symbols)
-        panel["sector"] = pd.Categorical(sector_of.to_numpy()[codes])
+        # Categorise the few symbols' sectors, then spread the codes to the rows (no string per row).
+        symbol_sector = pd.Categorical(sector_of.to_numpy())
+        panel["sector"] = pd.Categorical.from_codes(symbol_sector.codes[codes], dtype=symbol_sector.dtype)
     else:
         panel["sector"] = pd.Categorical([None] * len(panel))
     return panel

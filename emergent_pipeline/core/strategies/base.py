@@ -64,15 +64,16 @@ def trailing_windows(panel: pd.DataFrame, values: np.ndarray, rows: np.ndarray, 
     return windows
 
 
-def num(values: pd.Series | np.ndarray, digits: int = 2) -> pa.Array:
-    return pc.cast(pc.round(pa.array(np.asarray(values, dtype="float64")), digits), pa.string())
+def num(values: pd.Series | np.ndarray | pa.Array, digits: int = 2) -> pa.Array:
+    numbers = values if isinstance(values, pa.Array) else pa.array(np.asarray(values, dtype="float64"))
+    return pc.cast(pc.round(numbers, digits), pa.string())
 
 
 def pct(values: pd.Series | np.ndarray) -> pa.Array:
     """+8.3% style text."""
-    numbers = np.asarray(values, dtype="float64")
-    sign = pa.array(np.where(numbers >= 0, "+", ""))
-    return text(sign, num(numbers * 100, 1), "%")
+    numbers = pa.array(np.asarray(values, dtype="float64"))
+    sign = pc.if_else(pc.greater_equal(numbers, 0.0), "+", "")  # Arrow kernels: no Python string per row
+    return text(sign, num(pc.multiply(numbers, 100.0), 1), "%")
 
 
 def label(values: pd.Series) -> pa.Array:
@@ -145,7 +146,7 @@ def make_signals(
     kind = signal_type if isinstance(signal_type, str) else np.asarray(signal_type)[positions]
     return pd.DataFrame(
         {
-            "symbol": panel["symbol"].to_numpy()[positions].astype(str),
+            "symbol": np.asarray(panel["symbol"].cat.categories)[panel["symbol"].cat.codes.to_numpy()[positions]].astype(str),
             "date": panel["date"].to_numpy()[positions],
             "strategy": strategy,
             "signal_type": kind,

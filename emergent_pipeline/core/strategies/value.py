@@ -32,15 +32,25 @@ class Params:
     confidence_scale: float = 1.0
 
 
+def sector_median(panel: pd.DataFrame, column: str) -> np.ndarray:
+    """Per row, the median of ``column`` over the day's members of its sector that have a value
+    (NaN without a value or a sector). Only the rows with a value are grouped, on integer keys."""
+    values = panel[column].to_numpy(dtype="float64")
+    sector = panel["sector"].cat.codes.to_numpy()
+    rows = np.flatnonzero(~np.isnan(values) & (sector >= 0))
+    out = np.full(len(values), np.nan)
+    if len(rows):  # only days with point-in-time fundamentals have a sector P/E
+        keys = pd.DataFrame({"day": panel["day"].to_numpy()[rows], "sector": sector[rows], "value": values[rows]})
+        out[rows] = keys.groupby(["day", "sector"])["value"].transform("median").to_numpy()
+    return out
+
+
 def generate(panel: pd.DataFrame, params: Params = Params()) -> pd.DataFrame:
     """BUY when P/E at D <= 15 and below its sector's median P/E on D, P/B <= 2, and the close is
     more than 10 % above its 200-day low. Stop 0.85 × entry; target min(1.5 × entry, fair value)
     with fair value = EPS × sector median P/E; 60 days."""
     close = panel["close"]
-    known = panel["pe_pit"].notna()
-    sector_pe = pd.Series(np.nan, index=panel.index)
-    if known.any():  # only days with point-in-time fundamentals have a sector P/E
-        sector_pe[known] = panel[known].groupby(["date", "sector"], observed=True)["pe_pit"].transform("median")
+    sector_pe = pd.Series(sector_median(panel, "pe_pit"), index=panel.index)
     fair_value = panel["eps"] * sector_pe
     target = np.minimum(params.max_target_multiple * close, fair_value)
     mask = fires(
