@@ -266,6 +266,13 @@ def main(argv: list[str] | None = None) -> int:
 
             frame = pd.DataFrame(selection.signals, columns=columns)
             print(frame.to_string(index=False, float_format=lambda x: f"{x:.3f}") if len(frame) else selection.note)
+            shown = {r["probability"]: r for s in selection.signals if (r := s.get("probability_record"))}
+            if shown:
+                print(f"What each probability band shown has meant (as-issued record, outcomes known by {selection.day:%Y-%m-%d}):")
+                for band in sorted(shown):
+                    print(f"  {band}: {shown[band]['summary']}")
+            for record, verdict in selection.recommended_filter.items():
+                print(f"Recommended signals ({record} record): {verdict}")
             if args.shariah_only:
                 print(f"Shariah filter: {selection.shariah['policy']} (standard {selection.shariah['standard']}); excluded {selection.shariah['excluded']}")
         elif args.command == "context":

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from emergent_pipeline import cli
 from emergent_pipeline.api.app import create_app
 from emergent_pipeline.api.engine import MLEnhancedSignalEngine
 from emergent_pipeline.core.strategies.registry import STRATEGY_NAMES
@@ -283,3 +284,54 @@ def test_the_python_api_uses_the_same_queries(bundled_db):
     assert 0 < engine.get_ml_performance_summary()["ml_enhancement_rate"] < 100.0  # signals before the first model have none
     assert MLEnhancedSignalEngine(enable_ml=False, snapshot_path=engine.reader.path).generate_ml_enhanced_signals(max_symbols=1)[0]["ml_probability"] is None
 
+
+
+OWN_DAY_RECORD = """
+SELECT o.return_net, s.ml_probability FROM signal_outcomes o
+JOIN (SELECT symbol, date, ml_probability FROM signal_scores WHERE issued_on = date
+      QUALIFY row_number() OVER (PARTITION BY symbol, date ORDER BY scored_at DESC) = 1) s USING (symbol, date)
+WHERE o.label IS NOT NULL AND o.exit_date <= DATE '{day}'
+"""
+
+
+def band_of_the_record(bundled_db, day: str, band: str):
+    """The resolved signals scored on their own day in ``band`` with outcomes known by ``day``, read
+    straight from the two stored tables."""
+    record = read(bundled_db, OWN_DAY_RECORD.format(day=day))
+    low, high = map(float, band.split("-"))
+    p = record["ml_probability"]
+    return record[((p > low) | (low == 0.0)) & (p <= high)]
+
+
+@pytest.mark.parametrize("day", ["2018-02-07", "2016-03-01"])
+def test_each_signal_carries_the_record_of_its_probability_band_as_known_that_day(api, bundled_db, day):
+    body = api.post("/signals/ml-enhanced", json={"max_symbols": 500, "as_of": day}).json()
+    scored = [s for s in body["signals"] if s["ml_probability"] is not None]
+    assert scored and all(s["probability_record"] is None for s in body["signals"] if s["ml_probability"] is None)
+    for band in {s["probability_record"]["probability"] for s in scored}:
+        served = next(s["probability_record"] for s in scored if s["probability_record"]["probability"] == band)
+        expected = band_of_the_record(bundled_db, day, band)
+        assert served["known_on"] == day and served["signals"] == len(expected) > 0
+        assert served["made_money_of_100"] == pytest.approx(100 * (expected["return_net"] > 0).mean())
+        assert served["mean_return"] == pytest.approx(expected["return_net"].mean())
+        assert served["made_money_low"] <= served["made_money_of_100"] <= served["made_money_high"]
+        assert served["mean_return_low"] <= served["mean_return"] <= served["mean_return_high"]
+        assert served["summary"].startswith(f"of {len(expected):,} signals issued at {band}, ")
+    for signal in scored:  # each signal sits in the band of its served probability
+        low, high = map(float, signal["probability_record"]["probability"].split("-"))
+        assert low <= signal["ml_probability"] <= high
+    verdicts = read(bundled_db, "SELECT record, verdict FROM performance_summary WHERE year = 'all' AND portfolio = 'recommended (not SKIP)'")
+    assert body["recommended_filter"] == dict(zip(verdicts["record"], verdicts["verdict"])) != {}
+
+
+def test_the_python_api_and_the_command_line_carry_the_same_record(bundled_db, monkeypatch, capsys):
+    snapshot = str(Path(bundled_db).parent / "serving.duckdb")
+    signals = MLEnhancedSignalEngine(enable_ml=True, snapshot_path=snapshot).generate_ml_enhanced_signals(max_symbols=3, as_of="2017-06-30")
+    first = signals[0]["probability_record"]
+    assert first["signals"] == len(band_of_the_record(bundled_db, "2017-06-30", first["probability"]))
+    assert signals.recommended_filter and set(signals.recommended_filter) == {"replay"}
+    monkeypatch.setenv("EMERGENT_PIPELINE_SERVING_DB", snapshot)
+    assert cli.main(["signals", "--max", "3", "--as-of", "2017-06-30"]) == 0
+    printed = capsys.readouterr().out
+    assert f"  {first['probability']}: {first['summary']}" in printed
+    assert f"Recommended signals (replay record): {signals.recommended_filter['replay']}" in printed

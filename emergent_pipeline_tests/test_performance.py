@@ -7,7 +7,7 @@ import pytest
 from emergent_pipeline.core.indicators import sorted_panel
 from emergent_pipeline.core.performance import (
     BootstrapParams, InSampleError, block_indices, bootstrap_comparison, buy_and_hold, curve_statistics, edge_verdict,
-    equity_curve, forward_start, position_returns, score_meaning, trade_statistics,
+    equity_curve, forward_start, position_returns, trade_statistics,
 )
 
 DAYS = pd.bdate_range("2021-06-07", periods=6)
@@ -123,11 +123,3 @@ def test_the_verdict_claims_only_what_the_interval_supports():
     assert edge_verdict(500, 0.001, 0.004).startswith("edge: +0.10 % to +0.40 %")
     assert edge_verdict(500, -0.002, 0.004).startswith("no proven edge: -0.20 % to +0.40 %")
     assert edge_verdict(500, -0.004, -0.001).startswith("worse: ")
-
-
-def test_what_a_probability_has_meant():
-    trades = pd.DataFrame({"ml_probability": [0.2, 0.25, 0.5, 0.55, 0.58, 0.8], "return_net": [-0.01, 0.02, 0.01, -0.02, 0.03, 0.05]})
-    table = score_meaning(trades)
-    assert table.loc["0.45-0.60", "signals"] == 3
-    assert table.loc["0.45-0.60", "made_money_of_100"] == pytest.approx(200 / 3)
-    assert table.loc["0.00-0.30", "mean_return"] == pytest.approx(0.005)

@@ -27,6 +27,7 @@ import pandas as pd
 from emergent_pipeline.api import queries
 from emergent_pipeline.core.market_context import REGIME_MEANING, MarketContextParams, trend_strength, volatility_level
 from emergent_pipeline.core.recommendations import NOT_RECOMMENDED, RECOMMENDED_PORTFOLIO, SKIP
+from emergent_pipeline.core.score_record import RECORD_COLUMNS, band_records, known_on, probability_band, record_sentence
 from emergent_pipeline.core.shariah import STATUSES, admitted_statuses, screening_policy
 from emergent_pipeline.paths import default_tracking_uri
 from emergent_pipeline.status import registry_aliases
@@ -80,6 +81,8 @@ class Selection:
     """Why the answer is empty (None when it is not)."""
     unknown_symbols: list[str] = field(default_factory=list)
     """Requested symbols the stored universe does not have."""
+    recommended_filter: dict[str, str] = field(default_factory=dict)
+    """The performance summary's current verdict on the recommended signals, per out-of-sample record."""
 
 
 def take_symbols(rows: list[dict], max_symbols: int) -> list[dict]:
@@ -153,6 +156,7 @@ class SignalList(list):
     note: str | None = None
     as_of: str | None = None
     live_signals: int = 0
+    recommended_filter: dict | None = None
     shariah_filter: dict | None = None
     unknown_symbols: list[str] | None = None
 
@@ -165,6 +169,8 @@ class SnapshotFacts:
     symbols: frozenset[str]
     statements_usable: bool = True
     """Whether the Shariah screen could use a statement for any symbol on any day (its ratios)."""
+    recommended_filter: dict = field(default_factory=dict)
+    """The summary's verdict on the recommended signals per record (``replay``, ``forward``)."""
 
     def day_of(self, as_of) -> pd.Timestamp:
         """The day a request for ``as_of`` answers for: the newest price day by default, and a later
@@ -205,7 +211,7 @@ class MLEnhancedSignalEngine:
                 usable = bool(frame["usable"].iloc[0]) if len(frame) else True
             first, newest = queries.date_range(self.reader, "price_history")
             facts = SnapshotFacts(
-                first=first, newest=newest, standard=standard, statements_usable=usable,
+                first=first, newest=newest, standard=standard, statements_usable=usable, recommended_filter=self.recommended_verdicts(),
                 symbols=frozenset(self.reader.query("SELECT DISTINCT symbol FROM price_history", table="price_history")["symbol"]),
             )
             self._facts = {version: facts}
@@ -247,11 +253,38 @@ class MLEnhancedSignalEngine:
     def _shape(self, day: pd.Timestamp) -> list[dict]:
         context = self._context_on(day)
         shaped = records(queries.live_signals(self.reader, day), SIGNAL_FIELDS)
+        by_band = self.probability_records(day) if self.enable_ml else {}
         for signal in shaped:
             signal["market_context"] = context
             if not self.enable_ml:
                 signal.update(dict.fromkeys(ML_FIELDS))
+            probability = signal.get("ml_probability")
+            signal["probability_record"] = None if probability is None else by_band[probability_band([probability]).iloc[0]]
         return shaped
+
+    def probability_records(self, day: pd.Timestamp) -> dict[str, dict]:
+        """Per probability band, its as-issued record as known at ``day``'s close (outcomes resolved by
+        then, :mod:`core.score_record`), ready to sit beside each signal scored in that band."""
+        trades = known_on(queries.scored_outcomes(self.reader), day) if self.reader.has_table("signal_outcomes") else pd.DataFrame()
+        table = band_records(trades) if len(trades) else pd.DataFrame()
+        shaped = {}
+        for band in probability_band([]).cat.categories:
+            if band in table.index:
+                row = table.loc[band]
+                shaped[band] = {"probability": band, **{k: clean(v) for k, v in row.items()}, "known_on": f"{day:%Y-%m-%d}",
+                                "summary": record_sentence(band, row)}
+            else:
+                shaped[band] = {"probability": band, "signals": 0, "known_on": f"{day:%Y-%m-%d}",
+                                "summary": f"no signal issued at {band} had resolved by {day:%Y-%m-%d}"}
+        return shaped
+
+    def recommended_verdicts(self) -> dict[str, str]:
+        """The performance summary's verdict on the recommended signals, per out-of-sample record."""
+        summary = self.table_or_empty("performance_summary")
+        if summary.empty:
+            return {}
+        headline = summary[(summary["year"] == "all") & (summary["portfolio"] == RECOMMENDED_PORTFOLIO)]
+        return dict(zip(headline["record"], headline["verdict"]))
 
     def _keep(self, key, shaped: list[dict]) -> None:
         """Keep a shaped day, each row serialised once; an earlier publication's days and the least
@@ -310,6 +343,7 @@ class MLEnhancedSignalEngine:
             )
         if before:
             selection.note = f"{before}: no signal"
+        selection.recommended_filter = self.facts().recommended_filter if self.enable_ml else {}
         return selection
 
     def generate_ml_enhanced_signals(
@@ -326,6 +360,7 @@ class MLEnhancedSignalEngine:
         answer = SignalList(copy.deepcopy(selection.signals))  # the shaped rows are shared by every request: the caller gets its own
         answer.note, answer.as_of, answer.live_signals = selection.note, f"{selection.day:%Y-%m-%d}", selection.live
         answer.shariah_filter, answer.unknown_symbols = selection.shariah, selection.unknown_symbols
+        answer.recommended_filter = selection.recommended_filter
         if not answer:
             LOG.warning("no signal: %s", selection.note)
         return answer
@@ -431,8 +466,7 @@ class MLEnhancedSignalEngine:
         quality = self.reader.query(
             "SELECT ml_quality_score q, count(*) n FROM signal_outcomes WHERE ml_status = 'scored' GROUP BY 1", table="signal_outcomes"
         )
-        headline = summary[(summary["year"] == "all") & (summary["portfolio"] == RECOMMENDED_PORTFOLIO)] if len(summary) else summary
-        verdicts = {row["record"]: row["verdict"] for _, row in headline.iterrows()}
+        verdicts = self.recommended_verdicts()
         return {
             "ml_enhancement_rate": 100.0 * float(signals["scored"]) / float(signals["n"]) if signals["n"] else 0.0,
             "average_ml_probability": clean(signals["p"]),
@@ -442,7 +476,7 @@ class MLEnhancedSignalEngine:
             "verdict": verdicts or {"none": "not computed: no as-issued score yet"},
             "out_of_sample": records(summary, list(summary.columns)) if len(summary) else [],
             "calibration": records(self.table_or_empty("performance_calibration"), ["record", "year", "signals", "success_rate", "mean_probability", "ece"]),
-            "score_meaning": records(self.table_or_empty("performance_meaning"), ["record", "probability", "signals", "made_money_of_100", "mean_return"]),
+            "score_meaning": records(self.table_or_empty("performance_meaning"), ["record", "probability", *RECORD_COLUMNS]),
             "promotion_holdout": records(self.table_or_empty("performance_holdout"), ["model_version", "holdout_start", "holdout_end", "count", "roc_auc", "brier", "brier_base_rate", "ece"]),
             "note": ("as-issued scores only: each signal's score was issued on its own day by a model whose training labels had all "
                      "ended before it; 'no proven edge' where the 95 % day-block bootstrap interval includes zero; a universe that is "

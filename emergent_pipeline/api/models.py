@@ -88,6 +88,23 @@ class MarketContextModel(BaseModel):
     interpretation: dict[str, str | None]
 
 
+class ProbabilityRecordModel(BaseModel):
+    """What signals issued at this signal's probability band have meant in the as-issued record,
+    counting only the outcomes known by the answer's day."""
+
+    model_config = ConfigDict(extra="allow")
+    probability: str = Field(description="The band of ml_probability, e.g. 0.60-0.75.")
+    signals: int = Field(description="Resolved signals whose own-day score fell in the band.")
+    made_money_of_100: float | None = Field(None, description="Of 100 of them, how many made money after costs.")
+    made_money_low: float | None = None
+    made_money_high: float | None = Field(None, description="95 % Wilson interval of made_money_of_100.")
+    mean_return: float | None = Field(None, description="Mean net return per trade after costs (fraction).")
+    mean_return_low: float | None = None
+    mean_return_high: float | None = Field(None, description="95 % day-block bootstrap interval of mean_return.")
+    known_on: str = Field(description="Outcomes resolved by this day's close are counted, no later ones.")
+    summary: str = Field(description="The record in words.")
+
+
 class SignalModel(BaseModel):
     model_config = ConfigDict(extra="allow")
     symbol: str
@@ -102,6 +119,7 @@ class SignalModel(BaseModel):
     confidence_adjustment: float | None = None
     model_version: str | None = None
     market_context: MarketContextModel | None = None
+    probability_record: ProbabilityRecordModel | None = Field(None, description="The record of the signal's probability band (none unscored).")
 
 
 class ShariahFilterModel(BaseModel):
@@ -126,6 +144,8 @@ class SignalsResponse(BaseModel):
     shariah_filter: ShariahFilterModel
     note: str | None = Field(None, description="Why the answer is empty, when it is.")
     unknown_symbols: list[str] = Field(default_factory=list, description="Requested symbols the stored universe does not have.")
+    recommended_filter: dict[str, str] = Field(
+        default_factory=dict, description="The performance summary's current verdict on the recommended signals, per out-of-sample record.")
 
 
 class ErrorResponse(BaseModel):

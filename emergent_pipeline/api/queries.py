@@ -240,6 +240,15 @@ def live_signals(reader: SnapshotReader, as_of: pd.Timestamp) -> pd.DataFrame:
     return reader.query(LIVE_SIGNALS, (day, day, day), table="signal_outcomes")
 
 
+def scored_outcomes(reader: SnapshotReader) -> pd.DataFrame:
+    """Every signal with a score issued on its own day, with its outcome so far (``core.score_record``
+    keeps those resolved by a day)."""
+    return reader.query(
+        "SELECT symbol, date, entry_date, exit_date, ml_probability, return_net, label FROM signal_outcomes WHERE ml_probability IS NOT NULL",
+        table="signal_outcomes",
+    )
+
+
 def strategy_signals_on(reader: SnapshotReader, strategy: str, as_of: pd.Timestamp) -> pd.DataFrame:
     """One strategy's signals fired on ``as_of``, best first, each with the Shariah status of its day
     (the request's filters are applied by the engine on these rows)."""

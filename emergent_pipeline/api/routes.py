@@ -56,7 +56,7 @@ def signals_router(services: Services) -> APIRouter:
             "success": True, "signals_count": len(selection.signals), "signals": None, "ml_statistics": statistics,
             "filter_threshold": threshold, "generated_at": now(), "as_of": str(selection.day.date()),
             "strategy": strategy, "live_signals": selection.live, "shariah_filter": selection.shariah, "note": selection.note,
-            "unknown_symbols": selection.unknown_symbols,
+            "unknown_symbols": selection.unknown_symbols, "recommended_filter": selection.recommended_filter,
         }
 
     def signals_body(selection: Selection, statistics: dict, threshold: float, strategy: str | None = None) -> Response:

@@ -20,6 +20,7 @@ from emergent_pipeline.core.costs import TradingCosts, recorded_costs
 from emergent_pipeline.core.indicators import sorted_panel
 from emergent_pipeline.core.ml_metrics import expected_calibration_error, reliability_table
 from emergent_pipeline.core.recommendations import SKIP
+from emergent_pipeline.core.score_record import band_records
 
 KEY = ["symbol", "date"]
 BENCHMARK = "benchmark (buy and hold)"
@@ -123,7 +124,7 @@ def out_of_sample_report(outcomes: pd.DataFrame, prices: pd.DataFrame, benchmark
         if len(issued):
             table = reliability_table(issued["label"], issued["ml_probability"]).rename_axis("bin").reset_index().assign(record=name)
             reliabilities.append(table)
-            meanings.append(performance.score_meaning(issued).reset_index().assign(record=name))
+            meanings.append(band_records(issued).reset_index().assign(record=name))
             calibration_rows += calibration_by_year(issued, name)
     return OutOfSampleReport(
         windows=found, summary=pd.concat(summaries, ignore_index=True), equity=pd.concat(equities, ignore_index=True),

@@ -163,7 +163,8 @@ def per_day(trades: pd.DataFrame, calendar: pd.DatetimeIndex) -> tuple[np.ndarra
     return sums, counts
 
 
-def _interval(values: np.ndarray, params: BootstrapParams) -> tuple[float, float]:
+def percentile_interval(values: np.ndarray, params: BootstrapParams) -> tuple[float, float]:
+    """The central ``params.confidence`` interval of bootstrap replicates (NaN and infinite ones left out)."""
     tail = (1.0 - params.confidence) / 2.0 * 100
     finite = values[np.isfinite(values)]
     if not len(finite):
@@ -189,7 +190,7 @@ def bootstrap_comparison(trades: pd.DataFrame, baseline: pd.DataFrame, curve: pd
             daily = curve["return"].reindex(calendar).fillna(0.0).to_numpy()[idx]
             sharpe = daily.mean(axis=1) * TRADING_DAYS / (daily.std(axis=1, ddof=1) * np.sqrt(TRADING_DAYS))
     (mean_low, mean_high), (diff_low, diff_high), (sharpe_low, sharpe_high) = (
-        _interval(mean, params), _interval(difference, params), _interval(sharpe, params))
+        percentile_interval(mean, params), percentile_interval(difference, params), percentile_interval(sharpe, params))
     return {"mean_return_low": mean_low, "mean_return_high": mean_high, "sharpe_low": sharpe_low, "sharpe_high": sharpe_high,
             "vs_unfiltered_low": diff_low, "vs_unfiltered_high": diff_high}
 
@@ -206,15 +207,3 @@ def edge_verdict(trades: int, low: float, high: float, what: str = "per trade ag
     if high < 0:
         return f"worse: {span}"
     return f"no proven edge: {span}"
-
-
-def score_meaning(trades: pd.DataFrame, edges=(0.0, 0.3, *sorted(THRESHOLDS), 1.0)) -> pd.DataFrame:
-    """What a probability means, from the as-issued record: per probability band, of 100 resolved
-    signals like these, how many made money (net return > 0), and their mean net return."""
-    names = [f"{low:.2f}-{high:.2f}" for low, high in zip(edges[:-1], edges[1:])]
-    band = pd.cut(trades["ml_probability"], bins=list(edges), labels=names, include_lowest=True)
-    grouped = trades.assign(made_money=trades["return_net"] > 0).groupby(band, observed=True)
-    table = pd.DataFrame({"signals": grouped.size(), "made_money_of_100": 100 * grouped["made_money"].mean(),
-                          "mean_return": grouped["return_net"].mean()})
-    table.index = table.index.astype(str)
-    return table.rename_axis("probability")

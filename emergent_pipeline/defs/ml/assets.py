@@ -16,7 +16,7 @@ from emergent_pipeline.core.model_selection import SplitParams
 from emergent_pipeline.core.costs import DEFAULT_COSTS, TradingCosts, recorded_costs
 from emergent_pipeline.core.market_context import signal_context
 from emergent_pipeline.core.outcomes import OutcomeParams, follow_signals
-from emergent_pipeline.core.performance import score_meaning
+from emergent_pipeline.core.score_record import band_records
 from emergent_pipeline.engine import ordered_map
 from emergent_pipeline.core.replay import ReplayParams, compare_designs, walk_forward_replay
 from emergent_pipeline.core.signal_model import ModelParams, PromotionRule, TrainingResult, judge, train
@@ -399,7 +399,7 @@ def signal_replay(context: dg.AssetExecutionContext, config: TrainingConfig, duc
                              "ece": expected_calibration_error(g["label"], g["ml_probability"])})) if len(trades) else pd.DataFrame()
     reliability = reliability_table(trades["label"], trades["ml_probability"]) if len(trades) else pd.DataFrame()
     ece = expected_calibration_error(trades["label"], trades["ml_probability"]) if len(trades) else float("nan")
-    meaning = score_meaning(trades) if len(trades) else pd.DataFrame()
+    meaning = band_records(trades) if len(trades) else pd.DataFrame()
     retrains = result.retrains if len(result.retrains) else pd.DataFrame({"point": pd.Series(dtype="datetime64[ns]"), "decision": pd.Series(dtype=str)})
     with duckdb.get_connection() as conn:
         replace_tables(conn, {SCORES: pd.concat([live, rows], ignore_index=True)[SCORE_COLUMNS], "replay_retrains": retrains},
