@@ -84,13 +84,17 @@ def refresh_table(conn: duckdb.DuckDBPyConnection, table: str, logged_by: str | 
         conn.execute(f"DROP TABLE IF EXISTS snapshot.{name}")
         return 0
     whole, since = changed_since(conn, table, logged_by)
-    if whole:
+    if whole or columns_of(conn, f"main.{name}") != columns_of(conn, f"snapshot.{name}"):  # a column added since: copied whole
         conn.execute(f"CREATE OR REPLACE TABLE snapshot.{name} AS SELECT * FROM main.{name}")
         return conn.execute(f"SELECT count(*) FROM snapshot.{name}").fetchone()[0]
     if since is None:
         return 0
     conn.execute(f"DELETE FROM snapshot.{name} WHERE date >= ?", [since.date()])
     return conn.execute(f"INSERT INTO snapshot.{name} SELECT * FROM main.{name} WHERE date >= ?", [since.date()]).fetchone()[0]
+
+
+def columns_of(conn: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    return [row[0] for row in conn.execute(f"DESCRIBE {table}").fetchall()]
 
 
 def changed_since(conn: duckdb.DuckDBPyConnection, table: str, logged_by: str | None) -> tuple[bool, pd.Timestamp | None]:

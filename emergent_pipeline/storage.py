@@ -91,9 +91,23 @@ def write_rows(conn: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame, 
         if create:
             conn.execute(f"CREATE OR REPLACE TABLE {checked_identifier(name)} AS {_staged_select(frame)}")
         else:
+            add_new_columns(conn, name, f"({_staged_select(frame)})")
             conn.execute(f"INSERT INTO {checked_identifier(name)} BY NAME {_staged_select(frame)}")
     finally:
         conn.unregister("staged")
+
+
+def add_new_columns(conn: duckdb.DuckDBPyConnection, name: str, source: str) -> list[str]:
+    """Add to table ``name`` the columns ``source`` (a table or a parenthesised query) has and it has
+    not, with their types: a store written by an earlier version takes a column a newer one adds,
+    empty on its older rows, instead of refusing every later write. Returns the columns added."""
+    have = {row[0] for row in conn.execute(f"DESCRIBE {checked_identifier(name)}").fetchall()}
+    added = []
+    for column, kind, *_ in conn.execute(f"DESCRIBE SELECT * FROM {source}").fetchall():
+        if column not in have:
+            conn.execute(f'ALTER TABLE {checked_identifier(name)} ADD COLUMN "{column}" {kind}')
+            added.append(column)
+    return added
 
 
 def replace_rows_from(conn: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame, since: pd.Timestamp,

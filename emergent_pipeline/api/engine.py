@@ -38,12 +38,13 @@ STATEMENTS_REMEDY = ("give the source a statements file (price_source fundamenta
 DAYS_SHAPED = 16
 """Days whose live signals are kept shaped (per snapshot): a front end paging through recent days
 reuses them instead of shaping each day again on every request."""
-ML_FIELDS = ("ml_probability", "expected_return", "ml_recommendation", "ml_quality_score", "confidence_adjustment")
+ML_FIELDS = ("ml_probability", "expected_return", "ml_recommendation", "ml_quality_score", "confidence_adjustment", "model_recommendation",
+             "recommendation_basis")
 SIGNAL_FIELDS = [
     "symbol", "date", "signal_type", "consensus_confidence", "agreement", "supporters", "strategies", "entry_price",
     "target_price", "stop_loss", "validity_days", "composite_score", "quality_tier", "shariah_status",
     "ml_probability", "expected_return", "ml_recommendation", "ml_quality_score", "confidence_adjustment", "model_version",
-    "issued_on", "ml_status", "ml_reason",
+    "issued_on", "ml_status", "ml_reason", "model_recommendation", "recommendation_basis",
 ]
 
 

@@ -114,7 +114,9 @@ class SignalModel(BaseModel):
     target_price: float | None = None
     stop_loss: float | None = None
     ml_probability: float | None = None
-    ml_recommendation: str | None = None
+    ml_recommendation: str | None = Field(None, description="The recommendation, from the components that have earned their place on its issue day.")
+    model_recommendation: str | None = Field(None, description="The model's own recommendation, before the earn-its-place rule.")
+    recommendation_basis: str | None = Field(None, description="Which components the recommendation used or suspended, and why.")
     ml_quality_score: str | None = None
     confidence_adjustment: float | None = None
     model_version: str | None = None

@@ -207,7 +207,8 @@ class SnapshotReader:
             return False
 
 
-ISSUED_COLUMNS = "ml_probability, expected_return, ml_recommendation, ml_quality_score, confidence_adjustment, model_version, issued_on"
+ISSUED_COLUMNS = ("ml_probability, expected_return, ml_recommendation, ml_quality_score, confidence_adjustment, model_version, issued_on, "
+                  "model_recommendation, probability_earned, expected_return_earned, recommendation_basis")
 LIVE_SIGNALS = f"""
 WITH issued AS (
     SELECT symbol, date, {ISSUED_COLUMNS} FROM signal_scores WHERE issued_on <= ?

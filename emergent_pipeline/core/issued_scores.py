@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import pandas as pd
 
+from emergent_pipeline.core.earned_place import EARNED_COLUMNS
+
 KEY = ["symbol", "date"]
 SCORE_COLUMNS = [
     "symbol", "date", "issued_on", "origin", "model_version", "model_label_end", "scored_at", "ml_probability",
     "expected_return", "ml_recommendation", "ml_quality_score", "confidence_adjustment", "ml_status", "ml_reason",
+    *EARNED_COLUMNS,
 ]
 
 
@@ -23,12 +26,14 @@ def empty_scores() -> pd.DataFrame:
     """The record with no row yet, typed."""
     dates = {"date", "issued_on", "model_label_end", "scored_at"}
     numbers = {"ml_probability", "expected_return", "confidence_adjustment"}
-    return pd.DataFrame({c: pd.Series(dtype="datetime64[ns]" if c in dates else "float64" if c in numbers else object) for c in SCORE_COLUMNS})
+    flags = {"probability_earned", "expected_return_earned"}
+    kind = lambda c: "datetime64[ns]" if c in dates else "float64" if c in numbers else "boolean" if c in flags else object  # noqa: E731
+    return pd.DataFrame({c: pd.Series(dtype=kind(c)) for c in SCORE_COLUMNS})
 
 
 def score_rows(scored: pd.DataFrame, origin: str, issued_on, model_version, label_end) -> pd.DataFrame:
     """Rows of the record from scored signals (``KEY`` and the score columns)."""
-    rows = scored[KEY + ["ml_probability", "expected_return", "ml_recommendation", "ml_quality_score", "confidence_adjustment"]].copy()
+    rows = scored[KEY + ["ml_probability", "expected_return", "ml_recommendation", "ml_quality_score", "confidence_adjustment", *EARNED_COLUMNS]].copy()
     rows["issued_on"] = issued_on
     rows["origin"] = origin
     rows["model_version"] = pd.Series(model_version, index=rows.index).astype(str) if len(rows) else pd.Series(dtype=str)
@@ -37,6 +42,7 @@ def score_rows(scored: pd.DataFrame, origin: str, issued_on, model_version, labe
     rows["ml_status"] = "scored"
     rows["ml_reason"] = None
     rows["issued_on"] = pd.to_datetime(rows["issued_on"])
+    rows = rows.astype({"probability_earned": "boolean", "expected_return_earned": "boolean"})
     return rows[SCORE_COLUMNS]
 
 

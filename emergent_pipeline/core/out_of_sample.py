@@ -65,7 +65,7 @@ def window_report(trades: pd.DataFrame, name: str, panel: pd.DataFrame, calendar
         chosen = spec.select(trades)
         curve = performance.equity_curve(performance.position_returns(panel, chosen, costs.per_side), calendar)
         curves[spec.name] = curve
-        for year, days in years if spec in (performance.UNFILTERED, performance.RECOMMENDED) else years[:1]:
+        for year, days in years if spec in (performance.UNFILTERED, performance.RECOMMENDED, performance.MODEL_ALONE) else years[:1]:
             in_year = chosen if year == "all" else chosen[chosen["date"].dt.year == int(year)]
             base = trades if year == "all" else trades[trades["date"].dt.year == int(year)]
             part = curve.reindex(days)
@@ -115,8 +115,10 @@ def out_of_sample_report(outcomes: pd.DataFrame, prices: pd.DataFrame, benchmark
     for name, trades in found.items():
         calendar = pd.DatetimeIndex(np.sort(prices.loc[prices["date"] >= trades["date"].min(), "date"].unique()))
         # A signal without a score issued on its day takes part only in the unfiltered portfolio.
-        report, curves[name] = window_report(trades.assign(ml_recommendation=trades["ml_recommendation"].fillna(SKIP)), name, panel,
-                                             calendar, costs, benchmark)
+        # A score issued before the earn-its-place rule has no model_recommendation of its own: the one served was the model's.
+        model_own = trades.get("model_recommendation", pd.Series(None, index=trades.index, dtype=object)).fillna(trades["ml_recommendation"])
+        shown = trades.assign(ml_recommendation=trades["ml_recommendation"].fillna(SKIP), model_recommendation=model_own.fillna(SKIP))
+        report, curves[name] = window_report(shown, name, panel, calendar, costs, benchmark)
         summaries.append(report)
         equities.append(pd.concat([c.assign(portfolio=p, record=name).rename_axis("date").reset_index() for p, c in curves[name].items()],
                                   ignore_index=True))

@@ -116,12 +116,14 @@ def buy_and_hold(benchmark: pd.DataFrame, calendar: pd.DatetimeIndex) -> pd.Data
 class PortfolioSpec:
     name: str
     threshold: float | None = None  # keep ml_probability > threshold
-    recommended: bool = False  # keep the recommended signals (not SKIP: tier and positive expected return)
+    recommended: bool = False  # keep the recommended signals (not SKIP)
+    recommendation: str = "ml_recommendation"
+    """The column read: the served recommendation (earn-its-place rule applied), or the model's own."""
 
     def select(self, trades: pd.DataFrame) -> pd.DataFrame:
         chosen = trades
         if self.recommended:
-            chosen = chosen[is_recommended(chosen["ml_recommendation"])]
+            chosen = chosen[is_recommended(chosen[self.recommendation])]
         if self.threshold is not None:
             chosen = chosen[chosen["ml_probability"] > self.threshold]
         return chosen
@@ -129,7 +131,8 @@ class PortfolioSpec:
 
 UNFILTERED = PortfolioSpec("consensus (unfiltered)")
 RECOMMENDED = PortfolioSpec(RECOMMENDED_PORTFOLIO, recommended=True)
-PORTFOLIOS = (UNFILTERED, RECOMMENDED, *(PortfolioSpec(f"ML > {t:.2f}", threshold=t) for t in sorted(THRESHOLDS)))
+MODEL_ALONE = PortfolioSpec("recommended by the model alone (no earn-its-place rule)", recommended=True, recommendation="model_recommendation")
+PORTFOLIOS = (UNFILTERED, RECOMMENDED, MODEL_ALONE, *(PortfolioSpec(f"ML > {t:.2f}", threshold=t) for t in sorted(THRESHOLDS)))
 
 
 @dataclass(frozen=True)

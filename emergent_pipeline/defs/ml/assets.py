@@ -16,7 +16,8 @@ from emergent_pipeline.core.model_selection import SplitParams
 from emergent_pipeline.core.costs import DEFAULT_COSTS, TradingCosts, recorded_costs
 from emergent_pipeline.core.market_context import signal_context
 from emergent_pipeline.core.outcomes import OutcomeParams, follow_signals
-from emergent_pipeline.core.score_record import band_records
+from emergent_pipeline.core.score_record import band_records, known_on
+from emergent_pipeline.core.earned_place import EARNED_COLUMNS, with_earned_place
 from emergent_pipeline.engine import ordered_map
 from emergent_pipeline.core.replay import ReplayParams, compare_designs, walk_forward_replay
 from emergent_pipeline.core.signal_model import ModelParams, PromotionRule, TrainingResult, judge, train
@@ -34,7 +35,7 @@ from emergent_pipeline.model_registry import CHALLENGER, CHAMPION, CHAMPION_MOVE
 from emergent_pipeline.training_log import DatasetInput
 from emergent_pipeline.plots import calibration_chart
 from emergent_pipeline.scoring import score_with_champion
-from emergent_pipeline.core.issued_scores import SCORE_COLUMNS, empty_scores, newest_scores, score_rows
+from emergent_pipeline.core.issued_scores import SCORE_COLUMNS, empty_scores, issued_with_signal, newest_scores, score_rows
 from emergent_pipeline.storage import read_table, replace_rows_from, replace_table, replace_tables, table_exists, transaction, write_rows
 
 GROUP = "ml"
@@ -383,11 +384,15 @@ def signal_replay(context: dg.AssetExecutionContext, config: TrainingConfig, duc
                           config.model_params(costs), PromotionRule(auc_tolerance=config.auc_tolerance))
     # The trainings at the retraining points are independent: on a Dask cluster when one is configured (engine).
     result = walk_forward_replay(signals[FEATURES], labels, signals["consensus_confidence"].to_numpy(), calendar, params, ordered_map)
-    issued = pd.concat([signals[KEY + ["consensus_confidence"]], result.scores], axis=1)
+    issued = pd.concat([signals[KEY + ["consensus_confidence"]], labels[["signal_type"]], result.scores], axis=1)
     with duckdb.get_connection() as conn:
         stored = stored_scores(conn)
+        tiers = read_table(conn, "consensus_signals", columns=KEY + ["quality_tier"])
     live = stored[stored["origin"] == "live"]
-    fresh = issued[issued["ml_status"] == "scored"]
+    # The earn-its-place rule on each signal's day, judged on the replay's own record known by then.
+    own_record = known_on(pd.concat([labels, result.scores[["ml_probability", "expected_return"]]], axis=1))
+    fresh = issued[issued["ml_status"] == "scored"].merge(tiers, on=KEY, how="left", validate="one_to_one")
+    fresh = with_earned_place(fresh, own_record)
     fresh = fresh[~pd.MultiIndex.from_frame(fresh[KEY]).isin(pd.MultiIndex.from_frame(live[KEY]))]
     rows = score_rows(fresh, origin="replay", issued_on=fresh["date"], model_version=fresh["model_id"], label_end=fresh["model_label_end"])
 
@@ -453,7 +458,12 @@ def ml_enhanced_signals(context: dg.AssetExecutionContext, duckdb: DuckDBResourc
         day = pd.Timestamp(conn.execute("SELECT max(date) FROM price_history").fetchone()[0])  # the issue day
         todo, features = signals_due(conn, champion, day)
     scoring = score_with_champion(mlflow.store(), todo, features[FEATURES])
-    fresh = scoring.signals[scoring.signals["ml_status"] == "scored"]
+    fresh = scoring.signals[scoring.signals["ml_status"] == "scored"].assign(issued_on=day)
+    if len(fresh):  # each component of the recommendation is used only while its record up to today holds
+        with duckdb.get_connection() as conn:
+            fresh = with_earned_place(fresh, as_issued_record(conn))
+    else:
+        fresh = fresh.assign(**dict.fromkeys(EARNED_COLUMNS))
     rows = score_rows(fresh, origin="live", issued_on=day, model_version=fresh["model_version"], label_end=scoring.label_end)
     reason = scoring.reason if scoring.status != "scored" else "no score was issued while it was live"
     since = None if plan.whole else changes.earliest(plan.since, rows["date"].min() if len(rows) else None)
@@ -495,6 +505,15 @@ def signals_due(conn, champion, day: pd.Timestamp) -> tuple[pd.DataFrame, pd.Dat
     todo = consensus[open_now & (state["model_version"].isna() | other_model).to_numpy()].reset_index(drop=True)
     features = todo[KEY].merge(read_table(conn, "signal_features", since=since), on=KEY, how="left", validate="one_to_one")
     return todo, features
+
+
+def as_issued_record(conn) -> pd.DataFrame:
+    """The resolved signals with a score issued on their own day, as the labels stand now (today's
+    exits included, which `signal_outcomes` takes in only after scoring): what the earn-its-place
+    rule judges each component on."""
+    labels = read_table(conn, "signal_labels", columns=KEY + ["entry_date", "exit_date", "return_net", "label"])
+    issued = issued_with_signal(stored_scores(conn))[KEY + ["ml_probability", "expected_return"]]
+    return known_on(labels.merge(issued, on=KEY, how="inner", validate="one_to_one"))
 
 
 def stored_scores(conn, since: pd.Timestamp | None = None) -> pd.DataFrame:

@@ -5,6 +5,7 @@ import dagster as dg
 import numpy as np
 from dagster_duckdb import DuckDBResource
 
+from emergent_pipeline.core.earned_place import earned_recommendations
 from emergent_pipeline.core.recommendations import recommendations
 from emergent_pipeline.defs.metadata import table_preview
 from emergent_pipeline.defs.ml.assets import ml_enhanced_signals, signal_model
@@ -17,15 +18,18 @@ signals in the wrong tier often."""
 
 
 @dg.asset_check(asset=ml_enhanced_signals,
-                description="Every scored probability is in [0, 1], and its recommendation and tier are those the probability and expected return give.")
+                description="Every scored probability is in [0, 1], its tier is the probability's, and its recommendation is the one the "
+                            "probability, the expected return and the components' standing on its issue day give (earn-its-place rule).")
 def scores_well_formed(duckdb: DuckDBResource) -> dg.AssetCheckResult:
     with duckdb.get_connection() as conn:
         scored = conn.execute(
-            "SELECT symbol, date, signal_type, ml_probability, expected_return, consensus_confidence, ml_recommendation, ml_quality_score "
-            "FROM ml_enhanced_signals WHERE ml_status = 'scored'").df()
+            "SELECT symbol, date, signal_type, quality_tier, ml_probability, expected_return, consensus_confidence, ml_recommendation, "
+            "ml_quality_score, probability_earned, expected_return_earned FROM ml_enhanced_signals WHERE ml_status = 'scored'").df()
     expected = recommendations(scored["ml_probability"], scored["expected_return"], scored["consensus_confidence"], scored["signal_type"])
+    earned = earned_recommendations(scored["ml_probability"], scored["expected_return"], scored["quality_tier"], scored["signal_type"],
+                                    scored["probability_earned"], scored["expected_return_earned"])
     outside = ~scored["ml_probability"].between(0.0, 1.0)
-    mismatch = (scored["ml_recommendation"].to_numpy() != expected["ml_recommendation"].to_numpy()) | (
+    mismatch = (scored["ml_recommendation"].to_numpy() != earned) | (
         scored["ml_quality_score"].to_numpy() != expected["ml_quality_score"].to_numpy())
     bad = scored[outside.to_numpy() | mismatch]
     return dg.AssetCheckResult(
