@@ -45,6 +45,31 @@ def test_the_replay_never_scores_with_a_model_that_saw_the_outcome(bundled_db):
     assert ((points.diff().dt.days.dropna()) <= 33).all()  # the policy's 30-day cadence (to the next trading day)
 
 
+REPLAY_RECORD_KNOWN_ON = """
+WITH resolved AS (
+    SELECT l.exit_date FROM signal_scores s JOIN signal_labels l USING (symbol, date)
+    WHERE s.origin = 'replay' AND s.issued_on = s.date AND l.label IS NOT NULL
+), days AS (SELECT DISTINCT issued_on AS day FROM signal_scores WHERE origin = 'replay')
+SELECT day, count(r.exit_date) AS known FROM days LEFT JOIN resolved r ON r.exit_date > day - INTERVAL 365 DAY AND r.exit_date <= day
+GROUP BY day
+"""
+
+
+def test_the_replay_judges_each_component_only_on_outcomes_known_that_day(bundled_db):
+    scores = read(bundled_db, "SELECT s.*, c.quality_tier FROM signal_scores s JOIN consensus_signals c USING (symbol, date) WHERE origin = 'replay'")
+    known = read(bundled_db, REPLAY_RECORD_KNOWN_ON).set_index("day")["known"]
+    # Every row's basis names how many signals it was judged on: exactly those resolved (exited) by its
+    # issue day within the year before, counted here from the stored scores and labels.
+    judged_on = scores["recommendation_basis"].str.extract(r"^probability \w+: .*?the (\d+) signals resolved")[0].astype(int)
+    assert (judged_on.to_numpy() == known.reindex(scores["issued_on"]).to_numpy()).all()
+    assert (scores["probability_earned"] == scores["recommendation_basis"].str.startswith("probability used")).all()
+    # A suspended probability steps aside to the consensus' tier (the SKIP of a still-earned expected return aside).
+    aside = scores[~scores["probability_earned"] & ~scores["expected_return_earned"]]
+    assert len(aside) and (aside["ml_recommendation"] == aside["quality_tier"].map({"HIGH": "STRONG_BUY", "MEDIUM": "BUY", "LOW": "WEAK_BUY"})).all()
+    both = scores[scores["probability_earned"] & scores["expected_return_earned"]]
+    assert (both["ml_recommendation"] == both["model_recommendation"]).all()
+
+
 def test_the_summary_reads_as_issued_scores_in_honest_windows(bundled_run):
     db, result = bundled_run
     metadata = materialization_metadata(result, "performance_summary")

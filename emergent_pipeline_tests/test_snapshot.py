@@ -9,6 +9,7 @@ import pytest
 
 from emergent_pipeline import changes
 from emergent_pipeline.snapshot import publish_snapshot
+from emergent_pipeline.storage import write_rows
 
 TABLES = ["prices", "summary"]
 LOGGED_BY = {"prices": "source"}
@@ -91,3 +92,17 @@ def test_a_publication_that_fails_midway_leaves_the_snapshot_in_place(published,
         publish_snapshot(conn, [*TABLES, "no such; table"], str(target), LOGGED_BY)
     assert target.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".serving")] == []
+
+
+def test_a_column_a_newer_version_adds_reaches_the_store_and_the_snapshot(published):
+    conn, target, _ = published
+    new_day = pd.Timestamp("2024-01-15")
+    # A newer version writes rows with a column the stored table (written by an older one) lacks.
+    fresh = pd.DataFrame({"symbol": ["A"], "date": [new_day], "close": [100], "basis": ["why"]})
+    write_rows(conn, "prices", fresh, create=False)
+    stored = conn.execute("SELECT symbol, date, basis FROM prices ORDER BY date, symbol").df()
+    assert stored["basis"].iloc[-1] == "why" and stored["basis"].iloc[:-1].isna().all()  # older rows: empty
+    changes.log_change(conn, "source", new_day, whole=False)
+    # Only a day changed, but the snapshot's table lacks the column: it is copied whole.
+    assert publish_snapshot(conn, TABLES, str(target), LOGGED_BY).written["prices"] == 21
+    same(conn, target)
