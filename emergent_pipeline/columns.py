@@ -156,12 +156,10 @@ COLUMNS: dict[str, str] = {
     "scored_at": "When the score was computed (UTC).",
     "ml_probability": "Calibrated probability (0–1) that the trade's net return after costs is above zero; from features known at D.",
     "expected_return": "Model's estimate of the trade's net return after costs (fraction, 0.01 = 1 %).",
-    "ml_recommendation": (f"{_TIERS}, else {SKIP}; {SKIP} when expected_return ≤ 0. A SELL reads {', '.join(SELL_NAMES.values())}. "
-                          "Only the components that earned their place on the issue day are used: without the probability, the "
-                          "consensus' quality tier's name (HIGH → STRONG_BUY, ...); without the expected return, no gate on it."),
+    "ml_recommendation": f"{_TIERS}, else {SKIP}; {SKIP} if expected_return ≤ 0 (SELLs alike); earned components only (recommendation_basis).",
     "model_recommendation": "The model's own recommendation (probability tier and expected-return gate), before the earn-its-place rule.",
-    "probability_earned": ("Whether ml_probability was used on the issue day: its rank correlation with the net return over the signals "
-                           "resolved in the year before had a 95 % interval above zero (core.earned_place); null before the rule."),
+    "probability_earned": ("Whether ml_probability was used on the issue day: its rank correlation with net returns resolved in the "
+                           "year before was above zero (95 %)."),
     "expected_return_earned": "The same for expected_return.",
     "recommendation_basis": "Each component's standing on the issue day in words: used or suspended, with its figures and window.",
     "ml_quality_score": f"Tier of ml_probability alone: {_QUALITY}, else {POOR}.",

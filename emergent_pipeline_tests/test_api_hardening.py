@@ -222,7 +222,7 @@ def test_the_guides_clients_work_as_it_prints_them(private, bundled_db):
         recommended = client.post("/signals/ml-enhanced", json={"min_ml_probability": 0.6, "recommended_only": True, "max_symbols": 500}).json()
         every = client.post("/signals/ml-enhanced", json={"min_ml_probability": 0.6, "max_symbols": 500}).json()
         assert recommended["signals"] == [s for s in every["signals"] if s["ml_recommendation"] not in (None, "SKIP")]
-        assert any(s["ml_recommendation"] == "SKIP" for s in every["signals"])  # what the guide's threshold alone lets through
+        assert any(s["model_recommendation"] == "SKIP" for s in every["signals"])  # what the guide's threshold alone lets through
     snippet = subprocess.run([sys.executable, "-c", GUIDE_PYTHON], env=env, capture_output=True, text=True, timeout=120)
     assert snippet.returncode == 0, snippet.stderr[-2000:]
     live = front_end.json()  # the same request as the snippet's

@@ -48,7 +48,11 @@ def test_the_first_model_that_beats_the_base_rate_becomes_champion(bundled_run):
     assert (signals["ml_status"] == "scored").all() and set(signals["model_version"]) == {"1"}
     assert signals["ml_probability"].between(0, 1).all() and signals["expected_return"].notna().all()
     assert set(signals["ml_recommendation"]) <= {"STRONG_BUY", "BUY", "WEAK_BUY", "SKIP"}
-    assert (signals.loc[signals["expected_return"] <= 0, "ml_recommendation"] == "SKIP").all()
+    assert (signals.loc[signals["expected_return"] <= 0, "model_recommendation"] == "SKIP").all()
+    # Served: the model's own where both components have earned their place, else what the rule leaves (basis in words).
+    gated = signals["expected_return_earned"].astype(bool) & (signals["expected_return"] <= 0)
+    assert (signals.loc[gated, "ml_recommendation"] == "SKIP").all()
+    assert signals["recommendation_basis"].str.match(r"probability (used|suspended): .*; expected_return (used|suspended): ").all()
 
 
 def test_a_fresher_fit_of_the_same_method_is_promoted_and_a_worse_method_is_not(definitions, workspace):

@@ -131,7 +131,8 @@ class PortfolioSpec:
 
 UNFILTERED = PortfolioSpec("consensus (unfiltered)")
 RECOMMENDED = PortfolioSpec(RECOMMENDED_PORTFOLIO, recommended=True)
-MODEL_ALONE = PortfolioSpec("recommended by the model alone (no earn-its-place rule)", recommended=True, recommendation="model_recommendation")
+MODEL_ALONE = PortfolioSpec("recommended by the model alone", recommended=True, recommendation="model_recommendation")
+"""The model's own recommendations, without the earn-its-place rule (``core.earned_place``)."""
 PORTFOLIOS = (UNFILTERED, RECOMMENDED, MODEL_ALONE, *(PortfolioSpec(f"ML > {t:.2f}", threshold=t) for t in sorted(THRESHOLDS)))
 
 
