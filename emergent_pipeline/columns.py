@@ -17,7 +17,7 @@ import re
 from emergent_pipeline.core.consensus import ConsensusParams
 from emergent_pipeline.core.performance import PORTFOLIOS
 from emergent_pipeline.core.price_quality import EXTREME_MOVE
-from emergent_pipeline.core.recommendations import POOR, SELL_NAMES, SKIP, TIERS
+from emergent_pipeline.core.recommendations import POOR, SKIP, TIERS
 from emergent_pipeline.core.strategies.registry import DEFAULT_WEIGHTS, STRATEGY_NAMES
 
 _CONSENSUS = ConsensusParams()
@@ -330,6 +330,42 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
     "performance_calibration": {
         "year": "Calendar year of the signals, or 'all'.",
         "mean_probability": "Mean issued ml_probability of those signals.",
+    },
+    "performance_tearsheet": {
+        "trades": "Resolved trades of the portfolio in the window (null for the benchmark).",
+        "cagr": "Compound annual growth rate of the equal-weight daily returns (quantstats).",
+        "volatility": "Annualised standard deviation of the portfolio's daily returns (quantstats).",
+        "sortino": "Annualised mean daily return over the downside deviation (quantstats).",
+        "calmar": "CAGR over the absolute maximum drawdown (quantstats).",
+        "longest_drawdown_days": "Calendar days of the longest stretch below a previous peak (quantstats).",
+        "win_rate": "Share of the portfolio's trades with a net return above zero.",
+        "profit_factor": "Sum of the winning trades' net returns over the absolute sum of the losing ones.",
+        "expectancy": "Mean net return per trade after costs (fraction).",
+        "exposure": "Share of the window's days with money in positions.",
+        "turnover": "Share of the equal-weight book replaced per day: positions opened per day / mean positions held.",
+        "alpha": "Annualised alpha against the index bought and held, from daily returns (quantstats greeks).",
+        "beta": "Beta of the daily returns to the index's (quantstats greeks).",
+    },
+    "performance_ic": {
+        "score": "The served score analysed: ml_probability or expected_return.",
+        "days": "Signal days with at least 5 resolved signals scored on their day (the cross-sections).",
+        "ic_mean": "Mean over those days of the Pearson correlation of the score with the net return (IC).",
+        "ic_low": "Lower end of the 95 % day-block bootstrap interval of ic_mean.",
+        "ic_high": "Upper end of the 95 % day-block bootstrap interval of ic_mean.",
+        "ic_std": "Standard deviation of the daily IC.",
+        "icir": "ic_mean / ic_std (per day, not annualised).",
+        "rank_ic_mean": "Mean daily Spearman correlation of the score with the net return (Rank IC).",
+        "rank_ic_low": "Lower end of the 95 % day-block bootstrap interval of rank_ic_mean.",
+        "rank_ic_high": "Upper end of the 95 % day-block bootstrap interval of rank_ic_mean.",
+        "rank_ic_std": "Standard deviation of the daily Rank IC.",
+        "rank_icir": "rank_ic_mean / rank_ic_std (per day, not annualised).",
+    },
+    "performance_quantiles": {
+        "score": "The served score grouped: ml_probability or expected_return.",
+        "quantile": "Quintile of the score over the window's resolved signals, 1 = lowest.",
+        "score_low": "Lowest score in the quintile.",
+        "score_high": "Highest score in the quintile.",
+        "signals": "Resolved signals with a score issued on their own day in the quintile.",
     },
     "performance_meaning": {
         "signals": "Resolved signals with a score issued on their own day in the band.",

@@ -75,3 +75,24 @@ def equity_chart(curves: dict[str, pd.DataFrame], title: str = "Out-of-sample eq
     bottom.grid(alpha=0.3)
     fig.tight_layout()
     return to_png(fig)
+
+
+def tearsheet_html(returns: pd.Series, benchmark: pd.Series, title: str) -> bytes:
+    """quantstats' full HTML tearsheet of daily ``returns`` against ``benchmark`` (its statistics,
+    drawdowns, monthly returns and charts), as bytes. quantstats is imported here, when one is asked
+    for: it takes over a second to import."""
+    import logging  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+    import warnings  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    import quantstats as qs  # noqa: PLC0415
+
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)  # its style names Arial, absent here: DejaVu draws it
+    with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # its own tick labelling warns; the report is right
+        path = Path(folder) / "tearsheet.html"
+        qs.reports.html(returns, benchmark=benchmark, output=str(path), title=title, periods_per_year=252)
+        plt.close("all")
+        return path.read_bytes()
+

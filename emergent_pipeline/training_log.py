@@ -95,9 +95,9 @@ class TrainingLog:
                     client.delete_model_version_tag(self.store.model_name, version.version, key)
 
     def log_run(self, run_name: str, params: dict, metrics: dict[str, float], tags: dict[str, str],
-                images: dict[str, bytes], tables: dict[str, pd.DataFrame]) -> str:
-        """A run without a registered model (the walk-forward replay): params, metrics, tags, plots and
-        tables. Returns the run id."""
+                images: dict[str, bytes], tables: dict[str, pd.DataFrame], reports: dict[str, bytes] | None = None) -> str:
+        """A run without a registered model (the walk-forward replay, the performance summary): params,
+        metrics, tags, plots, tables and reports (HTML, under ``reports/``). Returns the run id."""
         experiment_id = self.store._activate()
         self.store.end_abandoned_runs()
         with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags={"pid": str(os.getpid())}) as run:
@@ -105,6 +105,11 @@ class TrainingLog:
             mlflow.log_metrics({k: v for k, v in metrics.items() if pd.notna(v)})
             mlflow.set_tags(tags)
             self._log_files(images, tables)
+            with tempfile.TemporaryDirectory() as folder:
+                for name, content in (reports or {}).items():
+                    path = Path(folder) / name
+                    path.write_bytes(content)
+                    mlflow.log_artifact(str(path), "reports")
             return run.info.run_id
 
     def _log_files(self, images: dict[str, bytes], tables: dict[str, pd.DataFrame]) -> None:

@@ -3,7 +3,10 @@ the forward-window guard in a real run."""
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pytest
+from scipy.stats import spearmanr
 
 from emergent_pipeline.defs.prices.resources import PriceSourceResource
 from emergent_pipeline.model_registry import CHAMPION
@@ -96,6 +99,37 @@ def test_the_summary_reads_as_issued_scores_in_honest_windows(bundled_run):
     assert read(db, "SELECT count(*) n FROM performance_holdout")["n"].item() == 1
     assert "Survivorship bias" in metadata["caveat"].value
     assert metadata["replay_equity"].value.startswith("![equity replay](data:image/png;base64,")
+
+
+def test_the_tearsheet_agrees_with_the_summary_and_is_logged_to_mlflow(bundled_run):
+    db, result = bundled_run
+    sheet = read(db, "SELECT * FROM performance_tearsheet WHERE record = 'replay'").set_index("portfolio")
+    overall = read(db, "SELECT * FROM performance_summary WHERE record = 'replay' AND year = 'all'").set_index("portfolio")
+    equity = read(db, "SELECT portfolio, min(drawdown) AS worst FROM performance_equity WHERE record = 'replay' GROUP BY 1").set_index("portfolio")
+    for portfolio in ("consensus (unfiltered)", "recommended (not SKIP)", "recommended by the model alone"):
+        # quantstats' Sharpe and drawdown against the summary's own (two implementations, one set of returns)
+        assert sheet.loc[portfolio, "sharpe"] == pytest.approx(overall.loc[portfolio, "sharpe"], rel=1e-6)
+        assert sheet.loc[portfolio, "max_drawdown"] == pytest.approx(equity.loc[portfolio, "worst"], rel=1e-6)
+        assert sheet.loc[portfolio, "trades"] == overall.loc[portfolio, "trades"]
+    first = read(db, "SELECT min(date) d FROM signal_scores WHERE origin = 'replay'")["d"].item()
+    window = read(db, f"SELECT return_net FROM signal_outcomes WHERE date >= DATE '{first:%Y-%m-%d}' AND return_net IS NOT NULL AND outcome <> 'open'")
+    wins, losing = window.loc[window["return_net"] > 0, "return_net"].sum(), -window.loc[window["return_net"] < 0, "return_net"].sum()
+    assert sheet.loc["consensus (unfiltered)", "profit_factor"] == pytest.approx(wins / losing)  # per trade, by hand
+    run_id = materialization_metadata(result, "performance_summary")["tearsheet"].value.rstrip("/").split("/")[-1]
+    artifacts = mlflow_resource(Path(db).parent / "mlruns").store().client().list_artifacts(run_id, "reports")
+    assert [a.path for a in artifacts] == ["reports/tearsheet_replay.html"]
+
+
+def test_the_scores_daily_rank_ic_is_the_mean_of_each_days_spearman(bundled_db):
+    first = read(bundled_db, "SELECT min(date) d FROM signal_scores WHERE origin = 'replay'")["d"].item()
+    trades = read(bundled_db, f"""SELECT date, ml_probability, return_net FROM signal_outcomes
+                                 WHERE date >= DATE '{first:%Y-%m-%d}' AND ml_probability IS NOT NULL AND return_net IS NOT NULL AND outcome <> 'open'""")
+    days = [g for _, g in trades.groupby("date") if len(g) >= 5]
+    by_day = [spearmanr(g["ml_probability"], g["return_net"]).statistic for g in days]
+    stored = read(bundled_db, "SELECT * FROM performance_ic WHERE record = 'replay' AND score = 'ml_probability'").iloc[0]
+    assert stored["days"] == len(days)
+    assert stored["rank_ic_mean"] == pytest.approx(np.nanmean(by_day))
+    assert stored["rank_ic_low"] <= stored["rank_ic_mean"] <= stored["rank_ic_high"]
 
 
 def test_asking_for_in_sample_rows_is_refused_and_nothing_is_written(definitions, bundled_db, tmp_path):

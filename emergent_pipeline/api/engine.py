@@ -27,6 +27,7 @@ import pandas as pd
 from emergent_pipeline.api import queries
 from emergent_pipeline.core.market_context import REGIME_MEANING, MarketContextParams, trend_strength, volatility_level
 from emergent_pipeline.core.recommendations import NOT_RECOMMENDED, RECOMMENDED_PORTFOLIO, SKIP
+from emergent_pipeline.core.tearsheet import TEARSHEET_COLUMNS
 from emergent_pipeline.core.score_record import RECORD_COLUMNS, band_records, known_on, probability_band, record_sentence
 from emergent_pipeline.core.shariah import STATUSES, admitted_statuses, screening_policy
 from emergent_pipeline.paths import default_tracking_uri
@@ -478,6 +479,10 @@ class MLEnhancedSignalEngine:
             "out_of_sample": records(summary, list(summary.columns)) if len(summary) else [],
             "calibration": records(self.table_or_empty("performance_calibration"), ["record", "year", "signals", "success_rate", "mean_probability", "ece"]),
             "score_meaning": records(self.table_or_empty("performance_meaning"), ["record", "probability", *RECORD_COLUMNS]),
+            "tearsheet": records(self.table_or_empty("performance_tearsheet"), ["record", "portfolio", "trades", *TEARSHEET_COLUMNS]),
+            "signal_ic": records(self.table_or_empty("performance_ic"), list(self.table_or_empty("performance_ic").columns)),
+            "quantile_groups": records(self.table_or_empty("performance_quantiles"),
+                                       ["record", "score", "quantile", "score_low", "score_high", *RECORD_COLUMNS]),
             "promotion_holdout": records(self.table_or_empty("performance_holdout"), ["model_version", "holdout_start", "holdout_end", "count", "roc_auc", "brier", "brier_base_rate", "ece"]),
             "note": ("as-issued scores only: each signal's score was issued on its own day by a model whose training labels had all "
                      "ended before it; 'no proven edge' where the 95 % day-block bootstrap interval includes zero; a universe that is "

@@ -204,6 +204,9 @@ class PerformanceResponse(BaseModel):
     recommendation_distribution: dict[str, int]
     quality_distribution: dict[str, int]
     out_of_sample: list[dict]
+    tearsheet: list[dict] = Field(default_factory=list, description="Per record and portfolio: the tearsheet's statistics (quantstats).")
+    signal_ic: list[dict] = Field(default_factory=list, description="Per record and score: daily IC / Rank IC with intervals, and ICIR.")
+    quantile_groups: list[dict] = Field(default_factory=list, description="Per record and score: each quintile's record.")
     note: str
 
 

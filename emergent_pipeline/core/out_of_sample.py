@@ -21,6 +21,8 @@ from emergent_pipeline.core.indicators import sorted_panel
 from emergent_pipeline.core.ml_metrics import expected_calibration_error, reliability_table
 from emergent_pipeline.core.recommendations import SKIP
 from emergent_pipeline.core.score_record import band_records
+from emergent_pipeline.core.signal_analysis import signal_analysis
+from emergent_pipeline.core.tearsheet import portfolio_statistics
 
 KEY = ["symbol", "date"]
 BENCHMARK = "benchmark (buy and hold)"
@@ -38,6 +40,12 @@ class OutOfSampleReport:
     meaning: pd.DataFrame
     curves: dict[str, dict[str, pd.DataFrame]] = field(default_factory=dict)
     """Each window's equity curve per portfolio (for the plots)."""
+    tearsheet: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Per window and portfolio, the statistics of ``core.tearsheet``."""
+    signal_ic: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Per window and score, daily IC / Rank IC with intervals and ICIR (``core.signal_analysis``)."""
+    quantiles: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Per window and score, the record of each quintile of the score."""
 
 
 def windows(outcomes: pd.DataFrame, forward_from: pd.Timestamp | None) -> dict[str, pd.DataFrame]:
@@ -56,15 +64,16 @@ def windows(outcomes: pd.DataFrame, forward_from: pd.Timestamp | None) -> dict[s
 
 
 def window_report(trades: pd.DataFrame, name: str, panel: pd.DataFrame, calendar: pd.DatetimeIndex, costs: TradingCosts,
-                  benchmark: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+                  benchmark: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], pd.DataFrame]:
     """Rows of the summary for one window (every portfolio over the window, the unfiltered and the
-    recommended ones per calendar year too) and the window's equity curves."""
-    rows, curves = [], {}
+    recommended ones per calendar year too), the window's equity curves, and its tearsheet (one row
+    per portfolio, ``core.tearsheet``)."""
+    rows, curves, selected = [], {}, {}
     years = [("all", calendar), *((str(y), calendar[calendar.year == y]) for y in sorted(set(calendar.year)))]
     for spec in performance.PORTFOLIOS:
         chosen = spec.select(trades)
         curve = performance.equity_curve(performance.position_returns(panel, chosen, costs.per_side), calendar)
-        curves[spec.name] = curve
+        curves[spec.name], selected[spec.name] = curve, chosen
         for year, days in years if spec in (performance.UNFILTERED, performance.RECOMMENDED, performance.MODEL_ALONE) else years[:1]:
             in_year = chosen if year == "all" else chosen[chosen["date"].dt.year == int(year)]
             base = trades if year == "all" else trades[trades["date"].dt.year == int(year)]
@@ -80,7 +89,12 @@ def window_report(trades: pd.DataFrame, name: str, panel: pd.DataFrame, calendar
     curves[BENCHMARK] = performance.buy_and_hold(benchmark, calendar)
     rows.append({"record": name, "portfolio": BENCHMARK, "year": "all", "trades": np.nan,
                  **performance.curve_statistics(curves[BENCHMARK]), "verdict": ""})
-    return pd.DataFrame(rows), curves
+    index_returns = curves[BENCHMARK]["return"]
+    sheet = [{"record": name, "portfolio": p, "trades": len(selected[p]),
+              **portfolio_statistics(curves[p], selected[p]["return_net"], index_returns)} for p in selected]
+    sheet.append({"record": name, "portfolio": BENCHMARK, "trades": np.nan,
+                  **portfolio_statistics(curves[BENCHMARK], pd.Series(dtype="float64"), index_returns)})
+    return pd.DataFrame(rows), curves, pd.DataFrame(sheet)
 
 
 def calibration_by_year(issued: pd.DataFrame, name: str) -> list[dict]:
@@ -112,13 +126,15 @@ def out_of_sample_report(outcomes: pd.DataFrame, prices: pd.DataFrame, benchmark
     costs = recorded_costs(pd.concat(found.values()), "signal_outcomes")
     panel = sorted_panel(prices)
     summaries, equities, reliabilities, meanings, calibration_rows, curves = [], [], [], [], [], {}
+    sheets, ics, quantiles = [], [], []
     for name, trades in found.items():
         calendar = pd.DatetimeIndex(np.sort(prices.loc[prices["date"] >= trades["date"].min(), "date"].unique()))
         # A signal without a score issued on its day takes part only in the unfiltered portfolio.
         # A score issued before the earn-its-place rule has no model_recommendation of its own: the one served was the model's.
         model_own = trades.get("model_recommendation", pd.Series(None, index=trades.index, dtype=object)).fillna(trades["ml_recommendation"])
         shown = trades.assign(ml_recommendation=trades["ml_recommendation"].fillna(SKIP), model_recommendation=model_own.fillna(SKIP))
-        report, curves[name] = window_report(shown, name, panel, calendar, costs, benchmark)
+        report, curves[name], sheet = window_report(shown, name, panel, calendar, costs, benchmark)
+        sheets.append(sheet)
         summaries.append(report)
         equities.append(pd.concat([c.assign(portfolio=p, record=name).rename_axis("date").reset_index() for p, c in curves[name].items()],
                                   ignore_index=True))
@@ -128,6 +144,9 @@ def out_of_sample_report(outcomes: pd.DataFrame, prices: pd.DataFrame, benchmark
             reliabilities.append(table)
             meanings.append(band_records(issued).reset_index().assign(record=name))
             calibration_rows += calibration_by_year(issued, name)
+            ic, groups = signal_analysis(issued)
+            ics.append(ic.assign(record=name))
+            quantiles.append(groups.assign(record=name))
     return OutOfSampleReport(
         windows=found, summary=pd.concat(summaries, ignore_index=True), equity=pd.concat(equities, ignore_index=True),
         breakdown=breakdowns(next(iter(found.values())), breakdown),
@@ -135,4 +154,7 @@ def out_of_sample_report(outcomes: pd.DataFrame, prices: pd.DataFrame, benchmark
         calibration=pd.DataFrame(calibration_rows),
         meaning=pd.concat(meanings, ignore_index=True) if meanings else pd.DataFrame({"record": []}),
         curves=curves,
+        tearsheet=pd.concat(sheets, ignore_index=True),
+        signal_ic=pd.concat(ics, ignore_index=True) if ics else pd.DataFrame({"record": []}),
+        quantiles=pd.concat(quantiles, ignore_index=True) if quantiles else pd.DataFrame({"record": []}),
     )

@@ -48,19 +48,26 @@ def band_records(trades: pd.DataFrame, bootstrap: performance.BootstrapParams = 
     """One row per band that has a resolved trade (index ``probability``): :data:`RECORD_COLUMNS`.
 
     ``trades``: resolved signals with ``ml_probability`` issued on their day, ``return_net``,
-    ``entry_date`` and ``exit_date`` (see :func:`known_on`). The bootstrap resamples blocks of the
-    record's own entry days, the same days for every band."""
+    ``entry_date`` and ``exit_date`` (see :func:`known_on`)."""
     band = probability_band(trades["ml_probability"].to_numpy())
+    return group_records(trades, band, BAND_NAMES, bootstrap).rename_axis("probability")
+
+
+def group_records(trades: pd.DataFrame, group: pd.Series, names, bootstrap: performance.BootstrapParams = performance.BootstrapParams()) -> pd.DataFrame:
+    """:data:`RECORD_COLUMNS` of the trades in each group of ``names`` that has one (``group`` labels
+    each trade). The bootstrap resamples blocks of the trades' own entry days, the same days for
+    every group."""
     calendar = pd.DatetimeIndex(np.unique(pd.to_datetime(trades["entry_date"]).to_numpy()))
-    replicates = performance.block_indices(len(calendar), bootstrap)  # drawn once: every band resamples the same days
+    replicates = performance.block_indices(len(calendar), bootstrap)  # drawn once: every group resamples the same days
+    labels = np.asarray(group, dtype=object)
     rows = {}
-    for name in BAND_NAMES:  # five bands: a loop over groups, each vectorised
-        chosen = trades[(band == name).to_numpy()]
+    for name in names:  # a handful of groups: a loop over groups, each vectorised
+        chosen = trades[labels == name]
         if chosen.empty:
             continue
         stats = performance.trade_statistics(chosen["return_net"])
         sums, counts = performance.per_day(chosen, calendar)
-        with np.errstate(invalid="ignore", divide="ignore"):  # a replicate without a trade of the band has no mean
+        with np.errstate(invalid="ignore", divide="ignore"):  # a replicate without a trade of the group has no mean
             low, high = performance.percentile_interval(sums[replicates].sum(axis=1) / counts[replicates].sum(axis=1), bootstrap)
         rows[name] = {
             "signals": stats["trades"], "made_money_of_100": 100 * stats["hit_rate"],
@@ -70,7 +77,7 @@ def band_records(trades: pd.DataFrame, bootstrap: performance.BootstrapParams = 
         }
     table = pd.DataFrame.from_dict(rows, orient="index", columns=RECORD_COLUMNS)
     table["signals"] = table["signals"].astype("int64")
-    return table.rename_axis("probability")
+    return table
 
 
 def record_sentence(band: str, row) -> str:

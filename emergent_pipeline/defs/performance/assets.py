@@ -18,7 +18,7 @@ from emergent_pipeline.core import performance
 from emergent_pipeline.core.earned_place import EARNED_COLUMNS
 from emergent_pipeline.core.issued_scores import issued_with_signal
 from emergent_pipeline.core.market_context import signal_context
-from emergent_pipeline.core.out_of_sample import OutOfSampleReport, out_of_sample_report, windows
+from emergent_pipeline.core.out_of_sample import BENCHMARK, OutOfSampleReport, out_of_sample_report, windows
 from emergent_pipeline.core.performance import RECOMMENDED
 from emergent_pipeline.defs.owners import OWNERS
 from emergent_pipeline.defs.metadata import date_range, png, table_metadata, table_preview, tidy
@@ -28,7 +28,7 @@ from emergent_pipeline.defs.ml.resources import MLflowResource
 from emergent_pipeline.defs.prices.resources import PriceSourceResource
 from emergent_pipeline.defs.store import summary_forward_start
 from emergent_pipeline.model_registry import CHAMPION
-from emergent_pipeline.plots import calibration_chart, equity_chart
+from emergent_pipeline.plots import calibration_chart, equity_chart, tearsheet_html
 from emergent_pipeline.storage import read_table, replace_tables
 
 GROUP = "performance"
@@ -143,15 +143,23 @@ def performance_summary(context: dg.AssetExecutionContext, config: SummaryConfig
         replace_tables(conn, {
             "performance_summary": report.summary, "performance_equity": report.equity, "performance_breakdown": report.breakdown,
             "performance_reliability": report.reliability, "performance_calibration": report.calibration,
-            "performance_meaning": report.meaning, "performance_holdout": holdout,
+            "performance_meaning": report.meaning, "performance_holdout": holdout, "performance_tearsheet": report.tearsheet,
+            "performance_ic": report.signal_ic, "performance_quantiles": report.quantiles,
         })
     headline = report.summary[(report.summary["year"] == "all") & (report.summary["portfolio"] == RECOMMENDED.name)]
     verdict = "; ".join(f"{r.record}: {r.verdict}" for r in headline.itertuples())
     context.log.info(f"recommended signals: {verdict}")
+    store = mlflow.store()
+    tearsheet_run = store.training.log_run("performance_summary", {}, tearsheet_metrics(report), {"verdict": verdict[:5000]}, {},
+                                           {"tearsheet.csv": report.tearsheet, "signal_ic.csv": report.signal_ic,
+                                            "quantiles.csv": report.quantiles, "summary.csv": report.summary},
+                                           tearsheet_reports(report))
     return dg.MaterializeResult(metadata=tidy({
         **table_metadata(duckdb, "performance_summary", "performance_equity", "performance_breakdown", "performance_reliability",
-                         "performance_calibration", "performance_meaning", "performance_holdout"),
+                         "performance_calibration", "performance_meaning", "performance_holdout", "performance_tearsheet",
+                         "performance_ic", "performance_quantiles"),
         "verdict": verdict,
+        "tearsheet": dg.MetadataValue.url(store.run_url(tearsheet_run)),
         "windows": dg.MetadataValue.json({name: date_range(trades) for name, trades in report.windows.items()}),
         "forward_record_from": f"{forward_from:%Y-%m-%d}" if forward_from is not None else "no serving model",
         "serving_model": f"version {champion.version}, learned labels up to {label_end:%Y-%m-%d}" if label_end is not None else "none",
@@ -159,6 +167,24 @@ def performance_summary(context: dg.AssetExecutionContext, config: SummaryConfig
         "caveat": caveat,
         **summary_plots(report),
     }))
+
+
+def tearsheet_reports(report: OutOfSampleReport) -> dict[str, bytes]:
+    """quantstats' HTML tearsheet of each window's recommended portfolio against the index bought and held."""
+    return {f"tearsheet_{name}.html": tearsheet_html(curves[RECOMMENDED.name]["return"], curves[BENCHMARK]["return"],
+                                                     f"Recommended signals, {name} record (as issued, out of sample)")
+            for name, curves in report.curves.items()}
+
+
+def tearsheet_metrics(report: OutOfSampleReport) -> dict[str, float]:
+    """The headline figures of each window for the MLflow run: the recommended portfolio's tearsheet
+    and the scores' mean Rank IC."""
+    metrics = {}
+    for row in report.tearsheet[report.tearsheet["portfolio"] == RECOMMENDED.name].itertuples():
+        metrics |= {f"{row.record}_{k}": getattr(row, k) for k in ("sharpe", "sortino", "calmar", "max_drawdown", "profit_factor", "alpha", "beta")}
+    for row in report.signal_ic.itertuples():
+        metrics |= {f"{row.record}_{row.score}_rank_ic": row.rank_ic_mean, f"{row.record}_{row.score}_rank_icir": row.rank_icir}
+    return metrics
 
 
 def summary_previews(report: OutOfSampleReport, holdout: pd.DataFrame) -> dict:
@@ -178,6 +204,12 @@ def summary_previews(report: OutOfSampleReport, holdout: pd.DataFrame) -> dict:
         "promotion_holdout_means": "The hold-out that decided the serving model's promotion: out of sample for the model judged there, "
                                    "inside the learned window of the refit that serves.",
         **{f"by_{d}": table_preview(by[d], rows=len(by[d]), index=True) for d in ("strategy", "regime") if d in by},
+        "tearsheet_table": table_preview(report.tearsheet.assign(portfolio=with_record(report.tearsheet, "portfolio"))[
+            ["portfolio", "sharpe", "sortino", "calmar", "max_drawdown", "longest_drawdown_days", "profit_factor", "exposure", "turnover", "alpha", "beta"]],
+            rows=len(report.tearsheet)),
+        "signal_ic": table_preview(report.signal_ic.assign(score=with_record(report.signal_ic, "score"))[
+            ["score", "days", "ic_mean", "rank_ic_mean", "rank_ic_low", "rank_ic_high", "rank_icir"]], rows=len(report.signal_ic))
+        if len(report.signal_ic) else "none",
     }
 
 

@@ -33,7 +33,7 @@ signals carry (two versions, comma-separated, would mean a job left them out of 
 SERVED_TABLES = [
     "signal_outcomes", "signal_scores", "consensus_breakdown", "strategy_signals", "signal_features", "market_context",
     "price_history", "shariah_screen", "performance_summary", "performance_reliability", "performance_calibration",
-    "performance_meaning", "performance_holdout", "replay_retrains", "model_evaluations", "run_failures", "snapshot_manifest",
+    "performance_meaning", "performance_holdout", "performance_tearsheet", "performance_ic", "performance_quantiles", "replay_retrains", "model_evaluations", "run_failures", "snapshot_manifest",
 ]
 
 LOGGED_BY = {"price_history": SOURCE, "strategy_signals": "strategy_signals", "shariah_screen": "shariah_screen",
