@@ -335,3 +335,14 @@ def test_the_python_api_and_the_command_line_carry_the_same_record(bundled_db, m
     printed = capsys.readouterr().out
     assert f"  {first['probability']}: {first['summary']}" in printed
     assert f"Recommended signals (replay record): {signals.recommended_filter['replay']}" in printed
+
+
+def test_a_signal_is_sized_only_while_its_probability_has_earned_its_place(api):
+    signals = api.post("/signals/ml-enhanced", json={"max_symbols": 500, "as_of": "2017-06-30"}).json()["signals"]
+    earned = [s for s in signals if s["probability_earned"] is True]
+    suspended = [s for s in signals if s["probability_earned"] is False]
+    assert earned and suspended  # the bundled replay has both standings around mid-2017
+    assert all(s["position_size"] is None for s in suspended) and all(s["recommendation_basis"].startswith("probability suspended") for s in suspended)
+    for s in earned:
+        p, b = s["ml_probability"], abs(s["target_price"] - s["entry_price"]) / abs(s["entry_price"] - s["stop_loss"])
+        assert s["position_size"] == pytest.approx(min(max(0.25 * (p - (1 - p) / b), 0.0), 0.10))

@@ -59,6 +59,17 @@ def test_two_trades_by_hand():
     assert stats["max_drawdown"] == pytest.approx(min(0.0, equity[2] / equity[1] - 1, (equity / np.maximum.accumulate(equity) - 1).min()))
 
 
+def test_a_sized_portfolio_weighs_each_position_by_its_size():
+    daily = position_returns(sorted_panel(prices()), trades(), C)
+    a = [102 / 101 - 1 - C, 104 / 102 - 1, 104 / 104 - 1 - C]
+    b = [49 / 50 - 1 - C, 51 / 49 - 1 - C]
+    curve = equity_curve(daily, DAYS, weights=np.array([0.10, 0.05]))  # A holds twice B's size
+    expected = [0.0, a[0], (0.10 * a[1] + 0.05 * b[0]) / 0.15, (0.10 * a[2] + 0.05 * b[1]) / 0.15, 0.0, 0.0]
+    assert curve["return"].tolist() == pytest.approx(expected)
+    without_b = equity_curve(daily, DAYS, weights=np.array([0.10, 0.0]))  # a size of 0 holds nothing
+    assert without_b["positions"].tolist() == [0, 1, 1, 1, 0, 0] and without_b["return"].iloc[2] == pytest.approx(a[1])
+
+
 def test_sell_trades_gain_when_prices_fall():
     sell = trades().iloc[[1]].assign(signal_type="SELL", exit_price=49.0, bars_held=1)
     daily = position_returns(sorted_panel(prices()), sell, C)

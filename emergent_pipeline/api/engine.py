@@ -30,6 +30,7 @@ from emergent_pipeline.core.recommendations import NOT_RECOMMENDED, RECOMMENDED_
 from emergent_pipeline.core.tearsheet import TEARSHEET_COLUMNS
 from emergent_pipeline.core.score_record import RECORD_COLUMNS, band_records, known_on, probability_band, record_sentence
 from emergent_pipeline.core.shariah import STATUSES, admitted_statuses, screening_policy
+from emergent_pipeline.core.sizing import kelly_size
 from emergent_pipeline.paths import default_tracking_uri
 from emergent_pipeline.status import registry_aliases
 
@@ -40,13 +41,21 @@ DAYS_SHAPED = 16
 """Days whose live signals are kept shaped (per snapshot): a front end paging through recent days
 reuses them instead of shaping each day again on every request."""
 ML_FIELDS = ("ml_probability", "expected_return", "ml_recommendation", "ml_quality_score", "confidence_adjustment", "model_recommendation",
-             "recommendation_basis")
+             "recommendation_basis", "probability_earned")
 SIGNAL_FIELDS = [
     "symbol", "date", "signal_type", "consensus_confidence", "agreement", "supporters", "strategies", "entry_price",
     "target_price", "stop_loss", "validity_days", "composite_score", "quality_tier", "shariah_status",
     "ml_probability", "expected_return", "ml_recommendation", "ml_quality_score", "confidence_adjustment", "model_version",
-    "issued_on", "ml_status", "ml_reason", "model_recommendation", "recommendation_basis",
+    "issued_on", "ml_status", "ml_reason", "model_recommendation", "recommendation_basis", "probability_earned",
 ]
+
+
+def position_size(signal: dict) -> float | None:
+    """The signal's fractional-Kelly size (``core.sizing``), only while its probability has earned its
+    place (a score issued before the rule counts as earned): sizing rests on the probability."""
+    if signal.get("ml_probability") is None or signal.get("probability_earned") is False:
+        return None
+    return clean(kelly_size([signal["ml_probability"]], [signal["entry_price"]], [signal["target_price"]], [signal["stop_loss"]])[0])
 
 
 def clean(value: Any) -> Any:
@@ -262,6 +271,7 @@ class MLEnhancedSignalEngine:
                 signal.update(dict.fromkeys(ML_FIELDS))
             probability = signal.get("ml_probability")
             signal["probability_record"] = None if probability is None else by_band[probability_band([probability]).iloc[0]]
+            signal["position_size"] = position_size(signal)
         return shaped
 
     def probability_records(self, day: pd.Timestamp) -> dict[str, dict]:

@@ -117,6 +117,9 @@ class SignalModel(BaseModel):
     ml_recommendation: str | None = Field(None, description="The recommendation, from the components that have earned their place on its issue day.")
     model_recommendation: str | None = Field(None, description="The model's own recommendation, before the earn-its-place rule.")
     recommendation_basis: str | None = Field(None, description="Which components the recommendation used or suspended, and why.")
+    position_size: float | None = Field(
+        None, description="Fraction of capital: a quarter of Kelly from ml_probability and the reward/risk, at most 0.10; none while the "
+                          "probability is suspended or the signal unscored.")
     ml_quality_score: str | None = None
     confidence_adjustment: float | None = None
     model_version: str | None = None

@@ -72,9 +72,9 @@ def window_report(trades: pd.DataFrame, name: str, panel: pd.DataFrame, calendar
     years = [("all", calendar), *((str(y), calendar[calendar.year == y]) for y in sorted(set(calendar.year)))]
     for spec in performance.PORTFOLIOS:
         chosen = spec.select(trades)
-        curve = performance.equity_curve(performance.position_returns(panel, chosen, costs.per_side), calendar)
+        curve = performance.equity_curve(performance.position_returns(panel, chosen, costs.per_side), calendar, spec.weights(chosen))
         curves[spec.name], selected[spec.name] = curve, chosen
-        for year, days in years if spec in (performance.UNFILTERED, performance.RECOMMENDED, performance.MODEL_ALONE) else years[:1]:
+        for year, days in years if spec in (performance.UNFILTERED, performance.SIZED, performance.RECOMMENDED, performance.MODEL_ALONE) else years[:1]:
             in_year = chosen if year == "all" else chosen[chosen["date"].dt.year == int(year)]
             base = trades if year == "all" else trades[trades["date"].dt.year == int(year)]
             part = curve.reindex(days)

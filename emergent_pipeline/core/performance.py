@@ -16,6 +16,7 @@ from scipy.stats import binomtest
 
 from emergent_pipeline.core.indicators import locate_rows
 from emergent_pipeline.core.recommendations import RECOMMENDED_PORTFOLIO, THRESHOLDS, is_recommended
+from emergent_pipeline.core.sizing import kelly_size
 
 TRADING_DAYS = 252
 
@@ -71,10 +72,17 @@ def position_returns(panel: pd.DataFrame, trades: pd.DataFrame, cost_per_side: f
     return pd.DataFrame({"trade": owner, "date": panel["date"].to_numpy()[row], "return": daily})
 
 
-def equity_curve(daily_positions: pd.DataFrame, calendar: pd.DatetimeIndex) -> pd.DataFrame:
-    """Equal-weight portfolio of the positions open each day over ``calendar``: return, equity,
-    drawdown and the number of open positions (0 is a day in cash)."""
-    by_day = daily_positions.groupby("date")["return"].agg(["mean", "size"]).reindex(calendar)
+def equity_curve(daily_positions: pd.DataFrame, calendar: pd.DatetimeIndex, weights: np.ndarray | None = None) -> pd.DataFrame:
+    """Portfolio of the positions open each day over ``calendar``: return, equity, drawdown and the
+    number of open positions (0 is a day in cash). Equal-weighted, or in proportion to ``weights``
+    (one per trade of ``position_returns``; a trade of weight 0 holds nothing)."""
+    if weights is None:
+        by_day = daily_positions.groupby("date")["return"].agg(["mean", "size"]).reindex(calendar)
+    else:
+        weight = np.asarray(weights, dtype=float)[daily_positions["trade"].to_numpy()]
+        held = daily_positions.assign(weighted=daily_positions["return"] * weight, weight=weight)[weight > 0]
+        by_day = held.groupby("date").agg(weighted=("weighted", "sum"), weight=("weight", "sum"), size=("return", "size")).reindex(calendar)
+        by_day["mean"] = by_day["weighted"] / by_day["weight"]
     daily = by_day["mean"].fillna(0.0)
     equity = (1.0 + daily).cumprod()
     return pd.DataFrame(
@@ -119,21 +127,33 @@ class PortfolioSpec:
     recommended: bool = False  # keep the recommended signals (not SKIP)
     recommendation: str = "ml_recommendation"
     """The column read: the served recommendation (earn-its-place rule applied), or the model's own."""
+    sized: bool = False
+    """Positions in proportion to their fractional-Kelly size (``core.sizing``) instead of equal weights."""
 
     def select(self, trades: pd.DataFrame) -> pd.DataFrame:
         chosen = trades
+        if self.sized:
+            chosen = chosen[self.weights(chosen) > 0]
         if self.recommended:
             chosen = chosen[is_recommended(chosen[self.recommendation])]
         if self.threshold is not None:
             chosen = chosen[chosen["ml_probability"] > self.threshold]
         return chosen
 
+    def weights(self, chosen: pd.DataFrame) -> np.ndarray | None:
+        """Each chosen trade's weight in the portfolio: its Kelly size when sized, else None (equal)."""
+        if not self.sized:
+            return None
+        return np.nan_to_num(kelly_size(chosen["ml_probability"], chosen["entry_price"], chosen["target_price"], chosen["stop_loss"]))
+
 
 UNFILTERED = PortfolioSpec("consensus (unfiltered)")
 RECOMMENDED = PortfolioSpec(RECOMMENDED_PORTFOLIO, recommended=True)
 MODEL_ALONE = PortfolioSpec("recommended by the model alone", recommended=True, recommendation="model_recommendation")
 """The model's own recommendations, without the earn-its-place rule (``core.earned_place``)."""
-PORTFOLIOS = (UNFILTERED, RECOMMENDED, MODEL_ALONE, *(PortfolioSpec(f"ML > {t:.2f}", threshold=t) for t in sorted(THRESHOLDS)))
+SIZED = PortfolioSpec("consensus sized by fractional Kelly", sized=True)
+"""Every scored signal of the consensus, each position in proportion to its Kelly size (none where the edge is not positive)."""
+PORTFOLIOS = (UNFILTERED, SIZED, RECOMMENDED, MODEL_ALONE, *(PortfolioSpec(f"ML > {t:.2f}", threshold=t) for t in sorted(THRESHOLDS)))
 
 
 @dataclass(frozen=True)
