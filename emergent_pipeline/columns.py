@@ -204,6 +204,8 @@ COLUMNS: dict[str, str] = {
     "annual_volatility": "Std of the curve's daily returns × √252 (fraction).",
     "sharpe": "Annualised Sharpe ratio of the daily returns, with no risk-free rate.",
     "max_drawdown": "Largest fall of equity from its running peak (≤ 0, fraction).",
+    "sharpe_vs_unfiltered_low": "Lower end of the 95 % day-block bootstrap interval of sharpe minus the unfiltered consensus' sharpe.",
+    "sharpe_vs_unfiltered_high": "Upper end of the 95 % day-block bootstrap interval of sharpe minus the unfiltered consensus' sharpe.",
     "mean_return_low": "Lower end of the 95 % day-block bootstrap interval of mean_return.",
     "mean_return_high": "Upper end of the 95 % day-block bootstrap interval of mean_return.",
     "sharpe_low": "Lower end of the 95 % day-block bootstrap interval of the Sharpe ratio.",

@@ -78,9 +78,10 @@ def window_report(trades: pd.DataFrame, name: str, panel: pd.DataFrame, calendar
             in_year = chosen if year == "all" else chosen[chosen["date"].dt.year == int(year)]
             base = trades if year == "all" else trades[trades["date"].dt.year == int(year)]
             part = curve.reindex(days)
-            intervals = performance.bootstrap_comparison(in_year, base, part, days)
+            baseline_curve = curves[performance.UNFILTERED.name].reindex(days)
+            intervals = performance.bootstrap_comparison(in_year, base, part, days, baseline_curve=baseline_curve)
             if spec is performance.UNFILTERED:  # it is the baseline itself: judged per trade, not against itself
-                intervals |= {"vs_unfiltered_low": np.nan, "vs_unfiltered_high": np.nan}
+                intervals |= dict.fromkeys(["vs_unfiltered_low", "vs_unfiltered_high", "sharpe_vs_unfiltered_low", "sharpe_vs_unfiltered_high"], np.nan)
                 verdict = performance.edge_verdict(len(in_year), intervals["mean_return_low"], intervals["mean_return_high"], "per trade")
             else:
                 verdict = performance.edge_verdict(len(in_year), intervals["vs_unfiltered_low"], intervals["vs_unfiltered_high"])

@@ -198,25 +198,32 @@ def percentile_interval(values: np.ndarray, params: BootstrapParams) -> tuple[fl
 
 
 def bootstrap_comparison(trades: pd.DataFrame, baseline: pd.DataFrame, curve: pd.DataFrame | None, calendar: pd.DatetimeIndex,
-                         params: BootstrapParams = BootstrapParams()) -> dict[str, float]:
+                         params: BootstrapParams = BootstrapParams(), baseline_curve: pd.DataFrame | None = None) -> dict[str, float]:
     """Day-block bootstrap intervals of a portfolio's mean net return per trade, of its Sharpe ratio
-    (its daily equal-weight returns ``curve``; NaN without one), and of its mean per trade minus the
-    ``baseline``'s, the same days resampled for both."""
+    (its daily returns ``curve``; NaN without one), of its mean per trade minus the ``baseline``'s,
+    and of its Sharpe minus the baseline's (``baseline_curve``; NaN without one), the same days
+    resampled for both."""
     idx = block_indices(len(calendar), params)
     sums, counts = per_day(trades, calendar)
     base_sums, base_counts = per_day(baseline, calendar)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = sums[idx].sum(axis=1) / counts[idx].sum(axis=1)
         difference = mean - base_sums[idx].sum(axis=1) / base_counts[idx].sum(axis=1)
-        if curve is None:
-            sharpe = np.full(len(idx), np.nan)
-        else:
-            daily = curve["return"].reindex(calendar).fillna(0.0).to_numpy()[idx]
-            sharpe = daily.mean(axis=1) * TRADING_DAYS / (daily.std(axis=1, ddof=1) * np.sqrt(TRADING_DAYS))
-    (mean_low, mean_high), (diff_low, diff_high), (sharpe_low, sharpe_high) = (
-        percentile_interval(mean, params), percentile_interval(difference, params), percentile_interval(sharpe, params))
+        sharpe, base_sharpe = (resampled_sharpe(c, calendar, idx) for c in (curve, baseline_curve))
+    (mean_low, mean_high), (diff_low, diff_high), (sharpe_low, sharpe_high), (sharpe_diff_low, sharpe_diff_high) = (
+        percentile_interval(mean, params), percentile_interval(difference, params), percentile_interval(sharpe, params),
+        percentile_interval(sharpe - base_sharpe, params))
     return {"mean_return_low": mean_low, "mean_return_high": mean_high, "sharpe_low": sharpe_low, "sharpe_high": sharpe_high,
-            "vs_unfiltered_low": diff_low, "vs_unfiltered_high": diff_high}
+            "vs_unfiltered_low": diff_low, "vs_unfiltered_high": diff_high,
+            "sharpe_vs_unfiltered_low": sharpe_diff_low, "sharpe_vs_unfiltered_high": sharpe_diff_high}
+
+
+def resampled_sharpe(curve: pd.DataFrame | None, calendar: pd.DatetimeIndex, idx: np.ndarray) -> np.ndarray:
+    """The Sharpe ratio of ``curve``'s daily returns in each bootstrap replicate (NaN without a curve)."""
+    if curve is None:
+        return np.full(len(idx), np.nan)
+    daily = curve["return"].reindex(calendar).fillna(0.0).to_numpy()[idx]
+    return daily.mean(axis=1) * TRADING_DAYS / (daily.std(axis=1, ddof=1) * np.sqrt(TRADING_DAYS))
 
 
 def edge_verdict(trades: int, low: float, high: float, what: str = "per trade against the unfiltered consensus",
