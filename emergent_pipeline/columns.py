@@ -161,6 +161,9 @@ COLUMNS: dict[str, str] = {
     "probability_earned": ("Whether ml_probability was used on the issue day: its rank correlation with net returns resolved in the "
                            "year before was above zero (95 %)."),
     "expected_return_earned": "The same for expected_return.",
+    "feature_distance": ("How far the signal's features lie from the rows the scoring model learned from, as a multiple of their 99th "
+                         "percentile (robust z-scores)."),
+    "out_of_distribution": "feature_distance above 1: farther from the training data than 99 % of its rows; the score extrapolates.",
     "recommendation_basis": "Each component's standing on the issue day in words: used or suspended, with its figures and window.",
     "ml_quality_score": f"Tier of ml_probability alone: {_QUALITY}, else {POOR}.",
     "confidence_adjustment": "ml_probability − consensus_confidence.",

@@ -6,6 +6,7 @@ import sys
 import threading
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from emergent_pipeline import cli
@@ -346,3 +347,15 @@ def test_a_signal_is_sized_only_while_its_probability_has_earned_its_place(api):
     for s in earned:
         p, b = s["ml_probability"], abs(s["target_price"] - s["entry_price"]) / abs(s["entry_price"] - s["stop_loss"])
         assert s["position_size"] == pytest.approx(min(max(0.25 * (p - (1 - p) / b), 0.0), 0.10))
+
+
+def test_each_scored_signal_says_how_old_its_model_is_and_how_far_its_features_lie(api, bundled_db):
+    signals = api.post("/signals/ml-enhanced", json={"max_symbols": 500, "as_of": "2017-06-30"}).json()["signals"]
+    issued = read(bundled_db, "SELECT symbol, date, model_label_end, feature_distance FROM signal_scores").set_index(["symbol", "date"])
+    for s in (s for s in signals if s["ml_probability"] is not None):
+        row = issued.loc[(s["symbol"], pd.Timestamp(s["date"]))]
+        row = row.iloc[-1] if isinstance(row, pd.DataFrame) else row
+        assert s["model_age_days"] == (pd.Timestamp("2017-06-30") - row["model_label_end"]).days
+        assert s["score_stale"] == (s["model_age_days"] > 90)
+        assert s["feature_distance"] == pytest.approx(row["feature_distance"]) and s["out_of_distribution"] == (s["feature_distance"] > 1)
+

@@ -79,6 +79,14 @@ def test_retraining_sensor_counts_new_outcomes_and_champion_age(workspace):
     # The model learned every label resolved by the last bar: no outcome resolved since.
     result = retraining_sensor.evaluate_tick(dg.build_sensor_context(resources=resources))
     assert not result.run_requests and result.skip_message.startswith("0 new outcomes (need 200)")
+    assert "; forward record: " in result.skip_message  # retraining on the same outcomes would change nothing
+    # A few new outcomes are enough while the forward record does not hold (on the bundled data the
+    # probability does not rank the newest year's returns).
+    mlflow.store().client().set_model_version_tag(MODEL_NAME, "1", "label_end", "2018-01-31")
+    few = read(db, "SELECT count(*) n FROM signal_outcomes WHERE outcome <> 'open' AND exit_date > DATE '2018-01-31'")["n"].item()
+    assert 0 < few < 200
+    result = retraining_sensor.evaluate_tick(dg.build_sensor_context(resources=resources))
+    assert result.run_requests[0].tags["retraining_reason"].startswith("the forward record does not hold")
     # Pretend it had learned labels up to mid-2017 only: the outcomes resolved since then call for training.
     mlflow.store().client().set_model_version_tag(MODEL_NAME, "1", "label_end", "2017-06-30")
     expected = read(db, "SELECT count(*) n FROM signal_outcomes WHERE outcome <> 'open' AND exit_date > DATE '2017-06-30'")["n"].item()

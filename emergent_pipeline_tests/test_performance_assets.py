@@ -3,6 +3,8 @@ the forward-window guard in a real run."""
 
 from pathlib import Path
 
+import dagster as dg
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -118,6 +120,18 @@ def test_the_tearsheet_agrees_with_the_summary_and_is_logged_to_mlflow(bundled_r
     run_id = materialization_metadata(result, "performance_summary")["tearsheet"].value.rstrip("/").split("/")[-1]
     artifacts = mlflow_resource(Path(db).parent / "mlruns").store().client().list_artifacts(run_id, "reports")
     assert [a.path for a in artifacts] == ["reports/tearsheet_replay.html"]
+
+
+def test_the_forward_record_check_reads_the_newest_year_of_as_issued_scores(bundled_run):
+    db, result = bundled_run
+    check = {e.check_name: e for e in result.get_asset_check_evaluations()}["forward_record_holds"]
+    window = read(db, """SELECT count(*) n, avg(label) rate, avg(ml_probability) p FROM signal_outcomes
+                         WHERE label IS NOT NULL AND ml_probability IS NOT NULL AND exit_date > DATE '2018-02-07' - INTERVAL 365 DAY""").iloc[0]
+    assert check.metadata["signals"].value == window["n"] and check.metadata["day"].value == "2018-02-07"
+    assert check.metadata["success_rate"].value == pytest.approx(window["rate"]) and check.metadata["mean_probability"].value == pytest.approx(window["p"])
+    # The newest replay scores do not rank the returns (their standing says so): the check warns.
+    newest = read(db, "SELECT probability_earned FROM signal_scores WHERE issued_on = DATE '2018-02-07' LIMIT 1")["probability_earned"].item()
+    assert check.passed == bool(newest) and check.severity == dg.AssetCheckSeverity.WARN
 
 
 def test_the_scores_daily_rank_ic_is_the_mean_of_each_days_spearman(bundled_db):

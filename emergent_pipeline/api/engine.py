@@ -26,6 +26,7 @@ import pandas as pd
 
 from emergent_pipeline.api import queries
 from emergent_pipeline.core.market_context import REGIME_MEANING, MarketContextParams, trend_strength, volatility_level
+from emergent_pipeline.core.monitoring import MAX_MODEL_AGE_DAYS, model_age_days
 from emergent_pipeline.core.recommendations import NOT_RECOMMENDED, RECOMMENDED_PORTFOLIO, SKIP
 from emergent_pipeline.core.tearsheet import TEARSHEET_COLUMNS
 from emergent_pipeline.core.score_record import RECORD_COLUMNS, band_records, known_on, probability_band, record_sentence
@@ -41,12 +42,13 @@ DAYS_SHAPED = 16
 """Days whose live signals are kept shaped (per snapshot): a front end paging through recent days
 reuses them instead of shaping each day again on every request."""
 ML_FIELDS = ("ml_probability", "expected_return", "ml_recommendation", "ml_quality_score", "confidence_adjustment", "model_recommendation",
-             "recommendation_basis", "probability_earned")
+             "recommendation_basis", "probability_earned", "feature_distance", "out_of_distribution")
 SIGNAL_FIELDS = [
     "symbol", "date", "signal_type", "consensus_confidence", "agreement", "supporters", "strategies", "entry_price",
     "target_price", "stop_loss", "validity_days", "composite_score", "quality_tier", "shariah_status",
     "ml_probability", "expected_return", "ml_recommendation", "ml_quality_score", "confidence_adjustment", "model_version",
     "issued_on", "ml_status", "ml_reason", "model_recommendation", "recommendation_basis", "probability_earned",
+    "feature_distance", "out_of_distribution", "model_label_end",
 ]
 
 
@@ -272,6 +274,9 @@ class MLEnhancedSignalEngine:
             probability = signal.get("ml_probability")
             signal["probability_record"] = None if probability is None else by_band[probability_band([probability]).iloc[0]]
             signal["position_size"] = position_size(signal)
+            age = model_age_days(day, [signal.get("model_label_end")])[0] if probability is not None else np.nan
+            signal["model_age_days"] = clean(age)
+            signal["score_stale"] = None if np.isnan(age) else bool(age > MAX_MODEL_AGE_DAYS)
         return shaped
 
     def probability_records(self, day: pd.Timestamp) -> dict[str, dict]:

@@ -117,6 +117,11 @@ class SignalModel(BaseModel):
     ml_recommendation: str | None = Field(None, description="The recommendation, from the components that have earned their place on its issue day.")
     model_recommendation: str | None = Field(None, description="The model's own recommendation, before the earn-its-place rule.")
     recommendation_basis: str | None = Field(None, description="Which components the recommendation used or suspended, and why.")
+    feature_distance: float | None = Field(None, description="Distance of the signal's features from the scoring model's training rows, "
+                                                             "as a multiple of their 99th percentile.")
+    out_of_distribution: bool | None = Field(None, description="feature_distance above 1: the score extrapolates beyond the training data.")
+    model_age_days: float | None = Field(None, description="Days from the newest outcome the scoring model learned to the answer's day.")
+    score_stale: bool | None = Field(None, description="model_age_days above 90: the score comes from a model past its age limit.")
     position_size: float | None = Field(
         None, description="Fraction of capital: a quarter of Kelly from ml_probability and the reward/risk, at most 0.10; none while the "
                           "probability is suspended or the signal unscored.")

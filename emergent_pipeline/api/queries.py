@@ -208,13 +208,14 @@ class SnapshotReader:
 
 
 ISSUED_COLUMNS = ("ml_probability, expected_return, ml_recommendation, ml_quality_score, confidence_adjustment, model_version, issued_on, "
-                  "model_recommendation, probability_earned, expected_return_earned, recommendation_basis")
+                  "model_recommendation, probability_earned, expected_return_earned, recommendation_basis, feature_distance, out_of_distribution, "
+                  "model_label_end")
 LIVE_SIGNALS = f"""
 WITH issued AS (
     SELECT symbol, date, {ISSUED_COLUMNS} FROM signal_scores WHERE issued_on <= ?
     QUALIFY row_number() OVER (PARTITION BY symbol, date ORDER BY issued_on DESC, scored_at DESC) = 1
 )
-SELECT o.* EXCLUDE ({ISSUED_COLUMNS}, model_label_end, origin, ml_status), i.* EXCLUDE (symbol, date),
+SELECT o.* EXCLUDE ({ISSUED_COLUMNS}, origin, ml_status), i.* EXCLUDE (symbol, date),
        CASE WHEN i.ml_probability IS NULL THEN 'unscored' ELSE 'scored' END AS ml_status,
        CASE WHEN i.ml_probability IS NULL THEN 'no score was issued for it on or before this day' END AS ml_reason
 FROM signal_outcomes o LEFT JOIN issued i USING (symbol, date)

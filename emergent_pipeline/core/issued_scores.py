@@ -14,19 +14,23 @@ import pandas as pd
 
 from emergent_pipeline.core.earned_place import EARNED_COLUMNS
 
+MONITORING_COLUMNS = ["feature_distance", "out_of_distribution"]
+"""What the scoring model says of a signal's features (``signal_model.FeatureProfile``): how far from
+the rows it learned from, and whether beyond 99 % of them."""
+
 KEY = ["symbol", "date"]
 SCORE_COLUMNS = [
     "symbol", "date", "issued_on", "origin", "model_version", "model_label_end", "scored_at", "ml_probability",
     "expected_return", "ml_recommendation", "ml_quality_score", "confidence_adjustment", "ml_status", "ml_reason",
-    *EARNED_COLUMNS,
+    *EARNED_COLUMNS, *MONITORING_COLUMNS,
 ]
 
 
 def empty_scores() -> pd.DataFrame:
     """The record with no row yet, typed."""
     dates = {"date", "issued_on", "model_label_end", "scored_at"}
-    numbers = {"ml_probability", "expected_return", "confidence_adjustment"}
-    flags = {"probability_earned", "expected_return_earned"}
+    numbers = {"ml_probability", "expected_return", "confidence_adjustment", "feature_distance"}
+    flags = {"probability_earned", "expected_return_earned", "out_of_distribution"}
     kind = lambda c: "datetime64[ns]" if c in dates else "float64" if c in numbers else "boolean" if c in flags else object  # noqa: E731
     return pd.DataFrame({c: pd.Series(dtype=kind(c)) for c in SCORE_COLUMNS})
 
@@ -34,6 +38,8 @@ def empty_scores() -> pd.DataFrame:
 def score_rows(scored: pd.DataFrame, origin: str, issued_on, model_version, label_end) -> pd.DataFrame:
     """Rows of the record from scored signals (``KEY`` and the score columns)."""
     rows = scored[KEY + ["ml_probability", "expected_return", "ml_recommendation", "ml_quality_score", "confidence_adjustment", *EARNED_COLUMNS]].copy()
+    for column in MONITORING_COLUMNS:  # a model registered before the feature profile has none
+        rows[column] = scored[column] if column in scored else None
     rows["issued_on"] = issued_on
     rows["origin"] = origin
     rows["model_version"] = pd.Series(model_version, index=rows.index).astype(str) if len(rows) else pd.Series(dtype=str)
@@ -42,7 +48,8 @@ def score_rows(scored: pd.DataFrame, origin: str, issued_on, model_version, labe
     rows["ml_status"] = "scored"
     rows["ml_reason"] = None
     rows["issued_on"] = pd.to_datetime(rows["issued_on"])
-    rows = rows.astype({"probability_earned": "boolean", "expected_return_earned": "boolean"})
+    rows = rows.astype({"probability_earned": "boolean", "expected_return_earned": "boolean", "out_of_distribution": "boolean",
+                        "feature_distance": "float64"})
     return rows[SCORE_COLUMNS]
 
 

@@ -134,6 +134,7 @@ def walk_forward_replay(X: pd.DataFrame, labels: pd.DataFrame, consensus_confide
 
     scores = pd.DataFrame({"issued_on": dates, "model_id": None, "model_label_end": pd.NaT, "ml_probability": np.nan,
                            "expected_return": np.nan, "ml_recommendation": None, "ml_quality_score": None, "confidence_adjustment": np.nan,
+                           "feature_distance": np.nan, "out_of_distribution": None,
                            **{f"expected_return_{d}": np.nan for d in EXPECTED_RETURN_DESIGNS},
                            "ml_status": "unscored", "ml_reason": "no model yet: too few resolved outcomes to train on"})
     retrains, champion, champion_id, champion_end = [], None, None, None
@@ -163,7 +164,8 @@ def walk_forward_replay(X: pd.DataFrame, labels: pd.DataFrame, consensus_confide
         if champion is None or len(scored) == 0:
             continue
         issued = champion.score(X.iloc[scored], consensus_confidence[scored], signal_types[scored])
-        issued_columns = ["ml_probability", "expected_return", "ml_recommendation", "ml_quality_score", "confidence_adjustment"]
+        issued_columns = ["ml_probability", "expected_return", "ml_recommendation", "ml_quality_score", "confidence_adjustment",
+                          "feature_distance", "out_of_distribution"]
         scores.loc[scored, issued_columns] = issued[issued_columns].to_numpy()
         scores.loc[scored, f"expected_return_{params.model.expected_return}"] = issued["expected_return"].to_numpy()
         for design, model in champion_designs.items():

@@ -142,13 +142,49 @@ class ReturnModel:
 
 
 @dataclass
+class FeatureProfile:
+    """Where the training rows lie, to flag a signal whose features lie far from all of them (what
+    freqtrade's dissimilarity index does): per numeric feature, the median and interquartile range;
+    a row's distance is the root mean square of its robust z-scores over the features it has, divided
+    by the 99th percentile of the training rows' own distances. Above 1, a signal is farther from
+    the training data than 99 % of the rows the model learned from: its score is an extrapolation."""
+
+    columns: list[str]
+    centre: np.ndarray
+    scale: np.ndarray
+    limit: float
+
+    @classmethod
+    def fit(cls, X: pd.DataFrame) -> FeatureProfile:
+        numeric = X.select_dtypes(include=["number", "bool"]).astype("float64")
+        centre = numeric.median().to_numpy()
+        spread = (numeric.quantile(0.75) - numeric.quantile(0.25)).to_numpy()
+        scale = np.where(spread > 0, spread, numeric.std().fillna(0).to_numpy())
+        profile = cls(list(numeric.columns), centre, np.where(scale > 0, scale, 1.0), 1.0)
+        profile.limit = float(np.nanpercentile(profile.raw_distance(X), 99)) or 1.0
+        return profile
+
+    def raw_distance(self, X: pd.DataFrame) -> np.ndarray:
+        z = (X[self.columns].astype("float64").to_numpy() - self.centre) / self.scale
+        known = (~np.isnan(z)).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):  # a row without a numeric feature has no distance
+            return np.sqrt(np.nansum(z * z, axis=1) / known)
+
+    def distance(self, X: pd.DataFrame) -> np.ndarray:
+        """Each row's distance as a multiple of the training rows' 99th percentile."""
+        return self.raw_distance(X) / self.limit
+
+
+@dataclass
 class SignalScorer:
     """What is registered and served: the calibrated classifier and the expected-return model, with
-    the features they were trained on."""
+    the features they were trained on and where the training rows lie (a model registered before
+    the profile existed has none)."""
 
     classifier: CalibratedClassifierCV
     returns: ReturnModel
     features: list[str]
+    profile: FeatureProfile | None = None
 
     @bounded
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
@@ -164,7 +200,9 @@ class SignalScorer:
         X = check_features(X, self.features)
         probability = self.classifier.predict_proba(X)[:, 1] if len(X) else np.array([])
         expected = self.returns.predict(X, probability) if len(X) else np.array([])
-        return recommendations(probability, expected, consensus_confidence, signal_type)
+        distance = self.profile.distance(X) if self.profile is not None and len(X) else np.full(len(X), np.nan)
+        return recommendations(probability, expected, consensus_confidence, signal_type).assign(
+            feature_distance=distance, out_of_distribution=distance > 1.0)
 
 
 def fit_scorer(X: pd.DataFrame, y: np.ndarray, returns: np.ndarray, fit: np.ndarray, calibrate: np.ndarray, params: ModelParams,
@@ -172,7 +210,9 @@ def fit_scorer(X: pd.DataFrame, y: np.ndarray, returns: np.ndarray, fit: np.ndar
     """A scorer whose classifier is fitted on ``fit`` and calibrated on ``calibrate``; the return
     model learns from both (it needs no calibration slice of its own)."""
     classifier = fit_classifier(X, y, fit, calibrate, params)
-    return SignalScorer(classifier, ReturnModel.fit(X, y, returns, np.r_[fit, calibrate], params, design), list(X.columns))
+    learned = np.r_[fit, calibrate]
+    return SignalScorer(classifier, ReturnModel.fit(X, y, returns, learned, params, design), list(X.columns),
+                        FeatureProfile.fit(X.iloc[learned]))
 
 
 @dataclass

@@ -16,7 +16,9 @@ from dagster_duckdb import DuckDBResource
 from emergent_pipeline.defs.automation.jobs import rescore_signals
 from emergent_pipeline.defs.automation.resources import RetrainingPolicy
 from emergent_pipeline.defs.ml.jobs import train_signal_model
+from emergent_pipeline.core.monitoring import RecordHealth
 from emergent_pipeline.defs.ml.resources import MLflowResource
+from emergent_pipeline.defs.performance.checks import record_health
 from emergent_pipeline.model_registry import CHAMPION
 from emergent_pipeline.storage import table_exists
 
@@ -30,6 +32,15 @@ def query(database: str, table: str, sql: str, params: tuple = ()) -> pd.DataFra
         return None
     with duckdb.connect(database, read_only=True) as conn:
         return conn.execute(sql, list(params)).df() if table_exists(conn, table) else None
+
+
+def forward_record(database: str) -> tuple[pd.Timestamp, RecordHealth] | None:
+    """The newest day and the as-issued record's health then (the `forward_record_holds` check's own
+    reading); None before any outcome is stored."""
+    if not Path(database).exists():
+        return None
+    with duckdb.connect(database, read_only=True) as conn:
+        return record_health(conn) if table_exists(conn, "signal_outcomes") and table_exists(conn, "price_history") else None
 
 
 @dg.sensor(job=rescore_signals, minimum_interval_seconds=MINUTE, default_status=dg.DefaultSensorStatus.RUNNING,
@@ -65,8 +76,8 @@ def champion_sensor(context: dg.SensorEvaluationContext, mlflow: MLflowResource,
 
 
 @dg.sensor(job=train_signal_model, minimum_interval_seconds=10 * MINUTE, default_status=dg.DefaultSensorStatus.RUNNING,
-           description="Runs train_signal_model when enough outcomes resolved after the newest model's data, or @champion is "
-           "too old (policy: the retraining resource). Cursor: the newest model version when training was last requested.")
+           description="Runs train_signal_model when enough outcomes resolved after the newest model's data, @champion is "
+           "too old (policy: the retraining resource), or the forward record does not hold and any outcome is new. Cursor: the newest model version when training was last requested.")
 def retraining_sensor(context: dg.SensorEvaluationContext, mlflow: MLflowResource, duckdb: DuckDBResource, retraining: RetrainingPolicy):
     """Request `train_signal_model` when enough outcomes have resolved since the data the newest
     model was trained on, or when the champion is older than the policy allows. Cursor: the newest
@@ -89,14 +100,22 @@ def retraining_sensor(context: dg.SensorEvaluationContext, mlflow: MLflowResourc
     new_outcomes = 0 if resolved is None else int(resolved["n"].item())
     champion = store.version_by_alias(CHAMPION)
     age_days = (time.time() * 1000 - champion.creation_timestamp) / 86_400_000 if champion is not None else None
+    try:
+        health = forward_record(duckdb.database)
+    except duckdb.IOException as error:
+        return dg.SkipReason(f"DuckDB is busy (a run is writing): {error}")
     if new_outcomes >= retraining.min_new_outcomes:
         reason = f"{new_outcomes} outcomes resolved since {data_end:%Y-%m-%d} (policy: {retraining.min_new_outcomes})"
     elif champion is not None and age_days > retraining.max_champion_age_days:
         reason = f"champion version {champion.version} is {age_days:.0f} days old (policy: {retraining.max_champion_age_days})"
+    elif health is not None and not health[1].holds and new_outcomes > 0:
+        # Retraining on the same outcomes would change nothing: a failing record lowers the bar to any new outcome.
+        reason = f"the forward record does not hold ({health[1].sentence(health[0])}); {new_outcomes} outcomes resolved since {data_end:%Y-%m-%d}"
     else:
         return dg.SkipReason(
             f"{new_outcomes} new outcomes (need {retraining.min_new_outcomes})"
             + (f", champion {age_days:.0f} days old (max {retraining.max_champion_age_days})" if age_days is not None else ", no champion")
+            + (f"; forward record: {health[1].sentence(health[0])}" if health is not None else "")
         )
     context.update_cursor(newest_label)
     return dg.RunRequest(run_key=f"retrain-after-{newest_label}", tags={"retraining_reason": reason[:200]})

@@ -16,7 +16,7 @@ from pydantic import Field
 from emergent_pipeline import changes
 from emergent_pipeline.core import performance
 from emergent_pipeline.core.earned_place import EARNED_COLUMNS
-from emergent_pipeline.core.issued_scores import issued_with_signal
+from emergent_pipeline.core.issued_scores import MONITORING_COLUMNS, issued_with_signal
 from emergent_pipeline.core.market_context import signal_context
 from emergent_pipeline.core.out_of_sample import BENCHMARK, OutOfSampleReport, out_of_sample_report, windows
 from emergent_pipeline.core.performance import RECOMMENDED
@@ -34,7 +34,7 @@ from emergent_pipeline.storage import read_table, replace_tables
 GROUP = "performance"
 KEY = ["symbol", "date"]
 ISSUED = ["ml_probability", "expected_return", "ml_recommendation", "ml_quality_score", "confidence_adjustment", "model_version",
-          "model_label_end", "origin", "issued_on", *EARNED_COLUMNS]
+          "model_label_end", "origin", "issued_on", *EARNED_COLUMNS, *MONITORING_COLUMNS]
 
 
 OUTCOMES_FROM = ["consensus_signals", "signal_labels", SCORES, "market_context"]

@@ -5,6 +5,8 @@ import pandas as pd
 from pydantic import Field
 from dagster_duckdb import DuckDBResource
 
+from emergent_pipeline.core.monitoring import MAX_CALIBRATION_GAP, RecordHealth, forward_record_health
+from emergent_pipeline.core.score_record import known_on
 from emergent_pipeline.defs.incremental import checked_since
 from emergent_pipeline.defs.metadata import table_preview
 from emergent_pipeline.defs.performance.assets import signal_outcomes
@@ -54,4 +56,30 @@ def outcomes_match_prices(config: OutcomesCheckConfig, duckdb: DuckDBResource) -
         description=f"{len(bad)} of {resolved} resolved signals checked contradict the prices" if len(bad)
         else f"all {resolved} resolved signals checked match the prices",
         metadata={"resolved": int(resolved), "inconsistent": len(bad), "checked": checked, "rows": table_preview(bad, rows=SHOWN_ROWS)},
+    )
+
+
+AS_ISSUED_RECORD = ("SELECT symbol, date, entry_date, exit_date, return_net, label, ml_probability, expected_return FROM signal_outcomes "
+                    "WHERE label IS NOT NULL AND ml_probability IS NOT NULL")
+"""The resolved signals scored on their own day: the record the forward check and the retraining sensor judge."""
+
+
+def record_health(conn) -> tuple[pd.Timestamp, RecordHealth]:
+    """The newest price day and the as-issued record's health on it (``core.monitoring``)."""
+    day = pd.Timestamp(conn.execute("SELECT max(date) FROM price_history").fetchone()[0])
+    return day, forward_record_health(known_on(conn.execute(AS_ISSUED_RECORD).df()), day)
+
+
+@dg.asset_check(asset=signal_outcomes,
+                description=f"The newest year of as-issued scores still holds: probabilities within {MAX_CALIBRATION_GAP:.0%} of what "
+                            "happened (or inside its 95 % interval), and the probability still ranks the net returns (earn-its-place "
+                            "standing). Warns; a failing record also asks the retraining sensor for a new model.")
+def forward_record_holds(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    with duckdb.get_connection() as conn:
+        day, health = record_health(conn)
+    return dg.AssetCheckResult(
+        passed=health.holds, severity=dg.AssetCheckSeverity.WARN, description=health.sentence(day),
+        metadata={"day": f"{day:%Y-%m-%d}", "signals": health.signals, "success_rate": health.success_rate,
+                  "success_rate_low": health.success_low, "success_rate_high": health.success_high,
+                  "mean_probability": health.mean_probability, "calibrated": health.calibrated, "ranks_returns": health.ranks},
     )
