@@ -193,7 +193,8 @@ COLUMNS: dict[str, str] = {
     "mean_probability": "Mean ml_probability of these signals.",
     # Performance
     "record": "Out-of-sample record: replay (walk-forward replay of history) or forward (serving model, after its label end).",
-    "portfolio": f"Portfolio: {', '.join(p.name for p in PORTFOLIOS)}, or benchmark (buy and hold).",
+    "portfolio": (", ".join(p.name for p in PORTFOLIOS if p.threshold is None)
+                  + f", ML > {'/'.join(f'{p.threshold:.2f}' for p in PORTFOLIOS if p.threshold is not None)}, or the benchmark."),
     "year": "Calendar year of the signals, or 'all' for the whole window.",
     "trades": "Number of resolved trades.",
     "hit_rate": "Share of trades with a net return above zero after costs (fraction).",

@@ -8,7 +8,7 @@ from dagster_duckdb import DuckDBResource
 from emergent_pipeline.core.monitoring import MAX_CALIBRATION_GAP, RecordHealth, forward_record_health
 from emergent_pipeline.core.score_record import known_on
 from emergent_pipeline.defs.incremental import checked_since
-from emergent_pipeline.defs.metadata import table_preview
+from emergent_pipeline.defs.metadata import table_preview, tidy
 from emergent_pipeline.defs.performance.assets import signal_outcomes
 
 SHOWN_ROWS = 50
@@ -79,7 +79,7 @@ def forward_record_holds(duckdb: DuckDBResource) -> dg.AssetCheckResult:
         day, health = record_health(conn)
     return dg.AssetCheckResult(
         passed=health.holds, severity=dg.AssetCheckSeverity.WARN, description=health.sentence(day),
-        metadata={"day": f"{day:%Y-%m-%d}", "signals": health.signals, "success_rate": health.success_rate,
-                  "success_rate_low": health.success_low, "success_rate_high": health.success_high,
-                  "mean_probability": health.mean_probability, "calibrated": health.calibrated, "ranks_returns": health.ranks},
+        metadata=tidy({"day": f"{day:%Y-%m-%d}", "signals": health.signals, "success_rate": health.success_rate,
+                       "success_rate_low": health.success_low, "success_rate_high": health.success_high,
+                       "mean_probability": health.mean_probability, "calibrated": health.calibrated, "ranks_returns": health.ranks}),
     )
