@@ -379,7 +379,7 @@ def test_the_outcomes_check_reads_the_rewritten_signals_and_a_full_check_all(def
 
     def found(run_config: dict | None) -> set[str]:
         result = materialize(definitions, store, source(files, files["all_days"]), selection=checks, run_config=run_config, raise_on_error=False)
-        (evaluation,) = result.get_asset_check_evaluations()
+        evaluation = {e.check_name: e for e in result.get_asset_check_evaluations()}["outcomes_match_prices"]
         return {f"{d:%Y-%m-%d}" for d in planted["date"] if f"{d:%Y-%m-%d}" in table_text(evaluation.metadata["rows"])}
 
     daily, full = found(None), found({"ops": {"signal_outcomes_outcomes_match_prices": {"config": {"full": True}}}})
