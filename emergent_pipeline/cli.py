@@ -23,7 +23,8 @@ SUMMARY_TABLES = [
 
 def summary(db_path: str) -> str:
     """Row counts, date ranges and the current market context of the stored tables."""
-    from emergent_pipeline.core.recommendations import RECOMMENDED_PORTFOLIO  # here, not at the top: `status` must not wait for pandas
+    # here, not at the top: `status` must not wait for pandas
+    from emergent_pipeline.core.recommendations import MODEL_ALONE_PORTFOLIO, RECOMMENDED_PORTFOLIO
     from emergent_pipeline.storage import table_exists
 
     lines = [f"DuckDB: {db_path}"]
@@ -57,10 +58,12 @@ def summary(db_path: str) -> str:
             for origin, count, models, first, last in issued:
                 lines.append(f"Scores issued ({origin}): {count:,} by {models} model(s), {first} → {last}")
         if table_exists(conn, "performance_summary"):
-            for record, verdict in conn.execute(
-                "SELECT record, verdict FROM performance_summary WHERE year = 'all' AND portfolio = ?", [RECOMMENDED_PORTFOLIO]
+            for record, portfolio, verdict in conn.execute(
+                "SELECT record, portfolio, verdict FROM performance_summary WHERE year = 'all' AND portfolio IN (?, ?) ORDER BY record, portfolio",
+                [RECOMMENDED_PORTFOLIO, MODEL_ALONE_PORTFOLIO],
             ).fetchall():
-                lines.append(f"Recommended signals, {record} record: {verdict}")
+                what = "Recommended signals" if portfolio == RECOMMENDED_PORTFOLIO else "The model's own picks (no earn-its-place rule)"
+                lines.append(f"{what}, {record} record: {verdict}")
     return "\n".join(lines)
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 from scipy.stats import binomtest
 
 from emergent_pipeline.core.indicators import locate_rows
-from emergent_pipeline.core.recommendations import RECOMMENDED_PORTFOLIO, THRESHOLDS, is_recommended
+from emergent_pipeline.core.recommendations import MODEL_ALONE_PORTFOLIO, RECOMMENDED_PORTFOLIO, THRESHOLDS, is_recommended
 from emergent_pipeline.core.sizing import kelly_size
 
 TRADING_DAYS = 252
@@ -149,7 +149,7 @@ class PortfolioSpec:
 
 UNFILTERED = PortfolioSpec("consensus (unfiltered)")
 RECOMMENDED = PortfolioSpec(RECOMMENDED_PORTFOLIO, recommended=True)
-MODEL_ALONE = PortfolioSpec("recommended by the model alone", recommended=True, recommendation="model_recommendation")
+MODEL_ALONE = PortfolioSpec(MODEL_ALONE_PORTFOLIO, recommended=True, recommendation="model_recommendation")
 """The model's own recommendations, without the earn-its-place rule (``core.earned_place``)."""
 SIZED = PortfolioSpec("consensus sized by fractional Kelly", sized=True)
 """Every scored signal of the consensus, each position in proportion to its Kelly size (none where the edge is not positive)."""

@@ -49,6 +49,8 @@ def recommendations(probability, expected_return, consensus_confidence, signal_t
 
 RECOMMENDED_PORTFOLIO = "recommended (not SKIP)"
 """The name of the portfolio of recommended signals in the summary, the API and the command line."""
+MODEL_ALONE_PORTFOLIO = "recommended by the model alone"
+"""The portfolio of the model's own recommendations, without the earn-its-place rule (``core.earned_place``)."""
 NOT_RECOMMENDED = (None, SKIP)
 """What a signal the model does not recommend carries: SKIP, or no score at all."""
 
