@@ -193,8 +193,8 @@ COLUMNS: dict[str, str] = {
     "mean_probability": "Mean ml_probability of these signals.",
     # Performance
     "record": "Out-of-sample record: replay (walk-forward replay of history) or forward (serving model, after its label end).",
-    "portfolio": (", ".join(p.name for p in PORTFOLIOS if p.threshold is None)
-                  + f", ML > {'/'.join(f'{p.threshold:.2f}' for p in PORTFOLIOS if p.threshold is not None)}, or the benchmark."),
+    "portfolio": (f"One of core.performance.PORTFOLIOS ({len(PORTFOLIOS)}: consensus unfiltered, Kelly-positive equal or sized, "
+                  "recommended, the model's own, ML > tiers) or the benchmark."),
     "year": "Calendar year of the signals, or 'all' for the whole window.",
     "trades": "Number of resolved trades.",
     "hit_rate": "Share of trades with a net return above zero after costs (fraction).",
@@ -208,8 +208,8 @@ COLUMNS: dict[str, str] = {
     "annual_volatility": "Std of the curve's daily returns × √252 (fraction).",
     "sharpe": "Annualised Sharpe ratio of the daily returns, with no risk-free rate.",
     "max_drawdown": "Largest fall of equity from its running peak (≤ 0, fraction).",
-    "sharpe_vs_unfiltered_low": "Lower end of the 95 % day-block bootstrap interval of sharpe minus the unfiltered consensus' sharpe.",
-    "sharpe_vs_unfiltered_high": "Upper end of the 95 % day-block bootstrap interval of sharpe minus the unfiltered consensus' sharpe.",
+    "sharpe_vs_baseline_low": "95 % day-block bootstrap interval (low) of sharpe minus the baseline's: the same signals equal-weighted if sized, else unfiltered.",
+    "sharpe_vs_baseline_high": "95 % day-block bootstrap interval (high) of sharpe minus the baseline's (see sharpe_vs_baseline_low).",
     "mean_return_low": "Lower end of the 95 % day-block bootstrap interval of mean_return.",
     "mean_return_high": "Upper end of the 95 % day-block bootstrap interval of mean_return.",
     "sharpe_low": "Lower end of the 95 % day-block bootstrap interval of the Sharpe ratio.",
@@ -347,7 +347,7 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "win_rate": "Share of the portfolio's trades with a net return above zero.",
         "profit_factor": "Sum of the winning trades' net returns over the absolute sum of the losing ones.",
         "expectancy": "Mean net return per trade after costs (fraction).",
-        "exposure": "Share of the window's days with money in positions.",
+        "exposure": "Share of the window's days with a non-zero portfolio return, i.e. with money in positions (quantstats).",
         "turnover": "Share of the equal-weight book replaced per day: positions opened per day / mean positions held.",
         "alpha": "Annualised alpha against the index bought and held, from daily returns (quantstats greeks).",
         "beta": "Beta of the daily returns to the index's (quantstats greeks).",

@@ -91,8 +91,9 @@ def write_rows(conn: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame, 
         if create:
             conn.execute(f"CREATE OR REPLACE TABLE {checked_identifier(name)} AS {_staged_select(frame)}")
         else:
-            add_new_columns(conn, name, f"({_staged_select(frame)})")
-            conn.execute(f"INSERT INTO {checked_identifier(name)} BY NAME {_staged_select(frame)}")
+            untyped = add_new_columns(conn, name, f"({_staged_select(frame)})")
+            kept = f"SELECT * EXCLUDE ({', '.join(untyped)}) FROM ({_staged_select(frame)})" if untyped else _staged_select(frame)
+            conn.execute(f"INSERT INTO {checked_identifier(name)} BY NAME {kept}")
     finally:
         conn.unregister("staged")
 
@@ -100,14 +101,19 @@ def write_rows(conn: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame, 
 def add_new_columns(conn: duckdb.DuckDBPyConnection, name: str, source: str) -> list[str]:
     """Add to table ``name`` the columns ``source`` (a table or a parenthesised query) has and it has
     not, with their types: a store written by an earlier version takes a column a newer one adds,
-    empty on its older rows, instead of refusing every later write. Returns the columns added."""
+    empty on its older rows, instead of refusing every later write. A new column with no value yet
+    has no type (DuckDB's NULL, which no later value could be cast to): it is not added now, and its
+    name is returned for the caller to leave out of this write (a later write with values adds it)."""
     have = {row[0] for row in conn.execute(f"DESCRIBE {checked_identifier(name)}").fetchall()}
-    added = []
+    untyped = []
     for column, kind, *_ in conn.execute(f"DESCRIBE SELECT * FROM {source}").fetchall():
-        if column not in have:
+        if column in have:
+            continue
+        if kind.strip('"') == "NULL":
+            untyped.append(f'"{column}"')
+        else:
             conn.execute(f'ALTER TABLE {checked_identifier(name)} ADD COLUMN "{column}" {kind}')
-            added.append(column)
-    return added
+    return untyped
 
 
 def replace_rows_from(conn: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame, since: pd.Timestamp,

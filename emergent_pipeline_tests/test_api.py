@@ -323,6 +323,7 @@ def test_each_signal_carries_the_record_of_its_probability_band_as_known_that_da
         assert low <= signal["ml_probability"] <= high
     verdicts = read(bundled_db, "SELECT record, verdict FROM performance_summary WHERE year = 'all' AND portfolio = 'recommended (not SKIP)'")
     assert body["recommended_filter"] == dict(zip(verdicts["record"], verdicts["verdict"])) != {}
+    assert body["recommended_filter_known_on"] == "2018-02-07"  # the summary's day, said so for an earlier as_of too
 
 
 def test_the_python_api_and_the_command_line_carry_the_same_record(bundled_db, monkeypatch, capsys):
@@ -351,10 +352,11 @@ def test_a_signal_is_sized_only_while_its_probability_has_earned_its_place(api):
 
 def test_each_scored_signal_says_how_old_its_model_is_and_how_far_its_features_lie(api, bundled_db):
     signals = api.post("/signals/ml-enhanced", json={"max_symbols": 500, "as_of": "2017-06-30"}).json()["signals"]
-    issued = read(bundled_db, "SELECT symbol, date, model_label_end, feature_distance FROM signal_scores").set_index(["symbol", "date"])
+    issued = read(bundled_db, """SELECT symbol, date, model_label_end, feature_distance FROM signal_scores WHERE issued_on <= DATE '2017-06-30'
+                                 QUALIFY row_number() OVER (PARTITION BY symbol, date ORDER BY issued_on DESC, scored_at DESC) = 1""")
+    issued = issued.set_index(["symbol", "date"])
     for s in (s for s in signals if s["ml_probability"] is not None):
         row = issued.loc[(s["symbol"], pd.Timestamp(s["date"]))]
-        row = row.iloc[-1] if isinstance(row, pd.DataFrame) else row
         assert s["model_age_days"] == (pd.Timestamp("2017-06-30") - row["model_label_end"]).days
         assert s["score_stale"] == (s["model_age_days"] > 90)
         assert s["feature_distance"] == pytest.approx(row["feature_distance"]) and s["out_of_distribution"] == (s["feature_distance"] > 1)

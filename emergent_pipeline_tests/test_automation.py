@@ -80,13 +80,18 @@ def test_retraining_sensor_counts_new_outcomes_and_champion_age(workspace):
     result = retraining_sensor.evaluate_tick(dg.build_sensor_context(resources=resources))
     assert not result.run_requests and result.skip_message.startswith("0 new outcomes (need 200)")
     assert "; forward record: " in result.skip_message  # retraining on the same outcomes would change nothing
-    # A few new outcomes are enough while the forward record does not hold (on the bundled data the
-    # probability does not rank the newest year's returns).
-    mlflow.store().client().set_model_version_tag(MODEL_NAME, "1", "label_end", "2018-01-31")
-    few = read(db, "SELECT count(*) n FROM signal_outcomes WHERE outcome <> 'open' AND exit_date > DATE '2018-01-31'")["n"].item()
-    assert 0 < few < 200
+    # While the forward record does not hold (on the bundled data the probability does not rank the
+    # newest year's returns), a quarter of the policy's outcomes is enough: 50, not 200.
+    def new_outcomes_after(day: str) -> int:
+        mlflow.store().client().set_model_version_tag(MODEL_NAME, "1", "label_end", day)
+        return read(db, f"SELECT count(*) n FROM signal_outcomes WHERE outcome <> 'open' AND exit_date > DATE '{day}'")["n"].item()
+
+    assert 50 <= new_outcomes_after("2018-01-31") < 200
     result = retraining_sensor.evaluate_tick(dg.build_sensor_context(resources=resources))
     assert result.run_requests[0].tags["retraining_reason"].startswith("the forward record does not hold")
+    assert 0 < new_outcomes_after("2018-02-06") < 50
+    result = retraining_sensor.evaluate_tick(dg.build_sensor_context(resources=resources))
+    assert not result.run_requests and "; forward record: " in result.skip_message
     # Pretend it had learned labels up to mid-2017 only: the outcomes resolved since then call for training.
     mlflow.store().client().set_model_version_tag(MODEL_NAME, "1", "label_end", "2017-06-30")
     expected = read(db, "SELECT count(*) n FROM signal_outcomes WHERE outcome <> 'open' AND exit_date > DATE '2017-06-30'")["n"].item()

@@ -136,6 +136,9 @@ def test_a_signal_on_a_symbols_last_bar_does_not_carry_into_the_next_symbol():
     frame = pd.concat([prices(symbol="AAA"), prices(symbol="BBB")])
     rows = [signal("swing", 9, symbol="AAA"), signal("momentum", 0, symbol="BBB"), signal("breakout", 0, symbol="BBB")]
     assert compute_consensus(frame, pd.DataFrame(rows)).signals.empty
+    # The control: the same third signal fired on BBB's own first bar does make a consensus.
+    rows[0] = signal("swing", 0, symbol="BBB")
+    assert compute_consensus(frame, pd.DataFrame(rows)).signals["symbol"].tolist() == ["BBB"]
 
 
 def test_row_median_skips_missing_values_and_averages_the_middle_pair():

@@ -92,3 +92,18 @@ def test_each_score_is_judged_on_its_own_issue_day():
     assert judged["probability_earned"].tolist() == [True, False]
     assert judged["ml_recommendation"].tolist() == ["SKIP", "BUY"]  # 2020: the probability steps aside, MEDIUM reads BUY
     assert judged["recommendation_basis"].iloc[1].startswith("probability suspended")
+
+
+def test_trades_entering_on_the_same_day_count_once_in_the_interval():
+    trades = record({2019: "ranks", 2020: "ranks", 2021: "ranks"})
+    day = pd.Timestamp("2019-12-31")
+    apart = component_standing(trades, [day]).iloc[0]
+    # The same trades, those of each week entering on the same day: the same correlation, a wider interval.
+    bunched = trades.assign(entry_date=trades["entry_date"].to_numpy().astype("datetime64[W]").astype("datetime64[ns]"))
+    together = component_standing(bunched, [day]).iloc[0]
+    assert together["probability_rho"] == apart["probability_rho"] and together["probability_low"] < apart["probability_low"]
+    window = bunched[(bunched["exit_date"] > day - pd.Timedelta(days=365)) & (bunched["exit_date"] <= day)]
+    weeks = window["entry_date"].nunique()
+    assert weeks < apart["probability_signals"] == len(window)
+    by_hand = np.tanh(np.arctanh(apart["probability_rho"]) - 1.959964 * np.sqrt(1.06 / (weeks - 3)))
+    assert together["probability_low"] == pytest.approx(by_hand, abs=1e-6)

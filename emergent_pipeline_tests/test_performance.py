@@ -129,10 +129,10 @@ def test_bootstrap_intervals_by_construction():
     assert spread["sharpe_low"] < spread["sharpe_high"]
     # Against itself the Sharpe difference is 0 in every replicate; doubled returns keep the Sharpe too.
     same = bootstrap_comparison(mixed, mixed, curve, days, baseline_curve=curve)
-    assert same["sharpe_vs_unfiltered_low"] == 0.0 == same["sharpe_vs_unfiltered_high"]
+    assert same["sharpe_vs_baseline_low"] == 0.0 == same["sharpe_vs_baseline_high"]
     doubled = bootstrap_comparison(mixed, mixed, curve.assign(**{"return": 2 * curve["return"]}), days, baseline_curve=curve)
-    assert doubled["sharpe_vs_unfiltered_low"] == pytest.approx(0.0, abs=1e-9) and doubled["sharpe_vs_unfiltered_high"] == pytest.approx(0.0, abs=1e-9)
-    assert np.isnan(spread["sharpe_vs_unfiltered_low"])  # no baseline curve given
+    assert doubled["sharpe_vs_baseline_low"] == pytest.approx(0.0, abs=1e-9) and doubled["sharpe_vs_baseline_high"] == pytest.approx(0.0, abs=1e-9)
+    assert np.isnan(spread["sharpe_vs_baseline_low"])  # no baseline curve given
 
 
 def test_the_verdict_claims_only_what_the_interval_supports():

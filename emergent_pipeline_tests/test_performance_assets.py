@@ -130,9 +130,14 @@ def test_the_forward_record_check_reads_the_newest_year_of_as_issued_scores(bund
     assert check.metadata["signals"].value == window["n"] and check.metadata["day"].value == "2018-02-07"
     assert check.metadata["success_rate"].value == pytest.approx(window["rate"], rel=1e-3)  # shown to 4 digits
     assert check.metadata["mean_probability"].value == pytest.approx(window["p"], rel=1e-3)
-    # The newest replay scores do not rank the returns (their standing says so): the check warns.
-    newest = read(db, "SELECT probability_earned FROM signal_scores WHERE issued_on = DATE '2018-02-07' LIMIT 1")["probability_earned"].item()
-    assert check.passed == bool(newest) and check.severity == dg.AssetCheckSeverity.WARN
+    # Calibrated: within 5 points, or the mean probability inside the success rate's 95 % Wilson interval (by hand).
+    n, rate, z = window["n"], window["rate"], 1.959963984540054
+    centre, half = (rate + z * z / (2 * n)) / (1 + z * z / n), z * np.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    calibrated = abs(window["p"] - rate) <= 0.05 or centre - half <= window["p"] <= centre + half
+    # Ranks: the probability's standing on that day, as the scores issued then recorded it.
+    ranks = read(db, "SELECT probability_earned FROM signal_scores WHERE issued_on = DATE '2018-02-07' LIMIT 1")["probability_earned"].item()
+    assert check.metadata["calibrated"].value == calibrated and check.metadata["ranks_returns"].value == bool(ranks)
+    assert check.passed == (calibrated and bool(ranks)) and check.severity == dg.AssetCheckSeverity.WARN
 
 
 def test_the_scores_daily_rank_ic_is_the_mean_of_each_days_spearman(bundled_db):

@@ -97,12 +97,15 @@ def test_a_publication_that_fails_midway_leaves_the_snapshot_in_place(published,
 def test_a_column_a_newer_version_adds_reaches_the_store_and_the_snapshot(published):
     conn, target, _ = published
     new_day = pd.Timestamp("2024-01-15")
-    # A newer version writes rows with a column the stored table (written by an older one) lacks.
+    # A newer version writes rows with a column the stored table (written by an older one) lacks: first
+    # without a value (no type yet: left out, not added as DuckDB's untyped NULL), then with one.
+    write_rows(conn, "prices", pd.DataFrame({"symbol": ["B"], "date": [new_day], "close": [101], "basis": [None]}), create=False)
+    assert "basis" not in conn.execute("SELECT * FROM prices LIMIT 0").df().columns
     fresh = pd.DataFrame({"symbol": ["A"], "date": [new_day], "close": [100], "basis": ["why"]})
     write_rows(conn, "prices", fresh, create=False)
-    stored = conn.execute("SELECT symbol, date, basis FROM prices ORDER BY date, symbol").df()
-    assert stored["basis"].iloc[-1] == "why" and stored["basis"].iloc[:-1].isna().all()  # older rows: empty
+    stored = conn.execute("SELECT symbol, date, basis FROM prices ORDER BY date, symbol DESC").df()
+    assert stored["basis"].iloc[-1] == "why" and stored["basis"].iloc[:-1].isna().all()  # the other rows: empty
     changes.log_change(conn, "source", new_day, whole=False)
     # Only a day changed, but the snapshot's table lacks the column: it is copied whole.
-    assert publish_snapshot(conn, TABLES, str(target), LOGGED_BY).written["prices"] == 21
+    assert publish_snapshot(conn, TABLES, str(target), LOGGED_BY).written["prices"] == 22
     same(conn, target)

@@ -42,13 +42,13 @@ DAYS_SHAPED = 16
 """Days whose live signals are kept shaped (per snapshot): a front end paging through recent days
 reuses them instead of shaping each day again on every request."""
 ML_FIELDS = ("ml_probability", "expected_return", "ml_recommendation", "ml_quality_score", "confidence_adjustment", "model_recommendation",
-             "recommendation_basis", "probability_earned", "feature_distance", "out_of_distribution")
+             "recommendation_basis", "probability_earned", "expected_return_earned", "feature_distance", "out_of_distribution")
 SIGNAL_FIELDS = [
     "symbol", "date", "signal_type", "consensus_confidence", "agreement", "supporters", "strategies", "entry_price",
     "target_price", "stop_loss", "validity_days", "composite_score", "quality_tier", "shariah_status",
     "ml_probability", "expected_return", "ml_recommendation", "ml_quality_score", "confidence_adjustment", "model_version",
     "issued_on", "ml_status", "ml_reason", "model_recommendation", "recommendation_basis", "probability_earned",
-    "feature_distance", "out_of_distribution", "model_label_end",
+    "expected_return_earned", "feature_distance", "out_of_distribution", "model_label_end",
 ]
 
 
@@ -96,6 +96,9 @@ class Selection:
     """Requested symbols the stored universe does not have."""
     recommended_filter: dict[str, str] = field(default_factory=dict)
     """The performance summary's current verdict on the recommended signals, per out-of-sample record."""
+    recommended_filter_known_on: str | None = None
+    """The day that verdict was computed on (the snapshot's newest day): for an earlier ``as_of`` it
+    counts outcomes the day asked for did not know yet."""
 
 
 def take_symbols(rows: list[dict], max_symbols: int) -> list[dict]:
@@ -170,6 +173,7 @@ class SignalList(list):
     as_of: str | None = None
     live_signals: int = 0
     recommended_filter: dict | None = None
+    recommended_filter_known_on: str | None = None
     shariah_filter: dict | None = None
     unknown_symbols: list[str] | None = None
 
@@ -361,6 +365,7 @@ class MLEnhancedSignalEngine:
         if before:
             selection.note = f"{before}: no signal"
         selection.recommended_filter = self.facts().recommended_filter if self.enable_ml else {}
+        selection.recommended_filter_known_on = f"{self.facts().newest:%Y-%m-%d}" if selection.recommended_filter else None
         return selection
 
     def generate_ml_enhanced_signals(
@@ -377,7 +382,7 @@ class MLEnhancedSignalEngine:
         answer = SignalList(copy.deepcopy(selection.signals))  # the shaped rows are shared by every request: the caller gets its own
         answer.note, answer.as_of, answer.live_signals = selection.note, f"{selection.day:%Y-%m-%d}", selection.live
         answer.shariah_filter, answer.unknown_symbols = selection.shariah, selection.unknown_symbols
-        answer.recommended_filter = selection.recommended_filter
+        answer.recommended_filter, answer.recommended_filter_known_on = selection.recommended_filter, selection.recommended_filter_known_on
         if not answer:
             LOG.warning("no signal: %s", selection.note)
         return answer

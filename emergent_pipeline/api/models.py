@@ -156,6 +156,8 @@ class SignalsResponse(BaseModel):
     unknown_symbols: list[str] = Field(default_factory=list, description="Requested symbols the stored universe does not have.")
     recommended_filter: dict[str, str] = Field(
         default_factory=dict, description="The performance summary's current verdict on the recommended signals, per out-of-sample record.")
+    recommended_filter_known_on: str | None = Field(
+        None, description="The day that verdict was computed on: for an earlier as_of it counts outcomes that day did not know yet.")
 
 
 class ErrorResponse(BaseModel):

@@ -57,6 +57,7 @@ def signals_router(services: Services) -> APIRouter:
             "filter_threshold": threshold, "generated_at": now(), "as_of": str(selection.day.date()),
             "strategy": strategy, "live_signals": selection.live, "shariah_filter": selection.shariah, "note": selection.note,
             "unknown_symbols": selection.unknown_symbols, "recommended_filter": selection.recommended_filter,
+            "recommended_filter_known_on": selection.recommended_filter_known_on,
         }
 
     def signals_body(selection: Selection, statistics: dict, threshold: float, strategy: str | None = None) -> Response:

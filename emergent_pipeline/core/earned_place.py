@@ -66,8 +66,8 @@ def spearman_interval(x: np.ndarray, y: np.ndarray, independent: int, confidence
 
 
 def component_standing(record: pd.DataFrame, days, params: EarnParams = EarnParams()) -> pd.DataFrame:
-    """For each day of ``days`` and each component: whether it is used (``<component>_earned``) and
-    why (``<component>_standing``, in words), from ``record``: resolved signals scored on their own
+    """For each day of ``days`` and each component: whether it is used (``<component>_earned``), why
+    (``<component>_standing``, in words) and its figures (``_signals``, ``_rho``, ``_low``, ``_high``), from ``record``: resolved signals scored on their own
     day (``exit_date``, ``entry_date``, ``return_net``, ``ml_probability``, ``expected_return``).
     Only outcomes exited on or before the day count. One row per day, indexed by it."""
     days = pd.DatetimeIndex(pd.to_datetime(pd.Series(days)).drop_duplicates().sort_values())
@@ -87,10 +87,11 @@ def component_standing(record: pd.DataFrame, days, params: EarnParams = EarnPara
             n = int(known.sum())
             rho, low, high = spearman_interval(values[known], returns[lo:hi][known], len(np.unique(entries[lo:hi][known])), params.confidence)
             earned = n >= params.min_signals and low > 0
-            row[f"{component}_earned"] = bool(earned)
-            row[f"{component}_standing"] = standing_sentence(component, n, rho, low, high, day, params)
+            row |= {f"{component}_earned": bool(earned), f"{component}_standing": standing_sentence(component, n, rho, low, high, day, params),
+                    f"{component}_signals": n, f"{component}_rho": rho, f"{component}_low": low, f"{component}_high": high}
         rows.append(row)
-    return pd.DataFrame(rows, columns=["day", *(f"{c}_{k}" for c in COMPONENTS for k in ("earned", "standing"))]).set_index("day")
+    figures = ("earned", "standing", "signals", "rho", "low", "high")
+    return pd.DataFrame(rows, columns=["day", *(f"{c}_{k}" for c in COMPONENTS for k in figures)]).set_index("day")
 
 
 def standing_sentence(component: str, n: int, rho: float, low: float, high: float, day: pd.Timestamp, params: EarnParams) -> str:

@@ -74,14 +74,15 @@ def window_report(trades: pd.DataFrame, name: str, panel: pd.DataFrame, calendar
         chosen = spec.select(trades)
         curve = performance.equity_curve(performance.position_returns(panel, chosen, costs.per_side), calendar, spec.weights(chosen))
         curves[spec.name], selected[spec.name] = curve, chosen
-        for year, days in years if spec in (performance.UNFILTERED, performance.SIZED, performance.RECOMMENDED, performance.MODEL_ALONE) else years[:1]:
+        for year, days in years if spec in (performance.UNFILTERED, performance.KELLY_EQUAL, performance.SIZED, performance.RECOMMENDED,
+                                            performance.MODEL_ALONE) else years[:1]:
             in_year = chosen if year == "all" else chosen[chosen["date"].dt.year == int(year)]
             base = trades if year == "all" else trades[trades["date"].dt.year == int(year)]
             part = curve.reindex(days)
-            baseline_curve = curves[performance.UNFILTERED.name].reindex(days)
+            baseline_curve = curves[spec.baseline or performance.UNFILTERED.name].reindex(days)
             intervals = performance.bootstrap_comparison(in_year, base, part, days, baseline_curve=baseline_curve)
             if spec is performance.UNFILTERED:  # it is the baseline itself: judged per trade, not against itself
-                intervals |= dict.fromkeys(["vs_unfiltered_low", "vs_unfiltered_high", "sharpe_vs_unfiltered_low", "sharpe_vs_unfiltered_high"], np.nan)
+                intervals |= dict.fromkeys(["vs_unfiltered_low", "vs_unfiltered_high", "sharpe_vs_baseline_low", "sharpe_vs_baseline_high"], np.nan)
                 verdict = performance.edge_verdict(len(in_year), intervals["mean_return_low"], intervals["mean_return_high"], "per trade")
             else:
                 verdict = performance.edge_verdict(len(in_year), intervals["vs_unfiltered_low"], intervals["vs_unfiltered_high"])

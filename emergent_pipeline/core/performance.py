@@ -127,13 +127,17 @@ class PortfolioSpec:
     recommended: bool = False  # keep the recommended signals (not SKIP)
     recommendation: str = "ml_recommendation"
     """The column read: the served recommendation (earn-its-place rule applied), or the model's own."""
+    kelly: bool = False
+    """Keep the signals with a positive fractional-Kelly size (``core.sizing``)."""
     sized: bool = False
-    """Positions in proportion to their fractional-Kelly size (``core.sizing``) instead of equal weights."""
+    """Positions in proportion to that size instead of equal weights."""
+    baseline: str | None = None
+    """The portfolio whose Sharpe this one's is compared with (None: the unfiltered consensus)."""
 
     def select(self, trades: pd.DataFrame) -> pd.DataFrame:
         chosen = trades
-        if self.sized:
-            chosen = chosen[self.weights(chosen) > 0]
+        if self.kelly:
+            chosen = chosen[np.nan_to_num(kelly_sizes(chosen)) > 0]
         if self.recommended:
             chosen = chosen[is_recommended(chosen[self.recommendation])]
         if self.threshold is not None:
@@ -142,18 +146,23 @@ class PortfolioSpec:
 
     def weights(self, chosen: pd.DataFrame) -> np.ndarray | None:
         """Each chosen trade's weight in the portfolio: its Kelly size when sized, else None (equal)."""
-        if not self.sized:
-            return None
-        return np.nan_to_num(kelly_size(chosen["ml_probability"], chosen["entry_price"], chosen["target_price"], chosen["stop_loss"]))
+        return np.nan_to_num(kelly_sizes(chosen)) if self.sized else None
+
+
+def kelly_sizes(trades: pd.DataFrame) -> np.ndarray:
+    """Each trade's fractional-Kelly size from its issued probability and its levels (``core.sizing``)."""
+    return kelly_size(trades["ml_probability"], trades["entry_price"], trades["target_price"], trades["stop_loss"])
 
 
 UNFILTERED = PortfolioSpec("consensus (unfiltered)")
 RECOMMENDED = PortfolioSpec(RECOMMENDED_PORTFOLIO, recommended=True)
 MODEL_ALONE = PortfolioSpec(MODEL_ALONE_PORTFOLIO, recommended=True, recommendation="model_recommendation")
 """The model's own recommendations, without the earn-its-place rule (``core.earned_place``)."""
-SIZED = PortfolioSpec("consensus sized by fractional Kelly", sized=True)
-"""Every scored signal of the consensus, each position in proportion to its Kelly size (none where the edge is not positive)."""
-PORTFOLIOS = (UNFILTERED, SIZED, RECOMMENDED, MODEL_ALONE, *(PortfolioSpec(f"ML > {t:.2f}", threshold=t) for t in sorted(THRESHOLDS)))
+KELLY_EQUAL = PortfolioSpec("consensus with a positive Kelly size, equal-weighted", kelly=True)
+"""The scored consensus signals the sizing takes a position in, each with the same weight: the sized portfolio's baseline."""
+SIZED = PortfolioSpec("consensus sized by fractional Kelly", kelly=True, sized=True, baseline=KELLY_EQUAL.name)
+"""The same signals, each position in proportion to its Kelly size: what sizing adds is its Sharpe against KELLY_EQUAL's."""
+PORTFOLIOS = (UNFILTERED, KELLY_EQUAL, SIZED, RECOMMENDED, MODEL_ALONE, *(PortfolioSpec(f"ML > {t:.2f}", threshold=t) for t in sorted(THRESHOLDS)))
 
 
 @dataclass(frozen=True)
@@ -215,7 +224,7 @@ def bootstrap_comparison(trades: pd.DataFrame, baseline: pd.DataFrame, curve: pd
         percentile_interval(sharpe - base_sharpe, params))
     return {"mean_return_low": mean_low, "mean_return_high": mean_high, "sharpe_low": sharpe_low, "sharpe_high": sharpe_high,
             "vs_unfiltered_low": diff_low, "vs_unfiltered_high": diff_high,
-            "sharpe_vs_unfiltered_low": sharpe_diff_low, "sharpe_vs_unfiltered_high": sharpe_diff_high}
+            "sharpe_vs_baseline_low": sharpe_diff_low, "sharpe_vs_baseline_high": sharpe_diff_high}
 
 
 def resampled_sharpe(curve: pd.DataFrame | None, calendar: pd.DatetimeIndex, idx: np.ndarray) -> np.ndarray:

@@ -202,7 +202,7 @@ class SignalScorer:
         expected = self.returns.predict(X, probability) if len(X) else np.array([])
         distance = self.profile.distance(X) if self.profile is not None and len(X) else np.full(len(X), np.nan)
         return recommendations(probability, expected, consensus_confidence, signal_type).assign(
-            feature_distance=distance, out_of_distribution=distance > 1.0)
+            feature_distance=distance, out_of_distribution=pd.array(np.where(np.isnan(distance), None, distance > 1.0), dtype="boolean"))
 
 
 def fit_scorer(X: pd.DataFrame, y: np.ndarray, returns: np.ndarray, fit: np.ndarray, calibrate: np.ndarray, params: ModelParams,

@@ -10,7 +10,10 @@ by 8-10 points a year out of time, and full Kelly on an overestimated edge loses
 the growth at a quarter of the variance is the usual trade-off); at most 10 % of capital in one
 position, so that a book holds ten or more. Meta-labelling's literature claims its gain in sizing
 rather than filtering; ``performance_summary`` compares the consensus sized this way with the same
-signals equal-weighted, and says whether the difference is proven.
+signals equal-weighted (``performance.SIZED`` against ``performance.KELLY_EQUAL``: the Sharpe
+difference with its interval). In those portfolios the weights are relative (the book is fully
+invested among its open positions), so the fraction scales nothing there and the cap flattens the
+largest weights; the served ``position_size`` is a fraction of capital.
 """
 
 from __future__ import annotations

@@ -240,8 +240,9 @@ def swap_in(conn: duckdb.DuckDBPyConnection, names: set[str], since: pd.Timestam
             conn.execute(f"ALTER TABLE {stage} RENAME TO {name}")
             continue
         delete_days(conn, name, since, until)
-        add_new_columns(conn, name, stage)
-        conn.execute(f"INSERT INTO {name} BY NAME SELECT * FROM {stage}")
+        untyped = add_new_columns(conn, name, stage)
+        left_out = f"EXCLUDE ({', '.join(untyped)}) " if untyped else ""
+        conn.execute(f"INSERT INTO {name} BY NAME SELECT * {left_out}FROM {stage}")
         conn.execute(f"DROP TABLE {stage}")
 
 

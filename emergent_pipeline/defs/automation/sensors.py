@@ -11,6 +11,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pandas as pd
+from duckdb import IOException as StoreBusy  # the sensors' `duckdb` parameter (the resource) hides the module's name
 from dagster_duckdb import DuckDBResource
 
 from emergent_pipeline.defs.automation.jobs import rescore_signals
@@ -67,7 +68,7 @@ def champion_sensor(context: dg.SensorEvaluationContext, mlflow: MLflowResource,
         scored = query(duckdb.database, "ml_enhanced_signals",
                        "SELECT DISTINCT e.model_version FROM ml_enhanced_signals e JOIN signal_labels l USING (symbol, date) "
                        "WHERE l.outcome = 'open' AND e.ml_status = 'scored'")
-    except duckdb.IOException as error:
+    except StoreBusy as error:
         return dg.SkipReason(f"DuckDB is busy (a run is writing): {error}")
     context.update_cursor(version)
     if scored is not None and scored["model_version"].astype(str).tolist() in ([], [version]):
@@ -77,10 +78,12 @@ def champion_sensor(context: dg.SensorEvaluationContext, mlflow: MLflowResource,
 
 @dg.sensor(job=train_signal_model, minimum_interval_seconds=10 * MINUTE, default_status=dg.DefaultSensorStatus.RUNNING,
            description="Runs train_signal_model when enough outcomes resolved after the newest model's data, @champion is "
-           "too old (policy: the retraining resource), or the forward record does not hold and any outcome is new. Cursor: the newest model version when training was last requested.")
+           "too old (policy: the retraining resource), or the forward record does not hold and a quarter of those outcomes are new. Cursor: the newest model version when training was last requested.")
 def retraining_sensor(context: dg.SensorEvaluationContext, mlflow: MLflowResource, duckdb: DuckDBResource, retraining: RetrainingPolicy):
     """Request `train_signal_model` when enough outcomes have resolved since the data the newest
-    model was trained on, or when the champion is older than the policy allows. Cursor: the newest
+    model was trained on, when the champion is older than the policy allows, or when the forward
+    record does not hold (`forward_record_holds`) and a quarter of the outcomes the policy asks for
+    have resolved since. Cursor: the newest
     model version when training was last requested, so one pile of outcomes asks once."""
     store = mlflow.store()
     versions = store.client().search_model_versions(f"name = '{store.model_name}'")
@@ -95,21 +98,23 @@ def retraining_sensor(context: dg.SensorEvaluationContext, mlflow: MLflowResourc
             duckdb.database, "signal_outcomes", "SELECT count(*) AS n FROM signal_outcomes WHERE outcome <> 'open' AND exit_date > ?",
             (data_end.date(),),
         )
-    except duckdb.IOException as error:
+    except StoreBusy as error:
         return dg.SkipReason(f"DuckDB is busy (a run is writing): {error}")
     new_outcomes = 0 if resolved is None else int(resolved["n"].item())
     champion = store.version_by_alias(CHAMPION)
     age_days = (time.time() * 1000 - champion.creation_timestamp) / 86_400_000 if champion is not None else None
+    forward_bar = max(1, retraining.min_new_outcomes // 4)
     try:
         health = forward_record(duckdb.database)
-    except duckdb.IOException as error:
+    except StoreBusy as error:
         return dg.SkipReason(f"DuckDB is busy (a run is writing): {error}")
     if new_outcomes >= retraining.min_new_outcomes:
         reason = f"{new_outcomes} outcomes resolved since {data_end:%Y-%m-%d} (policy: {retraining.min_new_outcomes})"
     elif champion is not None and age_days > retraining.max_champion_age_days:
         reason = f"champion version {champion.version} is {age_days:.0f} days old (policy: {retraining.max_champion_age_days})"
-    elif health is not None and not health[1].holds and new_outcomes > 0:
-        # Retraining on the same outcomes would change nothing: a failing record lowers the bar to any new outcome.
+    elif health is not None and not health[1].holds and new_outcomes >= forward_bar:
+        # A failing record quarters the bar (retraining on the same outcomes would change nothing, and a
+        # year-long record fails for days after one retraining: daily retrainings would follow).
         reason = f"the forward record does not hold ({health[1].sentence(health[0])}); {new_outcomes} outcomes resolved since {data_end:%Y-%m-%d}"
     else:
         return dg.SkipReason(

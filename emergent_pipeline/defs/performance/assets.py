@@ -139,6 +139,7 @@ def performance_summary(context: dg.AssetExecutionContext, config: SummaryConfig
                   "(walk-forward replay) or let the daily refresh issue scores")
         context.log.warning(reason)
         return dg.MaterializeResult(metadata={"verdict": f"not computed: {reason}", "caveat": caveat})
+    reports = tearsheet_reports(report)  # drawn before anything is written: a report that fails changes nothing
     with duckdb.get_connection() as conn:
         replace_tables(conn, {
             "performance_summary": report.summary, "performance_equity": report.equity, "performance_breakdown": report.breakdown,
@@ -153,7 +154,7 @@ def performance_summary(context: dg.AssetExecutionContext, config: SummaryConfig
     tearsheet_run = store.training.log_run("performance_summary", {}, tearsheet_metrics(report), {"verdict": verdict[:5000]}, {},
                                            {"tearsheet.csv": report.tearsheet, "signal_ic.csv": report.signal_ic,
                                             "quantiles.csv": report.quantiles, "summary.csv": report.summary},
-                                           tearsheet_reports(report))
+                                           reports)
     return dg.MaterializeResult(metadata=tidy({
         **table_metadata(duckdb, "performance_summary", "performance_equity", "performance_breakdown", "performance_reliability",
                          "performance_calibration", "performance_meaning", "performance_holdout", "performance_tearsheet",
@@ -170,10 +171,12 @@ def performance_summary(context: dg.AssetExecutionContext, config: SummaryConfig
 
 
 def tearsheet_reports(report: OutOfSampleReport) -> dict[str, bytes]:
-    """quantstats' HTML tearsheet of each window's recommended portfolio against the index bought and held."""
+    """quantstats' HTML tearsheet of each window's recommended portfolio against the index bought and
+    held (none for a window whose portfolio never moved: there is nothing to report, and quantstats
+    divides by the volatility)."""
     return {f"tearsheet_{name}.html": tearsheet_html(curves[RECOMMENDED.name]["return"], curves[BENCHMARK]["return"],
                                                      f"Recommended signals, {name} record (as issued, out of sample)")
-            for name, curves in report.curves.items()}
+            for name, curves in report.curves.items() if curves[RECOMMENDED.name]["return"].std() > 0}
 
 
 def tearsheet_metrics(report: OutOfSampleReport) -> dict[str, float]:
