@@ -117,7 +117,7 @@ def test_the_tearsheet_agrees_with_the_summary_and_is_logged_to_mlflow(bundled_r
     window = read(db, f"SELECT return_net FROM signal_outcomes WHERE date >= DATE '{first:%Y-%m-%d}' AND return_net IS NOT NULL AND outcome <> 'open'")
     wins, losing = window.loc[window["return_net"] > 0, "return_net"].sum(), -window.loc[window["return_net"] < 0, "return_net"].sum()
     assert sheet.loc["consensus (unfiltered)", "profit_factor"] == pytest.approx(wins / losing)  # per trade, by hand
-    run_id = materialization_metadata(result, "performance_summary")["tearsheet"].value.rstrip("/").split("/")[-1]
+    run_id = materialization_metadata(result, "performance_summary")["tearsheet"].value.rstrip("/)").split("/")[-1]
     artifacts = mlflow_resource(Path(db).parent / "mlruns").store().client().list_artifacts(run_id, "reports")
     assert [a.path for a in artifacts] == ["reports/tearsheet_replay.html"]
 

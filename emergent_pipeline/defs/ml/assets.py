@@ -430,7 +430,8 @@ def signal_replay(context: dg.AssetExecutionContext, config: TrainingConfig, duc
         "ece_all": ece,
         "calibration_by_year": table_preview(by_year, rows=len(by_year), index=True) if len(by_year) else "none",
         "designs": table_preview(designs[["design", "recommended", "mean_return", "spearman", "verdict"]], rows=len(designs)) if len(designs) else "none",
-        "score_meaning": table_preview(meaning, rows=len(meaning), index=True) if len(meaning) else "none",
+        "score_meaning": table_preview(meaning[["signals", "made_money_of_100", "mean_return"]], rows=len(meaning), index=True)
+        if len(meaning) else "none",
         "retrains": table_preview(retrains[["point", "labels_known", "decision", "serving"]] if len(retrains) else retrains, rows=80),
         **({"calibration_chart": png(chart, "calibration of the replay")} if chart else {}),
     }))
