@@ -213,6 +213,19 @@ def test_changed_settings_recompute_everything(definitions, stores, files):
     assert materialization_metadata(result, "consensus_signals")["recomputed"].value.startswith("the whole history")
 
 
+
+def days_flagged(definitions, store: Path, files, asset: str, check: str, check_op: str, planted: pd.DataFrame) -> tuple[set[str], set[str]]:
+    """The planted rows' days that ``asset``'s ``check`` lists, run as the daily refresh runs it (the
+    newest change's days) and with ``full: true`` (every day), on the store in ``store``."""
+    selection = dg.AssetSelection.checks_for_assets(dg.AssetKey(asset))
+
+    def flagged(run_config: dict | None) -> set[str]:
+        result = materialize(definitions, store, source(files, files["all_days"]), selection=selection, run_config=run_config, raise_on_error=False)
+        rows = table_text({e.check_name: e for e in result.get_asset_check_evaluations()}[check].metadata["rows"])
+        return {f"{d:%Y-%m-%d}" for d in planted["date"] if f"{d:%Y-%m-%d}" in rows}
+
+    return flagged(None), flagged({"ops": {check_op: {"config": {"full": True}}}})
+
 def test_the_refresh_checks_the_new_day_with_its_look_back(stores):
     newest = pd.Timestamp(read(stores["full"], "SELECT max(date) d FROM price_history")["d"].item())
     evaluations = [e for e in stores["refresh"].get_asset_check_evaluations() if e.asset_key == dg.AssetKey("price_history")]
@@ -238,14 +251,7 @@ def test_a_check_of_the_new_days_sees_their_bad_rows_and_a_full_check_every_days
                          f"WHERE date >= {day}) ORDER BY symbol LIMIT 1")
         planted = conn.execute("SELECT symbol, date FROM price_history GROUP BY ALL HAVING count(*) > 1 ORDER BY date").df()
     assert len(planted) == 2
-    checks = dg.AssetSelection.checks_for_assets(dg.AssetKey("price_history"))
-
-    def duplicated_days(run_config: dict | None) -> set[str]:
-        result = materialize(definitions, store, source(files, files["all_days"]), selection=checks, run_config=run_config, raise_on_error=False)
-        unique = {e.check_name: e for e in result.get_asset_check_evaluations()}["price_history_unique_keys"]
-        return {f"{d:%Y-%m-%d}" for d in planted["date"] if f"{d:%Y-%m-%d}" in table_text(unique.metadata["rows"])}
-
-    daily, full = duplicated_days(None), duplicated_days({"ops": {"price_history_checks": {"config": {"full": True}}}})
+    daily, full = days_flagged(definitions, store, files, "price_history", "price_history_unique_keys", "price_history_checks", planted)
     assert daily == {f"{planted['date'].iloc[1]:%Y-%m-%d}"}
     assert full == {f"{d:%Y-%m-%d}" for d in planted["date"]}
 
@@ -375,13 +381,7 @@ def test_the_outcomes_check_reads_the_rewritten_signals_and_a_full_check_all(def
     planted = read(store, "SELECT o.symbol, o.date FROM signal_outcomes o JOIN price_history x ON x.symbol = o.symbol AND x.date = o.exit_date "
                           "WHERE o.exit_price > x.high * 1.01 AND o.outcome = 'timeout' ORDER BY o.date")
     assert len(planted) == 2
-    checks = dg.AssetSelection.checks_for_assets(dg.AssetKey("signal_outcomes"))
-
-    def found(run_config: dict | None) -> set[str]:
-        result = materialize(definitions, store, source(files, files["all_days"]), selection=checks, run_config=run_config, raise_on_error=False)
-        evaluation = {e.check_name: e for e in result.get_asset_check_evaluations()}["outcomes_match_prices"]
-        return {f"{d:%Y-%m-%d}" for d in planted["date"] if f"{d:%Y-%m-%d}" in table_text(evaluation.metadata["rows"])}
-
-    daily, full = found(None), found({"ops": {"signal_outcomes_outcomes_match_prices": {"config": {"full": True}}}})
+    daily, full = days_flagged(definitions, store, files, "signal_outcomes", "outcomes_match_prices",
+                               "signal_outcomes_outcomes_match_prices", planted)
     assert daily == {f"{planted['date'].iloc[1]:%Y-%m-%d}"}
     assert full == {f"{d:%Y-%m-%d}" for d in planted["date"]}
