@@ -20,7 +20,7 @@ import duckdb
 import pandas as pd
 
 from emergent_pipeline.changes import CHANGES
-from emergent_pipeline.storage import checked_identifier, remove_abandoned_staging, table_exists
+from emergent_pipeline.storage import checked_identifier, columns_of, remove_abandoned_staging, table_exists
 
 HELD = "snapshot_changes"
 """In the snapshot: the change-log entry (asset, version, recorded_at) of each asset it holds."""
@@ -91,10 +91,6 @@ def refresh_table(conn: duckdb.DuckDBPyConnection, table: str, logged_by: str | 
         return 0
     conn.execute(f"DELETE FROM snapshot.{name} WHERE date >= ?", [since.date()])
     return conn.execute(f"INSERT INTO snapshot.{name} SELECT * FROM main.{name} WHERE date >= ?", [since.date()]).fetchone()[0]
-
-
-def columns_of(conn: duckdb.DuckDBPyConnection, table: str) -> list[str]:
-    return [row[0] for row in conn.execute(f"DESCRIBE {table}").fetchall()]
 
 
 def changed_since(conn: duckdb.DuckDBPyConnection, table: str, logged_by: str | None) -> tuple[bool, pd.Timestamp | None]:

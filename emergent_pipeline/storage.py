@@ -91,11 +91,22 @@ def write_rows(conn: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame, 
         if create:
             conn.execute(f"CREATE OR REPLACE TABLE {checked_identifier(name)} AS {_staged_select(frame)}")
         else:
-            untyped = add_new_columns(conn, name, f"({_staged_select(frame)})")
-            kept = f"SELECT * EXCLUDE ({', '.join(untyped)}) FROM ({_staged_select(frame)})" if untyped else _staged_select(frame)
-            conn.execute(f"INSERT INTO {checked_identifier(name)} BY NAME {kept}")
+            insert_by_name(conn, name, f"({_staged_select(frame)})")
     finally:
         conn.unregister("staged")
+
+
+def insert_by_name(conn: duckdb.DuckDBPyConnection, name: str, source: str) -> None:
+    """Append the rows of ``source`` (a table or a parenthesised query) to table ``name`` by column
+    name, the table first taking the typed columns it lacks (:func:`add_new_columns`)."""
+    untyped = add_new_columns(conn, name, source)
+    left_out = f"EXCLUDE ({', '.join(untyped)}) " if untyped else ""
+    conn.execute(f"INSERT INTO {checked_identifier(name)} BY NAME SELECT * {left_out}FROM {source}")
+
+
+def columns_of(conn: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    """The column names of ``table`` (which may name a schema: ``snapshot.prices``), in order."""
+    return [row[0] for row in conn.execute(f"DESCRIBE {table}").fetchall()]
 
 
 def add_new_columns(conn: duckdb.DuckDBPyConnection, name: str, source: str) -> list[str]:
@@ -104,7 +115,7 @@ def add_new_columns(conn: duckdb.DuckDBPyConnection, name: str, source: str) -> 
     empty on its older rows, instead of refusing every later write. A new column with no value yet
     has no type (DuckDB's NULL, which no later value could be cast to): it is not added now, and its
     name is returned for the caller to leave out of this write (a later write with values adds it)."""
-    have = {row[0] for row in conn.execute(f"DESCRIBE {checked_identifier(name)}").fetchall()}
+    have = set(columns_of(conn, checked_identifier(name)))
     untyped = []
     for column, kind, *_ in conn.execute(f"DESCRIBE SELECT * FROM {source}").fetchall():
         if column in have:

@@ -25,7 +25,7 @@ from dagster_duckdb import DuckDBResource
 
 from emergent_pipeline import changes
 from emergent_pipeline.engine import ordered_map
-from emergent_pipeline.storage import add_new_columns, delete_days, read_table, replace_rows_from, table_exists, transaction, write_rows
+from emergent_pipeline.storage import delete_days, insert_by_name, read_table, replace_rows_from, table_exists, transaction, write_rows
 
 STRATEGY_LOOKBACK_DAYS = 500
 """Trading days read before the first day a run recomputes: the longest window (200 bars) with room
@@ -240,9 +240,7 @@ def swap_in(conn: duckdb.DuckDBPyConnection, names: set[str], since: pd.Timestam
             conn.execute(f"ALTER TABLE {stage} RENAME TO {name}")
             continue
         delete_days(conn, name, since, until)
-        untyped = add_new_columns(conn, name, stage)
-        left_out = f"EXCLUDE ({', '.join(untyped)}) " if untyped else ""
-        conn.execute(f"INSERT INTO {name} BY NAME SELECT * {left_out}FROM {stage}")
+        insert_by_name(conn, name, stage)
         conn.execute(f"DROP TABLE {stage}")
 
 
