@@ -213,11 +213,9 @@ def bootstrap_comparison(trades: pd.DataFrame, baseline: pd.DataFrame, curve: pd
     and of its Sharpe minus the baseline's (``baseline_curve``; NaN without one), the same days
     resampled for both."""
     idx = block_indices(len(calendar), params)
-    sums, counts = per_day(trades, calendar)
-    base_sums, base_counts = per_day(baseline, calendar)
+    mean = resampled_mean(*per_day(trades, calendar), idx)
+    difference = mean - resampled_mean(*per_day(baseline, calendar), idx)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = sums[idx].sum(axis=1) / counts[idx].sum(axis=1)
-        difference = mean - base_sums[idx].sum(axis=1) / base_counts[idx].sum(axis=1)
         sharpe, base_sharpe = (resampled_sharpe(c, calendar, idx) for c in (curve, baseline_curve))
     (mean_low, mean_high), (diff_low, diff_high), (sharpe_low, sharpe_high), (sharpe_diff_low, sharpe_diff_high) = (
         percentile_interval(mean, params), percentile_interval(difference, params), percentile_interval(sharpe, params),
@@ -225,6 +223,13 @@ def bootstrap_comparison(trades: pd.DataFrame, baseline: pd.DataFrame, curve: pd
     return {"mean_return_low": mean_low, "mean_return_high": mean_high, "sharpe_low": sharpe_low, "sharpe_high": sharpe_high,
             "vs_unfiltered_low": diff_low, "vs_unfiltered_high": diff_high,
             "sharpe_vs_baseline_low": sharpe_diff_low, "sharpe_vs_baseline_high": sharpe_diff_high}
+
+
+def resampled_mean(sums: np.ndarray, counts: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """The mean per item in each bootstrap replicate of days ``idx``, from each day's sum and count
+    (NaN for a replicate without an item)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return sums[idx].sum(axis=1) / counts[idx].sum(axis=1)
 
 
 def resampled_sharpe(curve: pd.DataFrame | None, calendar: pd.DatetimeIndex, idx: np.ndarray) -> np.ndarray:

@@ -66,9 +66,7 @@ def group_records(trades: pd.DataFrame, group: pd.Series, names, bootstrap: perf
         if chosen.empty:
             continue
         stats = performance.trade_statistics(chosen["return_net"])
-        sums, counts = performance.per_day(chosen, calendar)
-        with np.errstate(invalid="ignore", divide="ignore"):  # a replicate without a trade of the group has no mean
-            low, high = performance.percentile_interval(sums[replicates].sum(axis=1) / counts[replicates].sum(axis=1), bootstrap)
+        low, high = performance.percentile_interval(performance.resampled_mean(*performance.per_day(chosen, calendar), replicates), bootstrap)
         rows[name] = {
             "signals": stats["trades"], "made_money_of_100": 100 * stats["hit_rate"],
             "made_money_low": 100 * stats["hit_rate_low"], "made_money_high": 100 * stats["hit_rate_high"],

@@ -58,9 +58,8 @@ def ic_summary(daily: pd.DataFrame, bootstrap: performance.BootstrapParams = per
         mean, std = (float(np.mean(values[known])), float(np.std(values[known], ddof=1))) if known.sum() > 1 else (np.nan, np.nan)
         low, high = np.nan, np.nan
         if replicates is not None and known.sum() > 1:
-            sums, counts = np.where(known, values, 0.0), known.astype(float)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                low, high = performance.percentile_interval(sums[replicates].sum(axis=1) / counts[replicates].sum(axis=1), bootstrap)
+            means = performance.resampled_mean(np.where(known, values, 0.0), known.astype(float), replicates)
+            low, high = performance.percentile_interval(means, bootstrap)
         summary |= {f"{column}_mean": mean, f"{column}_low": low, f"{column}_high": high, f"{column}_std": std,
                     f"{column}ir": mean / std if std and not np.isnan(std) else np.nan}
     return summary
