@@ -65,8 +65,8 @@ def windows(outcomes: pd.DataFrame, forward_from: pd.Timestamp | None) -> dict[s
 
 def window_report(trades: pd.DataFrame, name: str, panel: pd.DataFrame, calendar: pd.DatetimeIndex, costs: TradingCosts,
                   benchmark: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], pd.DataFrame]:
-    """Rows of the summary for one window (every portfolio over the window, the unfiltered and the
-    recommended ones per calendar year too), the window's equity curves, and its tearsheet (one row
+    """Rows of the summary for one window (every portfolio over the window, all but the probability
+    thresholds per calendar year too), the window's equity curves, and its tearsheet (one row
     per portfolio, ``core.tearsheet``)."""
     rows, curves, selected = [], {}, {}
     years = [("all", calendar), *((str(y), calendar[calendar.year == y]) for y in sorted(set(calendar.year)))]
@@ -74,8 +74,7 @@ def window_report(trades: pd.DataFrame, name: str, panel: pd.DataFrame, calendar
         chosen = spec.select(trades)
         curve = performance.equity_curve(performance.position_returns(panel, chosen, costs.per_side), calendar, spec.weights(chosen))
         curves[spec.name], selected[spec.name] = curve, chosen
-        for year, days in years if spec in (performance.UNFILTERED, performance.KELLY_EQUAL, performance.SIZED, performance.RECOMMENDED,
-                                            performance.MODEL_ALONE) else years[:1]:
+        for year, days in years if spec.threshold is None else years[:1]:  # the probability thresholds: over the window only
             in_year = chosen if year == "all" else chosen[chosen["date"].dt.year == int(year)]
             base = trades if year == "all" else trades[trades["date"].dt.year == int(year)]
             part = curve.reindex(days)
