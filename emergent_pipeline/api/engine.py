@@ -52,12 +52,24 @@ SIGNAL_FIELDS = [
 ]
 
 
-def position_size(signal: dict) -> float | None:
-    """The signal's fractional-Kelly size (``core.sizing``), only while its probability has earned its
-    place (a score issued before the rule counts as earned): sizing rests on the probability."""
-    if signal.get("ml_probability") is None or signal.get("probability_earned") is False:
-        return None
-    return clean(kelly_size([signal["ml_probability"]], [signal["entry_price"]], [signal["target_price"]], [signal["stop_loss"]])[0])
+SCORE_CONTEXT = ["position_size", "model_age_days", "score_stale", "probability_band"]
+"""What the engine adds to each live signal's score, from the whole day's rows at once (``score_context``)."""
+
+
+def score_context(frame: pd.DataFrame, day: pd.Timestamp) -> pd.DataFrame:
+    """The live signals with :data:`SCORE_CONTEXT`: the fractional-Kelly size (``core.sizing``), only
+    while the probability has earned its place (a score issued before the rule counts as earned:
+    sizing rests on the probability); the age of the scoring model and whether it is past its limit
+    (``core.monitoring``); the probability's band (``core.score_record``). Missing where unscored."""
+    probability = frame["ml_probability"].astype("float64")
+    suspended = frame["probability_earned"].eq(False).fillna(False).to_numpy(dtype=bool)  # unknown (before the rule): not suspended
+    size = kelly_size(probability, frame["entry_price"], frame["target_price"], frame["stop_loss"])
+    age = model_age_days(day, frame["model_label_end"].where(probability.notna()))
+    return frame.assign(
+        position_size=np.where(suspended, np.nan, size), model_age_days=age,
+        score_stale=pd.array(np.where(np.isnan(age), None, age > MAX_MODEL_AGE_DAYS), dtype="boolean"),
+        probability_band=probability_band(probability.to_numpy()).astype(object).to_numpy(),
+    )
 
 
 def clean(value: Any) -> Any:
@@ -269,18 +281,14 @@ class MLEnhancedSignalEngine:
 
     def _shape(self, day: pd.Timestamp) -> list[dict]:
         context = self._context_on(day)
-        shaped = records(queries.live_signals(self.reader, day), SIGNAL_FIELDS)
+        shaped = records(score_context(queries.live_signals(self.reader, day), day), SIGNAL_FIELDS + SCORE_CONTEXT)
         by_band = self.probability_records(day) if self.enable_ml else {}
         for signal in shaped:
             signal["market_context"] = context
             if not self.enable_ml:
-                signal.update(dict.fromkeys(ML_FIELDS))
-            probability = signal.get("ml_probability")
-            signal["probability_record"] = None if probability is None else by_band[probability_band([probability]).iloc[0]]
-            signal["position_size"] = position_size(signal)
-            age = model_age_days(day, [signal.get("model_label_end")])[0] if probability is not None else np.nan
-            signal["model_age_days"] = clean(age)
-            signal["score_stale"] = None if np.isnan(age) else bool(age > MAX_MODEL_AGE_DAYS)
+                signal.update(dict.fromkeys(ML_FIELDS + tuple(SCORE_CONTEXT)))
+            band = signal.pop("probability_band")
+            signal["probability_record"] = by_band[band] if band is not None else None
         return shaped
 
     def probability_records(self, day: pd.Timestamp) -> dict[str, dict]:
@@ -500,7 +508,7 @@ class MLEnhancedSignalEngine:
             "calibration": records(self.table_or_empty("performance_calibration"), ["record", "year", "signals", "success_rate", "mean_probability", "ece"]),
             "score_meaning": records(self.table_or_empty("performance_meaning"), ["record", "probability", *RECORD_COLUMNS]),
             "tearsheet": records(self.table_or_empty("performance_tearsheet"), ["record", "portfolio", "trades", *TEARSHEET_COLUMNS]),
-            "signal_ic": records(self.table_or_empty("performance_ic"), list(self.table_or_empty("performance_ic").columns)),
+            "signal_ic": records(ic := self.table_or_empty("performance_ic"), list(ic.columns)),
             "quantile_groups": records(self.table_or_empty("performance_quantiles"),
                                        ["record", "score", "quantile", "score_low", "score_high", *RECORD_COLUMNS]),
             "promotion_holdout": records(self.table_or_empty("performance_holdout"), ["model_version", "holdout_start", "holdout_end", "count", "roc_auc", "brier", "brier_base_rate", "ece"]),
