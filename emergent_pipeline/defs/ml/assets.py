@@ -170,9 +170,10 @@ class TrainingConfig(dg.Config):
 
 
 def learning_data(duckdb: DuckDBResource) -> tuple[pd.DataFrame, pd.DataFrame, pd.DatetimeIndex]:
-    """Every consensus signal with its features and its label row (same order), and the trading days."""
+    """Every consensus signal with its features and quality tier, and its label row (same order), and the trading days."""
     consensus, features, labels, prices = load_tables(duckdb, "consensus_signals", "signal_features", "signal_labels", "price_history")
-    signals = consensus[KEY].merge(features, on=KEY, how="left", validate="one_to_one")  # consensus_confidence is a feature
+    # consensus_confidence is a feature; the tier is what the recommendation steps aside to (earn-its-place rule)
+    signals = consensus[KEY + ["quality_tier"]].merge(features, on=KEY, how="left", validate="one_to_one")
     labels = signals[KEY].merge(labels, on=KEY, how="left", validate="one_to_one")
     calendar = pd.DatetimeIndex(np.sort(prices["date"].unique()))
     return signals, labels, calendar
@@ -384,15 +385,13 @@ def signal_replay(context: dg.AssetExecutionContext, config: TrainingConfig, duc
                           config.model_params(costs), PromotionRule(auc_tolerance=config.auc_tolerance))
     # The trainings at the retraining points are independent: on a Dask cluster when one is configured (engine).
     result = walk_forward_replay(signals[FEATURES], labels, signals["consensus_confidence"].to_numpy(), calendar, params, ordered_map)
-    issued = pd.concat([signals[KEY + ["consensus_confidence"]], labels[["signal_type"]], result.scores], axis=1)
+    issued = pd.concat([signals[KEY + ["consensus_confidence", "quality_tier"]], labels[["signal_type"]], result.scores], axis=1)
     with duckdb.get_connection() as conn:
         stored = stored_scores(conn)
-        tiers = read_table(conn, "consensus_signals", columns=KEY + ["quality_tier"])
     live = stored[stored["origin"] == "live"]
     # The earn-its-place rule on each signal's day, judged on the replay's own record known by then.
     own_record = known_on(pd.concat([labels, result.scores[["ml_probability", "expected_return"]]], axis=1))
-    fresh = issued[issued["ml_status"] == "scored"].merge(tiers, on=KEY, how="left", validate="one_to_one")
-    fresh = with_earned_place(fresh, own_record)
+    fresh = with_earned_place(issued[issued["ml_status"] == "scored"], own_record)
     fresh = fresh[~pd.MultiIndex.from_frame(fresh[KEY]).isin(pd.MultiIndex.from_frame(live[KEY]))]
     rows = score_rows(fresh, origin="replay", issued_on=fresh["date"], model_version=fresh["model_id"], label_end=fresh["model_label_end"])
 
