@@ -118,6 +118,20 @@ def test_a_refused_summary_start_is_refused_before_the_run_writes(definitions, b
     assert_tables_unchanged(before, db)
 
 
+def test_a_tearsheet_mlflow_refuses_changes_no_stored_table(definitions, bundled_db, tmp_path):
+    db = private_copy(bundled_db, tmp_path)
+    before = stored_tables(db)
+    refusing = tmp_path / "refusing"
+    refusing.mkdir()
+    (refusing / "artifacts").write_text("a file where the MLflow store keeps its artifact folders")  # no folder can be made in it
+    result = materialize(definitions, db, PriceSourceResource(), selection=["performance_summary"], mlflow_dir=refusing, raise_on_error=False)
+    assert not result.success
+    message = failure_message(result)
+    assert message.startswith("nothing stored, every table kept as it was: the tearsheet could not be logged to MLflow")
+    assert f"{refusing / 'artifacts'}'" in message  # the cause itself: the path MLflow could not make a folder at
+    assert_tables_unchanged(before, db)
+
+
 KILLED_RUN = """
 import dagster as dg
 from emergent_pipeline.definitions import defs

@@ -8,6 +8,7 @@ serving model's promotion is shown too, and called what it is.
 """
 
 import dagster as dg
+from mlflow.exceptions import MlflowException
 import numpy as np
 import pandas as pd
 from dagster_duckdb import DuckDBResource
@@ -139,7 +140,19 @@ def performance_summary(context: dg.AssetExecutionContext, config: SummaryConfig
                   "(walk-forward replay) or let the daily refresh issue scores")
         context.log.warning(reason)
         return dg.MaterializeResult(metadata={"verdict": f"not computed: {reason}", "caveat": caveat})
-    reports = tearsheet_reports(report)  # drawn before anything is written: a report that fails changes nothing
+    headline = report.summary[(report.summary["year"] == "all") & (report.summary["portfolio"] == RECOMMENDED.name)]
+    verdict = "; ".join(f"{r.record}: {r.verdict}" for r in headline.itertuples())
+    # The tearsheet drawn and logged to MLflow before the store is written: if either fails, the stored
+    # tables stay as they were (at most an MLflow run records the attempt).
+    store = mlflow.store()
+    try:
+        tearsheet_run = store.training.log_run("performance_summary", {}, tearsheet_metrics(report), {"verdict": verdict[:5000]}, {},
+                                               {"tearsheet.csv": report.tearsheet, "signal_ic.csv": report.signal_ic,
+                                                "quantiles.csv": report.quantiles, "summary.csv": report.summary},
+                                               tearsheet_reports(report))
+    except (OSError, MlflowException) as error:  # the tracking store or its artifact folder refused the run
+        raise dg.Failure(description=f"nothing stored, every table kept as it was: the tearsheet could not be logged to MLflow "
+                                     f"({mlflow.tracking_uri}): {type(error).__name__}: {error}") from error
     with duckdb.get_connection() as conn:
         replace_tables(conn, {
             "performance_summary": report.summary, "performance_equity": report.equity, "performance_breakdown": report.breakdown,
@@ -147,14 +160,7 @@ def performance_summary(context: dg.AssetExecutionContext, config: SummaryConfig
             "performance_meaning": report.meaning, "performance_holdout": holdout, "performance_tearsheet": report.tearsheet,
             "performance_ic": report.signal_ic, "performance_quantiles": report.quantiles,
         })
-    headline = report.summary[(report.summary["year"] == "all") & (report.summary["portfolio"] == RECOMMENDED.name)]
-    verdict = "; ".join(f"{r.record}: {r.verdict}" for r in headline.itertuples())
     context.log.info(f"recommended signals: {verdict}")
-    store = mlflow.store()
-    tearsheet_run = store.training.log_run("performance_summary", {}, tearsheet_metrics(report), {"verdict": verdict[:5000]}, {},
-                                           {"tearsheet.csv": report.tearsheet, "signal_ic.csv": report.signal_ic,
-                                            "quantiles.csv": report.quantiles, "summary.csv": report.summary},
-                                           reports)
     return dg.MaterializeResult(metadata=tidy({
         **table_metadata(duckdb, "performance_summary", "performance_equity", "performance_breakdown", "performance_reliability",
                          "performance_calibration", "performance_meaning", "performance_holdout", "performance_tearsheet",
